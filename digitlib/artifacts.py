@@ -1,0 +1,136 @@
+"""Where models and their artifacts live in `models/`, and reading and writing them."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODELS_ENV = "DIGITLIB_MODELS"
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+class ArtifactError(RuntimeError):
+    """A model or artifact file is missing or unreadable; the message says which."""
+
+
+def models_dir(directory: str | os.PathLike | None = None) -> Path:
+    """The models folder: the argument, else $DIGITLIB_MODELS, else the project's `models/`."""
+    chosen = directory if directory is not None else os.environ.get(MODELS_ENV) or DEFAULT_MODELS_DIR
+    return Path(chosen).expanduser()
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """The files that belong to one trained model."""
+
+    directory: Path
+    name: str
+
+    def _path(self, suffix: str) -> Path:
+        return self.directory / f"{self.name}{suffix}"
+
+    @property
+    def model(self) -> Path:
+        return self._path(".keras")
+
+    @property
+    def training(self) -> Path:
+        """Settings, wall time, hardware and per-epoch history."""
+        return self._path(".training.json")
+
+    @property
+    def metrics(self) -> Path:
+        """MNIST test metrics: loss, accuracy, per-class scores, confusion matrix."""
+        return self._path(".metrics.json")
+
+    @property
+    def predictions(self) -> Path:
+        """Class probabilities for every MNIST test image."""
+        return self._path(".test_probs.npz")
+
+    @property
+    def drawn(self) -> Path:
+        """Results on drawn canvases."""
+        return self._path(".drawn.json")
+
+
+def model_files(name: str, directory: str | os.PathLike | None = None) -> ModelFiles:
+    """The artifact paths of model `name`."""
+    return ModelFiles(models_dir(directory), name)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON artifact, with a readable error when it is missing or broken."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError as error:
+        raise ArtifactError(f"artifact not found: {path} (train and evaluate the model first)") from error
+    except (OSError, ValueError) as error:
+        raise ArtifactError(f"cannot read artifact {path}: {error}") from error
+
+
+def write_predictions(path: Path, probabilities: np.ndarray, labels: np.ndarray) -> None:
+    """Save test-set probabilities (float16 is plenty for browsing) with the true labels."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, probabilities=probabilities.astype(np.float16), labels=labels.astype(np.uint8))
+    os.replace(tmp, path)
+
+
+def read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Load `(probabilities float32 (N, 10), labels uint8 (N,))`."""
+    try:
+        with np.load(path) as data:
+            return data["probabilities"].astype(np.float32), data["labels"]
+    except FileNotFoundError as error:
+        raise ArtifactError(f"predictions not found: {path} (run `python -m digitlib evaluate`)") from error
+    except (OSError, KeyError, ValueError) as error:
+        raise ArtifactError(f"cannot read predictions {path}: {error}") from error
+
+
+def available_models(directory: str | os.PathLike | None = None) -> list[str]:
+    """Names of the `.keras` models in the models folder, sorted."""
+    folder = models_dir(directory)
+    return sorted(p.stem for p in folder.glob("*.keras")) if folder.is_dir() else []
+
+
+def cpu_name() -> str:
+    """The processor's model name."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_description() -> dict[str, Any]:
+    """What the code ran on: CPU, cores, memory, OS and Python."""
+    memory_gib = None
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        memory_gib = round(pages / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    return {
+        "cpu": cpu_name(),
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "memory_gib": memory_gib,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+    }

@@ -1,0 +1,164 @@
+"""digit studio's command line: train, evaluate and predict."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from digitlib.artifacts import ArtifactError, model_files, read_json, write_json
+from digitlib.data import DataError
+from digitlib.models import BUILDERS, DEFAULT_MODEL
+
+
+class UsageError(RuntimeError):
+    """A mistake in what the user asked for."""
+
+
+def _quiet_tensorflow() -> None:
+    """Keep TensorFlow's start-up chatter off the terminal."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from digitlib.train import train
+
+    files = train(args.model, epochs=args.epochs, out=args.out, mnist=args.mnist, limit=args.limit, seed=args.seed)
+    print(f"saved {files.model} and {files.training}")
+    return 0
+
+
+def _print_table(rows: list[tuple[str, str]]) -> None:
+    """Two aligned columns."""
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from digitlib.data import load_drawings
+    from digitlib.evaluate import evaluate_drawings, evaluate_mnist
+    from digitlib.serving import Predictor
+
+    files = model_files(args.model, args.models)
+    if args.drawings:
+        drawings = load_drawings(args.drawings)
+        predictor = Predictor(args.model, args.models)
+        threshold = predictor.threshold if args.threshold is None else args.threshold
+        result = {"model": args.model, "drawings": Path(args.drawings).name, **evaluate_drawings(predictor.predict, drawings, threshold)}
+        saved = read_json(files.drawn) if files.drawn.is_file() else {}
+        saved[Path(args.drawings).stem] = result
+        write_json(files.drawn, saved)
+        rows = [("drawings", result["drawings"]), ("n", str(result["n"])), ("answered", f"{result['answered_rate']:.2%}")]
+        if "accuracy" in result:
+            rows.append(("accuracy", f"{result['accuracy']:.2%}"))
+            rows += [(f"  {k}", f"{v['score']:.2%} of {v['n']}") for k, v in result.get("per_institution", {}).items()]
+        else:
+            rows.append(("rejection rate", f"{result['rejection_rate']:.2%}"))
+    else:
+        result = evaluate_mnist(Predictor(args.model, args.models).predict, files, args.mnist)
+        rows = [("model", args.model), ("n", str(result["n"])), ("accuracy", f"{result['accuracy']:.2%}"), ("loss", f"{result['loss']:.4f}")]
+        rows += [(f"  digit {s['digit']}", f"precision {s['precision']:.3f}  recall {s['recall']:.3f}  f1 {s['f1']:.3f}") for s in result["per_class"]]
+        result = {k: v for k, v in result.items() if k not in ("confusion", "per_class", "confused_pairs")}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        _print_table(rows)
+    return 0
+
+
+def _read_file(path: str) -> bytes:
+    """The bytes of a file, with a readable error."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"no such file: {path}")
+    return file.read_bytes()
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from digitlib.preprocess import decode_image
+    from digitlib.serving import Predictor
+
+    drawings = []
+    for path in args.images:
+        try:
+            drawings.append(decode_image(_read_file(path)))
+        except ValueError as error:
+            raise UsageError(f"cannot read {path}: {error}") from error
+    predictor = Predictor(args.model, args.models)
+    results = []
+    for path, drawing in zip(args.images, drawings):
+        read = predictor.read_drawing(drawing)
+        if read is None:
+            results.append({"file": path, "digit": None, "sure": False, "message": "no ink found"})
+            continue
+        answer = read[1]
+        results.append(
+            {
+                "file": path,
+                "digit": answer.digit,
+                "confidence": answer.confidence,
+                "sure": answer.sure,
+                "probabilities": [round(float(p), 6) for p in answer.probabilities],
+            }
+        )
+    if args.json:
+        print(json.dumps(results if len(results) > 1 else results[0]))
+    else:
+        for r in results:
+            if r["digit"] is None:
+                print(f"{r['file']}: no ink found")
+            else:
+                note = "" if r["sure"] else " (not sure)"
+                print(f"{r['file']}: {r['digit']}  confidence {r['confidence']:.1%}{note}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one sub-command per action."""
+    parser = argparse.ArgumentParser(prog="python -m digitlib", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    models_help = "models folder (default: $DIGITLIB_MODELS, else the project's models/)"
+    mnist_help = "local mnist.npz (default: $DIGITLIB_MNIST, else download through Keras)"
+
+    train = commands.add_parser("train", help="train a model on MNIST train")
+    train.add_argument("--model", choices=sorted(BUILDERS), default=DEFAULT_MODEL)
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--out", help=models_help)
+    train.add_argument("--mnist", help=mnist_help)
+    train.add_argument("--limit", type=int, help="train on only this many images (quick runs)")
+    train.add_argument("--seed", type=int)
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a model on MNIST test or on drawn canvases")
+    evaluate.add_argument("--model", default=DEFAULT_MODEL)
+    evaluate.add_argument("--drawings", help="npz of canvases with 'images' and 'labels' or 'letters'")
+    evaluate.add_argument("--threshold", type=float, help="confidence below which the answer is 'not sure'")
+    evaluate.add_argument("--models", help=models_help)
+    evaluate.add_argument("--mnist", help=mnist_help)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(run=_evaluate)
+
+    predict = commands.add_parser("predict", help="read the digit in PNG/JPEG images")
+    predict.add_argument("images", nargs="+")
+    predict.add_argument("--model", default=DEFAULT_MODEL)
+    predict.add_argument("--models", help=models_help)
+    predict.add_argument("--json", action="store_true", help="print JSON")
+    predict.set_defaults(run=_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (1 with one readable line on a user error)."""
+    _quiet_tensorflow()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (UsageError, DataError, ArtifactError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

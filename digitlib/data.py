@@ -1,0 +1,86 @@
+"""Loading MNIST and drawing sets (canvases with labels or letters)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import numpy as np
+
+MNIST_ENV = "DIGITLIB_MNIST"
+MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+class DataError(RuntimeError):
+    """A data set is missing or unreadable; the message says what to do."""
+
+
+def _read_mnist_npz(path: Path) -> tuple[Split, Split]:
+    """Read an mnist.npz with Keras's layout."""
+    try:
+        with np.load(path) as data:
+            missing = [k for k in MNIST_KEYS if k not in data.files]
+            if missing:
+                raise DataError(f"{path} is not an MNIST npz: missing keys {', '.join(missing)}")
+            x_train, y_train, x_test, y_test = (np.asarray(data[k], dtype=np.uint8) for k in MNIST_KEYS)
+    except (OSError, ValueError) as error:
+        raise DataError(f"cannot read MNIST from {path}: {error}") from error
+    return (x_train, y_train), (x_test, y_test)
+
+
+def _download_mnist() -> tuple[Split, Split]:
+    """Download MNIST through Keras (needs the internet)."""
+    try:
+        from keras.datasets import mnist
+
+        return mnist.load_data()
+    except Exception as error:  # any network or import failure means: no data here
+        raise DataError(
+            f"MNIST is not available: set {MNIST_ENV} to a local mnist.npz "
+            f"(keys {', '.join(MNIST_KEYS)}) or connect to the internet so Keras can download it ({error})"
+        ) from error
+
+
+@functools.lru_cache(maxsize=4)
+def _load_mnist_cached(path: str | None) -> tuple[Split, Split]:
+    """Load once per path (None = download)."""
+    if path is None:
+        return _download_mnist()
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise DataError(f"MNIST file not found: {file} (set {MNIST_ENV} to a local mnist.npz)")
+    return _read_mnist_npz(file)
+
+
+def mnist_path(path: str | os.PathLike | None = None) -> str | None:
+    """The local MNIST file to use: the argument, else $DIGITLIB_MNIST, else None (download)."""
+    chosen = path if path is not None else os.environ.get(MNIST_ENV) or None
+    return None if chosen is None else str(Path(chosen).expanduser().resolve())
+
+
+def load_mnist(path: str | os.PathLike | None = None) -> tuple[Split, Split]:
+    """Return `(x_train, y_train), (x_test, y_test)` as uint8 arrays, loaded once per process."""
+    return _load_mnist_cached(mnist_path(path))
+
+
+def load_drawings(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read a drawn_dev-style npz: `images` plus `labels` or `letters`, optionally `institution`."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise DataError(f"drawings file not found: {file}")
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as error:
+        raise DataError(f"cannot read drawings from {file}: {error}") from error
+    if "images" not in arrays:
+        raise DataError(f"{file} has no 'images' array")
+    if "labels" not in arrays and "letters" not in arrays:
+        raise DataError(f"{file} has neither 'labels' nor 'letters'")
+    images = arrays["images"]
+    if images.ndim not in (3, 4) or images.dtype != np.uint8:
+        raise DataError(f"{file}: 'images' must be uint8 (N, H, W) or (N, H, W, C), got {images.dtype} {images.shape}")
+    return arrays

@@ -1,0 +1,123 @@
+"""Scores of a model: on the MNIST test set (saved as artifacts) and on drawn canvases."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import numpy as np
+
+from digitlib.artifacts import ModelFiles, write_json, write_predictions
+from digitlib.data import load_mnist
+from digitlib.models import NOT_SURE, NUM_CLASSES, confident_digits
+from digitlib.preprocess import to_mnist
+
+# Images (N, 28, 28) float32 in [0, 1] -> probabilities (N, 10).
+PredictFn = Callable[[np.ndarray], np.ndarray]
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int = NUM_CLASSES) -> np.ndarray:
+    """Counts[i, j] of true class i predicted as j."""
+    counts = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(counts, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
+    return counts
+
+
+def per_class_scores(confusion: np.ndarray) -> list[dict[str, float]]:
+    """Precision, recall, F1 and support of every class from a confusion matrix."""
+    scores = []
+    for c in range(len(confusion)):
+        hits = confusion[c, c]
+        predicted, actual = confusion[:, c].sum(), confusion[c].sum()
+        precision = hits / predicted if predicted else 0.0
+        recall = hits / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        scores.append(
+            {"digit": c, "precision": float(precision), "recall": float(recall), "f1": float(f1), "support": int(actual)}
+        )
+    return scores
+
+
+def confused_pairs(confusion: np.ndarray, top: int = 10) -> list[dict[str, int]]:
+    """The most frequent (true, predicted) mistakes, most frequent first."""
+    off = confusion.copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(off, axis=None)[::-1][:top]
+    pairs = [np.unravel_index(i, off.shape) for i in order]
+    return [{"true": int(t), "predicted": int(p), "count": int(off[t, p])} for t, p in pairs if off[t, p] > 0]
+
+
+def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean negative log-likelihood of the true labels."""
+    picked = probabilities[np.arange(len(labels)), np.asarray(labels, int)]
+    return float(-np.log(np.clip(picked, 1e-7, 1.0)).mean())
+
+
+def mnist_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dict:
+    """Loss, accuracy, per-class scores, confusion matrix and confused pairs of test predictions."""
+    predicted = probabilities.argmax(axis=1)
+    confusion = confusion_matrix(labels, predicted)
+    return {
+        "n": int(len(labels)),
+        "loss": cross_entropy(probabilities, labels),
+        "accuracy": float((predicted == labels).mean()),
+        "errors": int((predicted != labels).sum()),
+        "per_class": per_class_scores(confusion),
+        "confusion": confusion.tolist(),
+        "confused_pairs": confused_pairs(confusion),
+    }
+
+
+def evaluate_mnist(predict: PredictFn, files: ModelFiles, mnist: str | os.PathLike | None = None) -> dict:
+    """Score a model on the MNIST test set and write its metrics and test probabilities."""
+    _, (x_test, y_test) = load_mnist(mnist)
+    probabilities = predict(x_test.astype(np.float32) / 255.0)
+    metrics = {"model": files.name, **mnist_metrics(probabilities, y_test)}
+    write_json(files.metrics, metrics)
+    write_predictions(files.predictions, probabilities, y_test)
+    return metrics
+
+
+def preprocess_all(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run the app's recipe on every canvas; return the 28x28 inputs and which had ink."""
+    inputs = np.zeros((len(images), 28, 28), np.float32)
+    has_ink = np.zeros(len(images), bool)
+    for i, canvas in enumerate(images):
+        result = to_mnist(canvas)
+        if result is not None:
+            inputs[i], has_ink[i] = result, True
+    return inputs, has_ink
+
+
+def drawing_answers(predict: PredictFn, images: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """The app's answer for every canvas (NOT_SURE for blank or unsure) and the probabilities."""
+    inputs, has_ink = preprocess_all(images)
+    probabilities = predict(inputs)
+    answers = np.where(has_ink, confident_digits(probabilities, threshold), NOT_SURE)
+    return answers, probabilities
+
+
+def evaluate_drawings(predict: PredictFn, drawings: dict[str, np.ndarray], threshold: float) -> dict:
+    """Accuracy and answered rate on labelled canvases, or the rejection rate on non-digits."""
+    answers, _ = drawing_answers(predict, drawings["images"], threshold)
+    answered = answers != NOT_SURE
+    result: dict = {"n": int(len(answers)), "threshold": threshold, "answered_rate": float(answered.mean())}
+    if "labels" in drawings:
+        labels = drawings["labels"].astype(int)
+        correct = answers == labels
+        result["accuracy"] = float(correct.mean())
+        result["accuracy_when_answered"] = float(correct[answered].mean()) if answered.any() else 0.0
+        groups = {"per_institution": drawings.get("institution"), "per_digit": labels}
+    else:
+        letters = drawings["letters"]
+        result["rejection_rate"] = float((~answered).mean())
+        groups = {"per_letter": letters}
+        correct = ~answered
+    for key, values in groups.items():
+        if values is None:
+            continue
+        result[key] = {
+            str(v): {"n": int((values == v).sum()), "score": float(correct[values == v].mean())}
+            for v in np.unique(values)
+        }
+    return result

@@ -1,0 +1,84 @@
+"""The network architectures: one `build_<name>() -> keras.Model` per model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+import numpy as np
+from keras import layers, regularizers
+
+NUM_CLASSES = 10
+
+
+def build_mlp() -> keras.Model:
+    """The first reference notebook's MLP: 784 -> 120 -> 90 -> 80 -> 50 -> 30 -> 10, L2(0.01)."""
+    inputs = keras.Input(shape=(784,), name="pixels")
+    x = inputs
+    for units in (120, 90, 80, 50, 30):
+        x = layers.Dense(units, activation="relu", kernel_regularizer=regularizers.L2(0.01))(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="mlp")
+
+
+def build_cnn() -> keras.Model:
+    """The second reference notebook's CNN (225,034 parameters)."""
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    x = layers.Conv2D(32, 3, activation="relu")(inputs)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(64, 3, activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="relu")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="cnn")
+
+
+def _conv_bn_relu(x, filters: int, padding: str = "same"):
+    """3x3 convolution, batch norm, ReLU."""
+    x = layers.Conv2D(filters, 3, padding=padding, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.Activation("relu")(x)
+
+
+def build_digitnet() -> keras.Model:
+    """A VGG-style CNN with batch norm and dropout, made to be trained with drawing-like augmentation."""
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    x = _conv_bn_relu(inputs, 32)
+    x = _conv_bn_relu(x, 32)
+    x = layers.MaxPooling2D(2)(x)
+    x = _conv_bn_relu(x, 64)
+    x = _conv_bn_relu(x, 64)
+    x = layers.MaxPooling2D(2)(x)
+    x = _conv_bn_relu(x, 128, padding="valid")
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.4)(x)
+    x = layers.Dense(128, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    x = layers.Dropout(0.4)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="digitnet")
+
+
+BUILDERS: dict[str, Callable[[], keras.Model]] = {
+    "mlp": build_mlp,
+    "cnn": build_cnn,
+    "digitnet": build_digitnet,
+}
+DEFAULT_MODEL = "digitnet"
+
+
+def to_model_input(images: np.ndarray, input_shape: tuple) -> np.ndarray:
+    """Shape float images (N, 28, 28) in [0, 1] as a model's input layer expects."""
+    return np.ascontiguousarray(images, dtype=np.float32).reshape((-1, *input_shape[1:]))
+
+
+NOT_SURE = -1
+
+
+def confident_digits(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """The top digit of each row, or NOT_SURE (-1) where its probability is below `threshold`."""
+    probabilities = np.atleast_2d(probabilities)
+    digits = probabilities.argmax(axis=1)
+    return np.where(probabilities.max(axis=1) >= threshold, digits, NOT_SURE)

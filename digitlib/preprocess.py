@@ -1,0 +1,164 @@
+"""Turn a drawing into an MNIST-style 28x28 image, the way MNIST itself was made.
+
+The recipe: find the ink, crop to its bounding box, scale the longer side to 20 px keeping
+the aspect ratio (anti-aliased), then place it in a 28x28 field so that its centre of mass
+sits at the centre. Only NumPy and OpenCV: this module must import without TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+FIELD = 28
+BOX = 20
+# Mean centre of mass of the MNIST test digits, in pixel-index coordinates (row, column).
+MNIST_CENTER = (14.0, 14.0)
+# Ink below this level (of 255) is anti-aliasing fringe or noise, not part of the bounding box.
+INK_THRESHOLD = 40
+MAX_SIDE = 8192
+
+
+@dataclass(frozen=True)
+class Stages:
+    """Every intermediate image of the recipe, for showing what the network sees."""
+
+    ink: np.ndarray  # (H, W) uint8, 255 = ink, background 0
+    bbox: tuple[int, int, int, int]  # x, y, width, height of the ink in `ink`
+    cropped: np.ndarray  # (h, w) uint8
+    fitted: np.ndarray  # longer side 20 px, uint8
+    centered: np.ndarray  # (28, 28) float32 in [0, 1]
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    """Validate the layout and dtype of an input image and return it as uint8."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"expected a NumPy array, got {type(image).__name__}")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"image has no pixels: shape {image.shape}")
+    if max(image.shape[:2]) > MAX_SIDE:
+        raise ValueError(f"image too large: {image.shape[1]}x{image.shape[0]}, at most {MAX_SIDE} px a side")
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.bool_:
+        return image.astype(np.uint8) * 255
+    if np.issubdtype(image.dtype, np.floating):
+        if not np.isfinite(image).all():
+            raise ValueError("float image contains NaN or infinity")
+        if image.size and (image.min() < 0.0 or image.max() > 1.0):
+            raise ValueError("float image must have values in [0, 1]")
+        return np.round(image * 255.0).astype(np.uint8)
+    if np.issubdtype(image.dtype, np.integer):
+        if image.size and (image.min() < 0 or image.max() > 255):
+            raise ValueError("integer image must have values in [0, 255]")
+        return image.astype(np.uint8)
+    raise ValueError(f"unsupported image dtype {image.dtype}")
+
+
+def _border_median(gray: np.ndarray) -> float:
+    """Median of the outermost pixels: the background level of a drawing."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    return float(np.median(border))
+
+
+def ink_layer(image: np.ndarray) -> np.ndarray:
+    """Return the ink of any supported drawing as (H, W) uint8 with 255 = ink on 0 background."""
+    image = _check_image(image)
+    if image.ndim == 3 and image.shape[2] == 4:
+        alpha = image[:, :, 3]
+        if cv2.minMaxLoc(alpha)[0] < 255:
+            # Transparent background: the strokes are wherever the canvas is opaque.
+            return np.ascontiguousarray(alpha)
+        image = image[:, :, :3]
+    if image.ndim == 3:
+        gray = image[:, :, 0] if image.shape[2] == 1 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    else:
+        gray = image
+    gray = np.ascontiguousarray(gray)
+    background = _border_median(gray)
+    if background > 127:
+        gray = cv2.bitwise_not(gray)
+        background = 255 - background
+    if background > 0:
+        gray = cv2.subtract(gray, np.full_like(gray, int(background)))
+    return gray
+
+
+def ink_bbox(ink: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Bounding box (x, y, width, height) of the ink, or None when there is none."""
+    _, mask = cv2.threshold(ink, INK_THRESHOLD, 255, cv2.THRESH_BINARY)
+    x, y, w, h = cv2.boundingRect(mask)
+    if w == 0 or h == 0:
+        return None
+    return x, y, w, h
+
+
+def fit_to_box(cropped: np.ndarray, box: int = BOX) -> np.ndarray:
+    """Scale so the longer side is `box` px, keeping the aspect ratio, with anti-aliasing."""
+    h, w = cropped.shape
+    scale = box / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(cropped, size, interpolation=interpolation)
+
+
+def center_of_mass(image: np.ndarray) -> tuple[float, float]:
+    """Intensity-weighted centre (row, column) of an image with some ink."""
+    m = cv2.moments(image, binaryImage=False)
+    if m["m00"] <= 0:
+        return (image.shape[0] - 1) / 2, (image.shape[1] - 1) / 2
+    return m["m01"] / m["m00"], m["m10"] / m["m00"]
+
+
+def center_by_mass(fitted: np.ndarray, field: int = FIELD) -> np.ndarray:
+    """Place the image in a field x field square with its centre of mass at the MNIST centre."""
+    cy, cx = center_of_mass(fitted)
+    shift = np.float32([[1, 0, MNIST_CENTER[1] - cx], [0, 1, MNIST_CENTER[0] - cy]])
+    placed = cv2.warpAffine(fitted, shift, (field, field), flags=cv2.INTER_LINEAR, borderValue=0)
+    out = placed.astype(np.float32)
+    peak = out.max()
+    return out / peak if peak > 0 else out
+
+
+def mnist_stages(image: np.ndarray) -> Stages | None:
+    """Run the MNIST recipe and keep every stage, or None for a drawing without ink."""
+    ink = ink_layer(image)
+    bbox = ink_bbox(ink)
+    if bbox is None:
+        return None
+    x, y, w, h = bbox
+    cropped = ink[y : y + h, x : x + w]
+    fitted = fit_to_box(cropped)
+    return Stages(ink=ink, bbox=bbox, cropped=cropped, fitted=fitted, centered=center_by_mass(fitted))
+
+
+def to_mnist(image: np.ndarray) -> np.ndarray | None:
+    """Turn a drawing into a float32 (28, 28) MNIST-style image in [0, 1], or None when blank."""
+    stages = mnist_stages(image)
+    return None if stages is None else stages.centered
+
+
+MAX_FILE_BYTES = 20 * 2**20
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Decode PNG/JPEG bytes into an RGB(A) or grey uint8 array; ValueError if it is not an image."""
+    if len(data) == 0:
+        raise ValueError("the file is empty")
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"the file is too large ({len(data) / 2**20:.1f} MiB, at most {MAX_FILE_BYTES // 2**20} MiB)")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError("not a readable PNG or JPEG image")
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    elif image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+    _check_image(image)
+    return image

@@ -1,0 +1,156 @@
+"""Train a model reproducibly and write it with its history, settings, time and hardware."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from digitlib.artifacts import ModelFiles, machine_description, model_files, write_json
+from digitlib.augment import augment_batch
+from digitlib.data import load_mnist
+from digitlib.models import BUILDERS, to_model_input
+
+VALIDATION_SIZE = 5000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a model is trained."""
+
+    epochs: int
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    augment: bool = False
+    seed: int = 42
+    validation_size: int = VALIDATION_SIZE
+    limit: int | None = None  # use only this many training images (for quick runs)
+
+
+RECIPES: dict[str, Settings] = {
+    "mlp": Settings(epochs=20),
+    "cnn": Settings(epochs=10),
+    "digitnet": Settings(epochs=24, learning_rate=2e-3, augment=True),
+}
+
+
+class DigitBatches(keras.utils.PyDataset):
+    """Shuffled training batches, freshly augmented every epoch when asked."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, settings: Settings, input_shape: tuple):
+        super().__init__()
+        self.x, self.y, self.settings, self.input_shape = x, y, settings, input_shape
+        self.epoch = 0
+        self.order = self._shuffled()
+
+    def _shuffled(self) -> np.ndarray:
+        return np.random.default_rng([self.settings.seed, self.epoch]).permutation(len(self.x))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.x) / self.settings.batch_size)
+
+    def __getitem__(self, index: int):
+        size = self.settings.batch_size
+        rows = self.order[index * size : (index + 1) * size]
+        images, labels = self.x[rows], self.y[rows]
+        if self.settings.augment:
+            rng = np.random.default_rng([self.settings.seed, self.epoch, index])
+            batch = augment_batch(images, labels, rng)
+        else:
+            batch = images.astype(np.float32) / 255.0
+        return to_model_input(batch, self.input_shape), labels
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self.order = self._shuffled()
+
+
+def split_train_validation(x: np.ndarray, y: np.ndarray, settings: Settings):
+    """Hold out a seeded random validation set from the MNIST training images."""
+    order = np.random.default_rng(settings.seed).permutation(len(x))
+    val, train = order[: settings.validation_size], order[settings.validation_size :]
+    if settings.limit is not None:
+        train = train[: settings.limit]
+        val = val[: max(1, settings.limit // 5)]
+    return (x[train], y[train]), (x[val], y[val])
+
+
+def compile_model(model: keras.Model, settings: Settings, steps_per_epoch: int) -> None:
+    """Adam with a short warm-up and cosine decay."""
+    total = settings.epochs * steps_per_epoch
+    warmup = min(steps_per_epoch, total // 4)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=settings.learning_rate / 10,
+        decay_steps=max(1, total - warmup),
+        warmup_target=settings.learning_rate,
+        warmup_steps=warmup,
+        alpha=0.01,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+def train(
+    name: str,
+    epochs: int | None = None,
+    out: str | os.PathLike | None = None,
+    mnist: str | os.PathLike | None = None,
+    limit: int | None = None,
+    seed: int | None = None,
+    verbose: int | str = "auto",
+) -> ModelFiles:
+    """Train model `name` on MNIST train and write `<name>.keras` and `<name>.training.json`."""
+    if name not in BUILDERS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(BUILDERS)}")
+    settings = RECIPES[name]
+    settings = replace(
+        settings,
+        epochs=epochs if epochs is not None else settings.epochs,
+        limit=limit,
+        seed=seed if seed is not None else settings.seed,
+    )
+    files = model_files(name, out)
+    files.directory.mkdir(parents=True, exist_ok=True)
+    (x_train, y_train), _ = load_mnist(mnist)
+    (x_fit, y_fit), (x_val, y_val) = split_train_validation(x_train, y_train, settings)
+
+    keras.utils.set_random_seed(settings.seed)
+    model = BUILDERS[name]()
+    batches = DigitBatches(x_fit, y_fit, settings, model.input_shape)
+    compile_model(model, settings, len(batches))
+    validation = (to_model_input(x_val.astype(np.float32) / 255.0, model.input_shape), y_val)
+
+    started = time.perf_counter()
+    history = model.fit(batches, validation_data=validation, epochs=settings.epochs, verbose=verbose)
+    seconds = time.perf_counter() - started
+
+    model.save(files.model)
+    write_json(
+        files.training,
+        {
+            "model": name,
+            "parameters": model.count_params(),
+            "settings": asdict(settings),
+            "train_images": len(x_fit),
+            "validation_images": len(x_val),
+            "wall_time_s": round(seconds, 1),
+            "machine": machine_description(),
+            "backend": keras.backend.backend(),
+            "keras": keras.__version__,
+            "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        },
+    )
+    return files
+
+
+def load_model(path: Path) -> keras.Model:
+    """Load a saved `.keras` model for inference (no optimizer state needed)."""
+    return keras.saving.load_model(path, compile=False)
