@@ -1,0 +1,41 @@
+"""Shared fixtures: MNIST (through the same loader the app uses) and the committed models folder."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitlib.data import load_mnist
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """`(x_train, y_train), (x_test, y_test)`: from $DIGITLIB_MNIST, else downloaded by Keras."""
+    return load_mnist()
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """The folder that holds mnist.npz and the drawn sets (beside $DIGITLIB_MNIST)."""
+    path = os.environ.get("DIGITLIB_MNIST")
+    if not path:
+        pytest.skip("DIGITLIB_MNIST is not set: the drawn data sets live beside it")
+    return Path(path).resolve().parent
+
+
+def digit_on_canvas(digit: np.ndarray, size: int = 200, top: int = 40, left: int = 40, canvas: int = 280) -> np.ndarray:
+    """An MNIST digit enlarged to `size` px and pasted on a black canvas, as if drawn there."""
+    import cv2
+
+    big = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC)
+    out = np.zeros((canvas, canvas), np.uint8)
+    out[top : top + size, left : left + size] = big
+    return out
