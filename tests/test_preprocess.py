@@ -1,0 +1,137 @@
+"""The drawing-to-MNIST recipe against real MNIST digits and every canvas layout."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import digit_on_canvas
+from digitlib.preprocess import MNIST_CENTER, center_of_mass, decode_image, fit_to_box, mnist_stages, to_mnist
+
+PLACEMENTS = [(200, 40, 40), (120, 10, 150), (250, 0, 30), (60, 200, 200), (280, 0, 0)]
+
+
+@pytest.mark.parametrize("size,top,left", PLACEMENTS)
+def test_mnist_digits_come_back_close_to_the_original(mnist, size, top, left):
+    _, (x_test, _) = mnist
+    errors = []
+    for digit in x_test[:200]:
+        result = to_mnist(digit_on_canvas(digit, size, top, left))
+        errors.append(np.abs(result - digit / 255.0).mean())
+    assert np.mean(errors) < 0.05
+    assert np.max(errors) < 0.12
+
+
+def test_mnist_digits_pass_through_almost_unchanged(mnist):
+    _, (x_test, _) = mnist
+    errors = [np.abs(to_mnist(digit) - digit / 255.0).mean() for digit in x_test[:200]]
+    assert np.mean(errors) < 0.03
+    assert np.max(errors) < 0.08
+
+
+def test_output_is_float32_in_unit_range_with_centred_mass(mnist):
+    _, (x_test, _) = mnist
+    result = to_mnist(digit_on_canvas(x_test[0], 150, 5, 120))
+    assert result.dtype == np.float32 and result.shape == (28, 28)
+    assert result.min() >= 0.0 and result.max() == pytest.approx(1.0)
+    cy, cx = center_of_mass(result)
+    assert abs(cy - MNIST_CENTER[0]) < 0.5 and abs(cx - MNIST_CENTER[1]) < 0.5
+
+
+@pytest.mark.parametrize("shape", [(280, 280), (280, 280, 3), (280, 280, 4), (50, 400), (1, 1)])
+def test_blank_canvases_give_none(shape):
+    assert to_mnist(np.zeros(shape, np.uint8)) is None
+    assert to_mnist(np.full(shape, 255, np.uint8)) is None  # all white paper: no ink either
+
+
+def _layouts(canvas: np.ndarray) -> dict[str, np.ndarray]:
+    """The same white-on-black drawing in every layout the app can receive."""
+    rgb = np.dstack([canvas] * 3)
+    alpha_only = np.zeros((*canvas.shape, 4), np.uint8)
+    alpha_only[..., 3] = canvas  # black strokes on a transparent canvas
+    opaque = np.dstack([canvas] * 3 + [np.full_like(canvas, 255)])
+    return {
+        "gray": canvas,
+        "gray_channel": canvas[..., None],
+        "rgb": rgb,
+        "black_on_white": 255 - canvas,
+        "black_on_white_rgb": 255 - rgb,
+        "rgba_alpha_only": alpha_only,
+        "rgba_opaque": opaque,
+        "float": canvas.astype(np.float64) / 255.0,
+        "bool": canvas > 127,
+    }
+
+
+@pytest.mark.parametrize("layout", list(_layouts(np.zeros((2, 2), np.uint8))))
+def test_every_layout_gives_the_same_digit(mnist, layout):
+    _, (x_test, _) = mnist
+    canvas = digit_on_canvas(x_test[7], 180, 50, 60)
+    expected = to_mnist(canvas)
+    result = to_mnist(_layouts(canvas)[layout])
+    tolerance = 0.15 if layout == "bool" else 0.01
+    assert np.abs(result - expected).mean() < tolerance
+
+
+def test_grey_paper_background_is_removed(mnist):
+    _, (x_test, _) = mnist
+    canvas = digit_on_canvas(x_test[3])
+    paper = 255 - (canvas.astype(np.int32) * 200 // 255) - 30  # dark ink on light grey paper
+    result = to_mnist(paper.astype(np.uint8))
+    assert np.abs(result - to_mnist(canvas)).mean() < 0.05
+
+
+def test_stages_show_the_recipe(mnist):
+    _, (x_test, _) = mnist
+    canvas = digit_on_canvas(x_test[0], 100, 30, 90)  # a 7, narrower than tall
+    rows, cols = np.nonzero(x_test[0] > 127)
+    stages = mnist_stages(canvas)
+    x, y, w, h = stages.bbox
+    assert abs(x - (90 + cols.min() * 100 / 28)) < 6 and abs(y - (30 + rows.min() * 100 / 28)) < 6
+    assert stages.cropped.shape == (h, w)
+    assert max(stages.fitted.shape) == 20
+    assert stages.fitted.shape[0] / stages.fitted.shape[1] == pytest.approx(h / w, rel=0.15)
+    assert stages.centered.shape == (28, 28)
+
+
+def test_fit_to_box_keeps_aspect_ratio():
+    assert fit_to_box(np.full((100, 50), 255, np.uint8)).shape == (20, 10)
+    assert fit_to_box(np.full((3, 12), 255, np.uint8)).shape == (5, 20)
+    assert fit_to_box(np.full((1, 1), 255, np.uint8)).shape == (20, 20)
+
+
+def test_a_single_thin_line_is_still_found():
+    canvas = np.zeros((280, 280), np.uint8)
+    cv2.line(canvas, (140, 40), (140, 240), 255, 1)
+    result = to_mnist(canvas)
+    assert result is not None and result.max() == pytest.approx(1.0)
+    assert result[:, 14].sum() > result[:, 4].sum()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros((5, 5, 2), np.uint8), np.zeros((0, 10), np.uint8), np.zeros((2, 2, 2, 2), np.uint8),
+     np.full((4, 4), np.nan), np.full((4, 4), 3.0), np.zeros((4, 4), np.complex64), [[0, 1]]],
+)
+def test_unsupported_input_raises_value_error(bad):
+    with pytest.raises(ValueError):
+        to_mnist(bad)
+
+
+def test_decode_image_reads_png_and_rejects_junk(mnist):
+    _, (x_test, _) = mnist
+    ok, png = cv2.imencode(".png", digit_on_canvas(x_test[0]))
+    assert np.abs(to_mnist(decode_image(png.tobytes())) - to_mnist(digit_on_canvas(x_test[0]))).max() < 1e-6
+    with pytest.raises(ValueError, match="not a readable"):
+        decode_image(b"this is not an image")
+    with pytest.raises(ValueError, match="empty"):
+        decode_image(b"")
+
+
+def test_preprocess_imports_without_tensorflow():
+    code = "import sys, digitlib.preprocess; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
