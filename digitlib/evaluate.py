@@ -42,9 +42,8 @@ def confused_pairs(confusion: np.ndarray, top: int = 10) -> list[dict[str, int]]
     """The most frequent (true, predicted) mistakes, most frequent first."""
     off = confusion.copy()
     np.fill_diagonal(off, 0)
-    order = np.argsort(off, axis=None)[::-1][:top]
-    pairs = [np.unravel_index(i, off.shape) for i in order]
-    return [{"true": int(t), "predicted": int(p), "count": int(off[t, p])} for t, p in pairs if off[t, p] > 0]
+    pairs = sorted(zip(*np.nonzero(off)), key=lambda tp: (-off[tp], tp))[:top]
+    return [{"true": int(t), "predicted": int(p), "count": int(off[t, p])} for t, p in pairs]
 
 
 def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:

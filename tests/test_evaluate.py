@@ -1,0 +1,81 @@
+"""Metrics against hand-computed oracles, and drawn-canvas evaluation through the app's recipe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import digit_on_canvas
+from digitlib.evaluate import (
+    confused_pairs,
+    confusion_matrix,
+    cross_entropy,
+    evaluate_drawings,
+    mnist_metrics,
+    per_class_scores,
+)
+
+
+def test_confusion_matrix_and_scores_by_hand():
+    y_true = np.array([0, 0, 0, 1, 1, 2])
+    y_pred = np.array([0, 0, 1, 1, 2, 2])
+    cm = confusion_matrix(y_true, y_pred, classes=3)
+    assert cm.tolist() == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+    scores = per_class_scores(cm)
+    assert scores[0] == pytest.approx({"digit": 0, "precision": 1.0, "recall": 2 / 3, "f1": 0.8, "support": 3})
+    assert scores[1]["precision"] == pytest.approx(0.5) and scores[1]["recall"] == pytest.approx(0.5)
+    assert scores[2]["precision"] == pytest.approx(0.5) and scores[2]["recall"] == pytest.approx(1.0)
+    assert confused_pairs(cm) == [{"true": 0, "predicted": 1, "count": 1}, {"true": 1, "predicted": 2, "count": 1}]
+    cm[2, 0] = 5
+    assert confused_pairs(cm, top=1) == [{"true": 2, "predicted": 0, "count": 5}]
+
+
+def test_cross_entropy_of_known_probabilities():
+    probs = np.array([[0.5, 0.5], [0.9, 0.1]])
+    assert cross_entropy(probs, np.array([0, 1])) == pytest.approx(-(np.log(0.5) + np.log(0.1)) / 2)
+
+
+def test_mnist_metrics_counts_errors():
+    probs = np.eye(10)[[1, 2, 3, 3]]
+    metrics = mnist_metrics(probs, np.array([1, 2, 3, 4]))
+    assert metrics["accuracy"] == 0.75 and metrics["errors"] == 1 and metrics["n"] == 4
+    assert metrics["confused_pairs"] == [{"true": 4, "predicted": 3, "count": 1}]
+
+
+def _nearest_digit_predictor(references: np.ndarray, labels: np.ndarray):
+    """A 1-nearest-neighbour rule over known digits: probability 0.95 for the nearest one's label."""
+
+    def predict(images: np.ndarray) -> np.ndarray:
+        probs = np.full((len(images), 10), 0.05 / 9, np.float32)
+        for i, image in enumerate(images):
+            nearest = np.argmin([np.abs(image - r).sum() for r in references])
+            probs[i, labels[nearest]] = 0.95
+        return probs
+
+    return predict
+
+
+def test_evaluate_drawings_scores_answers_and_groups(mnist):
+    _, (x_test, y_test) = mnist
+    digits = x_test[:3]
+    predict = _nearest_digit_predictor(digits / 255.0, y_test[:3])
+    canvases = np.stack([digit_on_canvas(d, 150, 20 + 30 * i, 100) for i, d in enumerate(digits)] + [np.zeros((280, 280), np.uint8)])
+    labels = np.array([y_test[0], y_test[1], (y_test[2] + 1) % 10, 5])  # the last two are wrong: a wrong label and a blank
+    drawings = {"images": canvases, "labels": labels, "institution": np.array(["a", "a", "b", "b"])}
+    result = evaluate_drawings(predict, drawings, threshold=0.5)
+    assert result["n"] == 4
+    assert result["accuracy"] == 0.5 and result["answered_rate"] == 0.75
+    assert result["accuracy_when_answered"] == pytest.approx(2 / 3)
+    assert result["per_institution"] == {"a": {"n": 2, "score": 1.0}, "b": {"n": 2, "score": 0.0}}
+    strict = evaluate_drawings(predict, drawings, threshold=0.99)
+    assert strict["answered_rate"] == 0.0 and strict["accuracy"] == 0.0
+
+
+def test_rejection_rate_on_letters(mnist):
+    _, (x_test, y_test) = mnist
+    predict = _nearest_digit_predictor(x_test[:1] / 255.0, y_test[:1])
+    canvases = np.stack([digit_on_canvas(x_test[0]), np.zeros((280, 280), np.uint8), np.zeros((280, 280), np.uint8)])
+    drawings = {"images": canvases, "letters": np.array(["A", "A", "x"])}
+    result = evaluate_drawings(predict, drawings, threshold=0.5)
+    assert result["rejection_rate"] == pytest.approx(2 / 3)
+    assert result["per_letter"] == {"A": {"n": 2, "score": 0.5}, "x": {"n": 1, "score": 1.0}}
