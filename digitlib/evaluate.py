@@ -9,7 +9,7 @@ import numpy as np
 
 from digitlib.artifacts import ModelFiles, write_json, write_predictions
 from digitlib.data import load_mnist
-from digitlib.models import NOT_SURE, NUM_CLASSES, confident_digits
+from digitlib.classes import NOT_SURE, NUM_CLASSES, confident_digits
 from digitlib.preprocess import to_mnist
 
 # Images (N, 28, 28) float32 in [0, 1] -> probabilities (N, 10).

@@ -8,7 +8,8 @@ import keras
 import numpy as np
 from keras import layers, regularizers
 
-NUM_CLASSES = 10
+# Re-exported from their TF-free home, so that evaluation and the app's pages need no TensorFlow.
+from digitlib.classes import NOT_SURE, NUM_CLASSES, confident_digits  # noqa: F401
 
 
 def build_mlp() -> keras.Model:
@@ -72,13 +73,3 @@ DEFAULT_MODEL = "digitnet"
 def to_model_input(images: np.ndarray, input_shape: tuple) -> np.ndarray:
     """Shape float images (N, 28, 28) in [0, 1] as a model's input layer expects."""
     return np.ascontiguousarray(images, dtype=np.float32).reshape((-1, *input_shape[1:]))
-
-
-NOT_SURE = -1
-
-
-def confident_digits(probabilities: np.ndarray, threshold: float) -> np.ndarray:
-    """The top digit of each row, or NOT_SURE (-1) where its probability is below `threshold`."""
-    probabilities = np.atleast_2d(probabilities)
-    digits = probabilities.argmax(axis=1)
-    return np.where(probabilities.max(axis=1) >= threshold, digits, NOT_SURE)
