@@ -84,3 +84,25 @@ def load_drawings(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if images.ndim not in (3, 4) or images.dtype != np.uint8:
         raise DataError(f"{file}: 'images' must be uint8 (N, H, W) or (N, H, W, C), got {images.dtype} {images.shape}")
     return arrays
+
+
+def label_counts(labels: np.ndarray, classes: int = 10) -> np.ndarray:
+    """How many images each class has."""
+    return np.bincount(np.asarray(labels, dtype=int), minlength=classes)
+
+
+def mean_images(images: np.ndarray, labels: np.ndarray, classes: int = 10) -> np.ndarray:
+    """The average image of each class, float32 (classes, H, W) in [0, 255]; zeros for an absent class."""
+    means = np.zeros((classes, *images.shape[1:]), np.float32)
+    for digit in range(classes):
+        chosen = images[labels == digit]
+        if len(chosen):
+            means[digit] = chosen.mean(axis=0, dtype=np.float64)
+    return means
+
+
+def sample_indices(labels: np.ndarray, count: int, seed: int, digit: int | None = None) -> np.ndarray:
+    """`count` distinct random indices (fewer if there are not enough), only of class `digit` when given."""
+    pool = np.arange(len(labels)) if digit is None else np.flatnonzero(labels == digit)
+    rng = np.random.default_rng(seed)
+    return rng.choice(pool, size=min(count, len(pool)), replace=False)

@@ -120,3 +120,37 @@ def evaluate_drawings(predict: PredictFn, drawings: dict[str, np.ndarray], thres
             for v in np.unique(values)
         }
     return result
+
+
+def row_normalised(confusion: np.ndarray) -> np.ndarray:
+    """Each row of a confusion matrix divided by its total: the share of true class i predicted as j."""
+    confusion = np.asarray(confusion, dtype=np.float64)
+    totals = confusion.sum(axis=1, keepdims=True)
+    return np.divide(confusion, totals, out=np.zeros_like(confusion), where=totals > 0)
+
+
+MISTAKE_ORDERS = ("confidence", "index")
+
+
+def misclassified(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    true: int | None = None,
+    predicted: int | None = None,
+    order: str = "confidence",
+) -> np.ndarray:
+    """Indices of wrong predictions, of one true and/or predicted digit if given, most confident first or by index."""
+    if order not in MISTAKE_ORDERS:
+        raise ValueError(f"unknown order {order!r}; choose one of {', '.join(MISTAKE_ORDERS)}")
+    labels = np.asarray(labels, dtype=int)
+    guesses = probabilities.argmax(axis=1)
+    wrong = guesses != labels
+    if true is not None:
+        wrong &= labels == true
+    if predicted is not None:
+        wrong &= guesses == predicted
+    indices = np.flatnonzero(wrong)
+    if order == "confidence":
+        # A stable sort keeps equally confident mistakes in index order.
+        indices = indices[np.argsort(-probabilities[indices].max(axis=1), kind="stable")]
+    return indices

@@ -73,3 +73,16 @@ DEFAULT_MODEL = "digitnet"
 def to_model_input(images: np.ndarray, input_shape: tuple) -> np.ndarray:
     """Shape float images (N, 28, 28) in [0, 1] as a model's input layer expects."""
     return np.ascontiguousarray(images, dtype=np.float32).reshape((-1, *input_shape[1:]))
+
+
+def architecture_rows(model: keras.Model) -> list[dict[str, str | int]]:
+    """One row per layer: its name, type, output shape (without the batch axis) and parameter count."""
+    return [
+        {
+            "layer": layer.name,
+            "type": type(layer).__name__,
+            "output_shape": str(tuple(layer.output.shape[1:])),
+            "parameters": int(layer.count_params()),
+        }
+        for layer in model.layers
+    ]
