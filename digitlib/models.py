@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import keras
-import numpy as np
 from keras import layers, regularizers
 
-# Re-exported from their TF-free home, so that evaluation and the app's pages need no TensorFlow.
-from digitlib.classes import NOT_SURE, NUM_CLASSES, confident_digits  # noqa: F401
+from digitlib.classes import NUM_CLASSES
 
 
 def build_mlp() -> keras.Model:
@@ -68,11 +66,6 @@ BUILDERS: dict[str, Callable[[], keras.Model]] = {
     "digitnet": build_digitnet,
 }
 DEFAULT_MODEL = "digitnet"
-
-
-def to_model_input(images: np.ndarray, input_shape: tuple) -> np.ndarray:
-    """Shape float images (N, 28, 28) in [0, 1] as a model's input layer expects."""
-    return np.ascontiguousarray(images, dtype=np.float32).reshape((-1, *input_shape[1:]))
 
 
 def architecture_rows(model: keras.Model) -> list[dict[str, str | int]]:

@@ -136,6 +136,11 @@ def mnist_stages(image: np.ndarray) -> Stages | None:
     return Stages(ink=ink, bbox=bbox, cropped=cropped, fitted=fitted, centered=center_by_mass(fitted))
 
 
+def to_model_input(images: np.ndarray, input_shape: tuple) -> np.ndarray:
+    """Shape float images (N, 28, 28) or one (28, 28) in [0, 1] as a model's input layer expects."""
+    return np.ascontiguousarray(images, dtype=np.float32).reshape((-1, *input_shape[1:]))
+
+
 def to_mnist(image: np.ndarray) -> np.ndarray | None:
     """Turn a drawing into a float32 (28, 28) MNIST-style image in [0, 1], or None when blank."""
     stages = mnist_stages(image)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from digitlib.artifacts import ArtifactError, model_files
-from digitlib.models import NOT_SURE, confident_digits, to_model_input
-from digitlib.preprocess import Stages, mnist_stages
+from digitlib.classes import NOT_SURE, confident_digits
+from digitlib.preprocess import Stages, mnist_stages, to_model_input
 
 # Below this top-class probability the app says "not sure" and shows the two best guesses.
 CONFIDENCE_THRESHOLD = 0.6

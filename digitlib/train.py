@@ -14,7 +14,8 @@ import numpy as np
 from digitlib.artifacts import ModelFiles, machine_description, model_files, write_json
 from digitlib.augment import augment_batch
 from digitlib.data import load_mnist
-from digitlib.models import BUILDERS, to_model_input
+from digitlib.models import BUILDERS
+from digitlib.preprocess import to_model_input
 
 VALIDATION_SIZE = 5000
 

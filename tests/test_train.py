@@ -1,0 +1,62 @@
+"""A tiny training run writes every artifact, and the result loads and evaluates like a real model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from digitlib.artifacts import read_json, read_predictions
+from digitlib.evaluate import evaluate_mnist
+from digitlib.models import build_cnn, build_digitnet, build_mlp
+from digitlib.serving import Predictor
+from digitlib.train import RECIPES, DigitBatches, train
+
+
+def test_architectures_match_the_reference_notebooks():
+    cnn = build_cnn()
+    assert cnn.count_params() == 225_034
+    assert cnn.input_shape == (None, 28, 28, 1) and cnn.output_shape == (None, 10)
+    mlp = build_mlp()
+    assert [layer.units for layer in mlp.layers[1:]] == [120, 90, 80, 50, 30, 10]
+    assert all(layer.kernel_regularizer is not None for layer in mlp.layers[1:-1])
+    assert mlp.input_shape == (None, 784)
+    assert build_digitnet().output_shape == (None, 10)
+
+
+# The MLP's strong L2 penalty needs more images before it beats chance clearly; it is also the cheapest.
+# digitnet's batch-norm statistics need far more steps than a tiny run has, so no accuracy bar for it here.
+@pytest.mark.parametrize("name,images,minimum", [("mlp", 3000, 0.3), ("cnn", 600, 0.3), ("digitnet", 600, 0.0)])
+def test_tiny_training_run_writes_artifacts_that_load_and_evaluate(name, images, minimum, tmp_path, mnist):
+    files = train(name, epochs=2, out=tmp_path, limit=images, verbose=0)
+    assert files.model.is_file()
+    training = read_json(files.training)
+    assert training["model"] == name and training["train_images"] == images
+    assert training["settings"]["epochs"] == 2 and training["settings"]["augment"] == RECIPES[name].augment
+    assert training["wall_time_s"] > 0 and training["machine"]["cores"] >= 1
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert len(training["history"][key]) == 2
+
+    predictor = Predictor(name, tmp_path)
+    metrics = evaluate_mnist(predictor.predict, files)
+    probabilities, labels = read_predictions(files.predictions)
+    _, (_, y_test) = mnist
+    assert probabilities.shape == (10000, 10) and np.array_equal(labels, y_test)
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-2)
+    # The saved probabilities are float16, so a near-tie may round to another argmax.
+    assert metrics["accuracy"] == pytest.approx((probabilities.argmax(1) == y_test).mean(), abs=2e-3)
+    assert metrics["accuracy"] >= minimum
+    assert json.loads(files.metrics.read_text())["n"] == 10000
+
+
+def test_augmented_batches_are_reproducible_and_change_every_epoch(mnist):
+    (x_train, y_train), _ = mnist
+    settings = RECIPES["digitnet"]
+    first = DigitBatches(x_train[:256], y_train[:256], settings, (None, 28, 28, 1))
+    second = DigitBatches(x_train[:256], y_train[:256], settings, (None, 28, 28, 1))
+    batch, labels = first[0]
+    assert batch.shape == (128, 28, 28, 1) and batch.dtype == np.float32
+    assert np.array_equal(batch, second[0][0]) and np.array_equal(labels, second[0][1])
+    first.on_epoch_end()
+    assert not np.array_equal(first[0][0], batch)
