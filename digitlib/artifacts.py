@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 
 MODELS_ENV = "DIGITLIB_MODELS"
+MODEL_NAMES = ("mlp", "cnn", "digitnet")  # each has a `build_<name>` in digitlib.models
+DEFAULT_MODEL = "digitnet"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 

@@ -8,9 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from digitlib.artifacts import ArtifactError, model_files, read_json, write_json
+from digitlib.artifacts import DEFAULT_MODEL, MODEL_NAMES, ArtifactError, model_files, read_json, write_json
 from digitlib.data import DataError
-from digitlib.models import BUILDERS, DEFAULT_MODEL
 
 
 class UsageError(RuntimeError):
@@ -124,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     mnist_help = "local mnist.npz (default: $DIGITLIB_MNIST, else download through Keras)"
 
     train = commands.add_parser("train", help="train a model on MNIST train")
-    train.add_argument("--model", choices=sorted(BUILDERS), default=DEFAULT_MODEL)
+    train.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL)
     train.add_argument("--epochs", type=int)
     train.add_argument("--out", help=models_help)
     train.add_argument("--mnist", help=mnist_help)

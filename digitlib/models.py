@@ -65,7 +65,6 @@ BUILDERS: dict[str, Callable[[], keras.Model]] = {
     "cnn": build_cnn,
     "digitnet": build_digitnet,
 }
-DEFAULT_MODEL = "digitnet"
 
 
 def architecture_rows(model: keras.Model) -> list[dict[str, str | int]]:

@@ -60,3 +60,10 @@ def test_augmented_batches_are_reproducible_and_change_every_epoch(mnist):
     assert np.array_equal(batch, second[0][0]) and np.array_equal(labels, second[0][1])
     first.on_epoch_end()
     assert not np.array_equal(first[0][0], batch)
+
+
+def test_every_named_model_has_a_builder_and_a_recipe():
+    from digitlib.artifacts import DEFAULT_MODEL, MODEL_NAMES
+    from digitlib.models import BUILDERS
+
+    assert set(BUILDERS) == set(MODEL_NAMES) == set(RECIPES) and DEFAULT_MODEL in MODEL_NAMES

@@ -1,0 +1,109 @@
+"""The command line: right answers on real digits, one readable line on every user error."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ROOT, digit_on_canvas
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """Run `python -m digitlib ...` from the project root."""
+    return subprocess.run([sys.executable, "-m", "digitlib", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) -> None:
+    """Non-zero exit, no traceback, and one `error:` line that says what is wrong."""
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and fragment in errors[0], result.stderr
+
+
+@pytest.fixture(scope="module")
+def digit_pngs(tmp_path_factory, mnist):
+    """Five MNIST test digits drawn as 280x280 PNGs in two layouts, with their labels."""
+    _, (x_test, y_test) = mnist
+    folder = tmp_path_factory.mktemp("pngs")
+    paths = []
+    for i in range(5):
+        canvas = digit_on_canvas(x_test[i], 160 + 10 * i, 20 * i, 30 + 10 * i)
+        image = canvas if i % 2 else 255 - canvas  # white-on-black and black-on-white paper
+        path = folder / f"digit{i}.png"
+        cv2.imwrite(str(path), image)
+        paths.append(str(path))
+    return paths, [int(y) for y in y_test[:5]]
+
+
+def test_predict_reads_real_digits(digit_pngs):
+    paths, labels = digit_pngs
+    result = run_cli("predict", *paths, "--model", "cnn", "--json")
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [a["digit"] for a in answers] == labels
+    assert all(len(a["probabilities"]) == 10 and a["confidence"] > 0.5 for a in answers)
+
+
+def test_predict_plain_output_names_the_digit(digit_pngs):
+    paths, labels = digit_pngs
+    result = run_cli("predict", paths[0], "--model", "cnn")
+    assert result.returncode == 0 and result.stdout.startswith(f"{paths[0]}: {labels[0]}")
+
+
+def test_predict_missing_file(tmp_path):
+    assert_one_line_error(run_cli("predict", str(tmp_path / "nope.png")), "no such file")
+
+
+def test_predict_non_image_renamed_png(tmp_path):
+    fake = tmp_path / "fake.png"
+    fake.write_text("just some text, not a picture")
+    assert_one_line_error(run_cli("predict", str(fake)), "not a readable")
+
+
+def test_predict_empty_file(tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    assert_one_line_error(run_cli("predict", str(tmp_path / "empty.png")), "empty")
+
+
+def test_missing_model(digit_pngs, tmp_path):
+    paths, _ = digit_pngs
+    assert_one_line_error(run_cli("predict", paths[0], "--models", str(tmp_path)), "model not found")
+    assert_one_line_error(run_cli("evaluate", "--model", "nosuchmodel"), "model not found")
+
+
+def test_corrupt_model_file(digit_pngs, tmp_path):
+    paths, _ = digit_pngs
+    (tmp_path / "cnn.keras").write_bytes(b"PK\x03\x04 definitely not a keras archive")
+    assert_one_line_error(run_cli("predict", paths[0], "--model", "cnn", "--models", str(tmp_path)), "cannot load model")
+
+
+def test_missing_drawings_file(tmp_path):
+    assert_one_line_error(run_cli("evaluate", "--model", "cnn", "--drawings", str(tmp_path / "x.npz")), "not found")
+
+
+def test_missing_mnist(tmp_path):
+    result = run_cli("evaluate", "--model", "cnn", "--mnist", str(tmp_path / "mnist.npz"), "--models", str(tmp_path))
+    assert_one_line_error(result, "not found")
+
+
+def test_evaluate_drawings_json(shared_data_dir, tmp_path):
+    with np.load(shared_data_dir / "drawn_dev.npz") as data:
+        rows = np.arange(0, len(data["labels"]), 61)[:100]
+        subset = {k: data[k][rows] for k in ("images", "labels", "institution")}
+    np.savez(tmp_path / "subset.npz", **subset)
+    models = tmp_path / "models"
+    models.mkdir()
+    os.symlink(ROOT / "models" / "cnn.keras", models / "cnn.keras")
+    result = run_cli("evaluate", "--model", "cnn", "--models", str(models), "--drawings", str(tmp_path / "subset.npz"), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["n"] == 100 and 0.85 <= report["accuracy"] <= 1.0
+    assert 0.0 <= report["answered_rate"] <= 1.0 and set(report["per_institution"]) <= set(subset["institution"])
+    assert json.loads((models / "cnn.drawn.json").read_text())["subset"]["n"] == 100
