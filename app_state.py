@@ -1,0 +1,191 @@
+"""What the app's pages share: the sidebar model picker, cached loaders and a few display helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from digitlib.artifacts import available_models, model_files, models_dir, read_json, read_predictions
+from digitlib.data import label_counts, load_mnist, mean_images, mnist_path
+
+if TYPE_CHECKING:
+    from digitlib.serving import Predictor
+
+MODEL_LABELS = {"digitnet": "DigitNet (strongest)", "cnn": "CNN", "mlp": "MLP"}
+# Strongest first: the picker lists models in this order and defaults to the first one trained.
+MODEL_STRENGTH = ("digitnet", "cnn", "mlp")
+CHOSEN_MODEL = "chosen_model"
+MODEL_WIDGET = "model_picker"
+# Where the Evaluation page leaves the (true, predicted) mistakes the Misclassified page should open on.
+MISTAKE_FILTER = "mistake_filter"
+MISCLASSIFIED_PAGE = "pages/misclassified.py"
+
+
+def model_label(name: str) -> str:
+    """A readable name for a model file's stem."""
+    return MODEL_LABELS.get(name, name)
+
+
+def strongest_first(names: list[str]) -> list[str]:
+    """Model names with the known ones in order of strength, then any others alphabetically."""
+    known = [name for name in MODEL_STRENGTH if name in names]
+    return known + sorted(set(names) - set(known))
+
+
+def _remember_model() -> None:
+    """Keep the picked model under a key that outlives the widget."""
+    st.session_state[CHOSEN_MODEL] = st.session_state[MODEL_WIDGET]
+
+
+def pick_model() -> str | None:
+    """The sidebar's model picker; None, with an explanation, when no model is trained yet."""
+    folder = models_dir()
+    names = strongest_first(available_models(folder))
+    if not names:
+        st.error(
+            f"No trained model found in `{folder}`. Train one with "
+            "`python -m digitlib train --model digitnet`, then reload this page."
+        )
+        return None
+    if st.session_state.get(CHOSEN_MODEL) not in names:
+        st.session_state[CHOSEN_MODEL] = names[0]
+    # Streamlit forgets a widget's state on pages that do not show it, so seed it from the lasting choice.
+    st.session_state[MODEL_WIDGET] = st.session_state[CHOSEN_MODEL]
+    st.sidebar.selectbox("Model", names, key=MODEL_WIDGET, format_func=model_label, on_change=_remember_model)
+    if "digitnet" not in names:
+        st.sidebar.caption("DigitNet, the strongest model, is not trained yet.")
+    return st.session_state[CHOSEN_MODEL]
+
+
+def _modified(path: Path) -> float:
+    """A file's modification time, so caches reload a retrained model or re-evaluated artifact."""
+    return path.stat().st_mtime if path.exists() else 0.0
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def _cached_predictor(name: str, directory: str, modified: float) -> Predictor:
+    """One loaded model per file version, shared by every session."""
+    from digitlib.serving import Predictor  # TensorFlow is imported only by pages that run a model
+
+    return Predictor(name, directory)
+
+
+def predictor(name: str) -> Predictor:
+    """The loaded model `name`; raises ArtifactError when it is missing or broken."""
+    files = model_files(name)
+    return _cached_predictor(name, str(files.directory), _modified(files.model))
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the architecture…")
+def _cached_architecture(name: str, directory: str, modified: float) -> list[dict]:
+    """The layer table of one model file version."""
+    from digitlib.models import architecture_rows
+
+    return architecture_rows(_cached_predictor(name, directory, modified).model)
+
+
+def architecture(name: str) -> list[dict]:
+    """Model `name`'s layers with output shapes and parameters; raises ArtifactError when missing."""
+    files = model_files(name)
+    return _cached_architecture(name, str(files.directory), _modified(files.model))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _cached_json(path: str, modified: float) -> dict:
+    """A JSON artifact, read once per file version."""
+    return read_json(Path(path))
+
+
+def training_record(name: str) -> dict:
+    """Model `name`'s settings, time and history; raises ArtifactError when missing."""
+    path = model_files(name).training
+    return _cached_json(str(path), _modified(path))
+
+
+def test_metrics(name: str) -> dict:
+    """Model `name`'s MNIST test metrics; raises ArtifactError when missing."""
+    path = model_files(name).metrics
+    return _cached_json(str(path), _modified(path))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _cached_predictions(path: str, modified: float) -> tuple[np.ndarray, np.ndarray]:
+    """Saved test probabilities and labels, read once per file version."""
+    return read_predictions(Path(path))
+
+
+def test_predictions(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Model `name`'s saved probabilities (10000, 10) and labels; raises ArtifactError when missing."""
+    path = model_files(name).predictions
+    return _cached_predictions(str(path), _modified(path))
+
+
+def mnist():
+    """MNIST `(x_train, y_train), (x_test, y_test)`; raises DataError when it is not available.
+
+    `load_mnist` keeps the arrays once per process; `st.cache_data` would copy 55 MB on every rerun.
+    """
+    return load_mnist()
+
+
+@st.cache_data(max_entries=2, show_spinner="Summarising MNIST…")
+def _cached_summary(path: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Label counts of train and test and the mean training image of each digit, once per MNIST file."""
+    (x_train, y_train), (_, y_test) = load_mnist(path)
+    return label_counts(y_train), label_counts(y_test), mean_images(x_train, y_train)
+
+
+def dataset_summary() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train and test label counts and per-digit mean training images; raises DataError without MNIST."""
+    return _cached_summary(mnist_path())
+
+
+def pixelated(image: np.ndarray, scale: int) -> np.ndarray:
+    """An image enlarged by repeating pixels, so the browser shows sharp squares instead of blur."""
+    return image.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def with_box(ink: np.ndarray, bbox: tuple[int, int, int, int], colour: tuple[int, int, int] = (255, 75, 75)) -> np.ndarray:
+    """The grey ink as RGB with its bounding box (x, y, width, height) outlined."""
+    x, y, width, height = bbox
+    rgb = np.repeat(ink[:, :, None], 3, axis=2)
+    thickness = max(1, max(ink.shape) // 140)  # about one screen pixel at the shown size
+    top, bottom, left, right = y, y + height - 1, x, x + width - 1
+    rgb[top : top + thickness, left : right + 1] = colour
+    rgb[bottom - thickness + 1 : bottom + 1, left : right + 1] = colour
+    rgb[top : bottom + 1, left : left + thickness] = colour
+    rgb[top : bottom + 1, right - thickness + 1 : right + 1] = colour
+    return rgb
+
+
+def probability_chart(probabilities: np.ndarray, height: int = 220) -> alt.Chart:
+    """A bar per digit on a fixed 0-100% scale, the most likely digit highlighted."""
+    top = int(np.argmax(probabilities))
+    frame = pd.DataFrame(
+        {
+            "digit": [str(d) for d in range(len(probabilities))],
+            "probability": np.asarray(probabilities, dtype=float),
+            "top": [d == top for d in range(len(probabilities))],
+        }
+    )
+    return (
+        alt.Chart(frame, height=height)
+        .mark_bar()
+        .encode(
+            x=alt.X("digit:N", title="digit", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            color=alt.condition("datum.top", alt.value("#ff4b4b"), alt.value("#6c7a89")),
+            tooltip=["digit", alt.Tooltip("probability:Q", format=".1%")],
+        )
+    )
+
+
+def show_mistakes(true: int | None, predicted: int | None) -> None:
+    """Open the Misclassified page filtered to one true and/or predicted digit."""
+    st.session_state[MISTAKE_FILTER] = (true, predicted)
+    st.switch_page(MISCLASSIFIED_PAGE)

@@ -1,0 +1,126 @@
+"""Draw: a digit on a canvas, read live by the chosen model, with every step of what the model sees."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import streamlit as st
+
+import app_state
+from digitlib.artifacts import ArtifactError
+
+if TYPE_CHECKING:
+    from digitlib.preprocess import Stages
+    from digitlib.serving import Answer
+
+CANVAS_SIZE = 280
+# Bumped by Clear: a canvas with a new key mounts empty, and the old drawing's state is dropped.
+CANVAS_ROUND = "canvas_round"
+STAGE_SIZE = 140
+
+
+def canvas_key() -> str:
+    """The key of the current canvas."""
+    return f"canvas_{st.session_state.get(CANVAS_ROUND, 0)}"
+
+
+def clear_canvas() -> None:
+    """Replace the canvas with a fresh, empty one."""
+    st.session_state[CANVAS_ROUND] = st.session_state.get(CANVAS_ROUND, 0) + 1
+
+
+def drawn_image(brush_width: int) -> np.ndarray | None:
+    """Show the canvas and return what is drawn on it as RGBA, or None before the first stroke."""
+    # The component registers itself on import, which needs a running Streamlit app.
+    from streamlit_drawable_canvas import st_canvas
+
+    result = st_canvas(
+        stroke_width=brush_width,
+        stroke_color="#ffffff",
+        background_color="#000000",
+        width=CANVAS_SIZE,
+        height=CANVAS_SIZE,
+        drawing_mode="freedraw",
+        update_streamlit=True,  # send every stroke, so the answer follows the drawing
+        return_image_data=True,
+        key=canvas_key(),
+    )
+    return result.image_data
+
+
+def show_answer(answer: Answer) -> None:
+    """The digit and its confidence, or the two best guesses when the model is not sure."""
+    if answer.sure:
+        st.metric("Prediction", answer.digit)
+        st.metric("Confidence", f"{answer.confidence:.1%}")
+        return
+    (first, first_probability), (second, second_probability) = answer.top_two
+    st.warning(
+        f"Not sure. It could be a **{first}** ({first_probability:.0%}) or a **{second}** "
+        f"({second_probability:.0%}). Try drawing it bigger and clearer."
+    )
+    best, runner_up = st.columns(2)
+    best.metric("Best guess", first)
+    runner_up.metric("Second guess", second)
+
+
+def show_stage(column, image: np.ndarray, caption: str) -> None:
+    """One stage at most STAGE_SIZE px a side, keeping its shape; small ones with sharp pixels."""
+    height, width = image.shape[:2]
+    enlarged = app_state.pixelated(image, max(1, STAGE_SIZE // max(height, width)))
+    column.image(enlarged, width=max(1, round(STAGE_SIZE * width / max(height, width))), clamp=True)
+    column.caption(caption)
+
+
+def show_stages(stages: Stages) -> None:
+    """Every step from the drawing to the 28x28 input, as in MNIST's own recipe."""
+    x, y, width, height = stages.bbox
+    fitted_height, fitted_width = stages.fitted.shape
+    steps = [
+        (app_state.with_box(stages.ink, stages.bbox), f"Ink found: a {width}×{height} box"),
+        (stages.cropped, "Cropped to the ink"),
+        (stages.fitted, f"Fitted into 20×20: {fitted_width}×{fitted_height}"),
+        (stages.centered, "Centred by mass in 28×28"),
+    ]
+    for column, (image, caption) in zip(st.columns(len(steps)), steps):
+        show_stage(column, image, caption)
+
+
+st.title("Draw a digit")
+model = app_state.pick_model()
+# Fixed widths keep the 280 px canvas whole; on a narrow screen the three parts wrap below each other.
+row = st.container(horizontal=True, gap="large")
+canvas_column, answer_column = row.container(width=CANVAS_SIZE + 20), row.container(width=240)
+chart_column = row.container(width="stretch")
+
+with canvas_column:
+    st.caption("White ink on black, like MNIST. The answer follows every stroke.")
+    st.space("small")  # room for the canvas's own toolbar, which floats above it
+    canvas_slot = st.container()  # the canvas goes above its controls but needs the brush width first
+    brush_width = st.slider("Brush width", min_value=6, max_value=40, value=18)
+    st.button("Clear", icon=":material/delete:", on_click=clear_canvas)
+    with canvas_slot:
+        drawing = drawn_image(brush_width)
+
+predictor = None
+if model is not None:
+    try:
+        predictor = app_state.predictor(model)
+    except ArtifactError as error:
+        answer_column.error(f"The {app_state.model_label(model)} model cannot be used. {error}")
+
+if predictor is not None:
+    read = None if drawing is None else predictor.read_drawing(drawing)
+    if read is None:
+        answer_column.info("Draw a digit from 0 to 9 on the black canvas with your mouse, finger or pen.")
+    else:
+        stages, answer = read
+        with answer_column:
+            show_answer(answer)
+            st.image(app_state.pixelated(stages.centered, 7), caption="What the model sees: 28×28", width=196, clamp=True)
+        with chart_column:
+            st.markdown("**Probability of each digit**")
+            st.altair_chart(app_state.probability_chart(answer.probabilities), width="stretch")
+        st.subheader("How your drawing becomes an MNIST digit")
+        show_stages(stages)

@@ -1,0 +1,133 @@
+"""Training: how each model was trained — settings, time, learning curves and architecture."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+import app_state
+from digitlib.artifacts import ArtifactError, available_models
+
+
+def minutes(seconds: float) -> str:
+    """A duration for people: seconds under two minutes, minutes above."""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def comparison_row(name: str, record: dict) -> dict:
+    """One model's line in the side-by-side table."""
+    settings, history, machine = record["settings"], record["history"], record.get("machine", {})
+    try:
+        test_accuracy = app_state.test_metrics(name)["accuracy"]
+    except ArtifactError:
+        test_accuracy = None
+    return {
+        "model": app_state.model_label(name),
+        "parameters": record["parameters"],
+        "epochs": settings["epochs"],
+        "augmented": "yes" if settings["augment"] else "no",
+        "training time": minutes(record["wall_time_s"]),
+        "cores": machine.get("cores"),
+        "train accuracy": history["accuracy"][-1],
+        "validation accuracy": history["val_accuracy"][-1],
+        "test accuracy": test_accuracy,
+    }
+
+
+def curve_chart(history: dict, metric: str) -> alt.Chart:
+    """Train and validation values of one metric per epoch, on an axis fitted to them."""
+    epochs = range(1, len(history[metric]) + 1)
+    frame = pd.concat(
+        [
+            pd.DataFrame({"epoch": epochs, "set": "train", metric: history[metric]}),
+            pd.DataFrame({"epoch": epochs, "set": "validation", metric: history[f"val_{metric}"]}),
+        ]
+    )
+    return (
+        alt.Chart(frame, height=260)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y(f"{metric}:Q", scale=alt.Scale(zero=False)),
+            color=alt.Color("set:N", title=None, legend=alt.Legend(orient="bottom")),
+            tooltip=["set", "epoch", alt.Tooltip(f"{metric}:Q", format=".4f")],
+        )
+    )
+
+
+def show_model(name: str, record: dict) -> None:
+    """Learning curves, settings, time and architecture of one model."""
+    history = record["history"]
+    time_column, epochs_column, parameters_column, validation_column = st.columns(4)
+    time_column.metric("Training time", minutes(record["wall_time_s"]))
+    epochs_column.metric("Epochs", len(history["loss"]))
+    parameters_column.metric("Parameters", f"{record['parameters']:,}")
+    validation_column.metric("Final validation accuracy", f"{history['val_accuracy'][-1]:.2%}")
+
+    loss_column, accuracy_column = st.columns(2)
+    with loss_column:
+        st.markdown("**Loss per epoch**")
+        st.altair_chart(curve_chart(history, "loss"), width="stretch")
+    with accuracy_column:
+        st.markdown("**Accuracy per epoch**")
+        st.altair_chart(curve_chart(history, "accuracy"), width="stretch")
+
+    settings_column, architecture_column = st.columns([1, 2])
+    with settings_column:
+        st.markdown("**Settings**")
+        settings = {**record["settings"], "training images": record["train_images"]}
+        st.dataframe(
+            pd.DataFrame({"setting": list(settings), "value": [str(v) for v in settings.values()]}),
+            hide_index=True,
+        )
+        machine = record.get("machine", {})
+        st.caption(
+            f"Trained on {machine.get('cpu', 'an unknown CPU')} ({machine.get('cores', '?')} cores, "
+            f"{machine.get('memory_gib', '?')} GiB), {machine.get('os', '')}, Python {machine.get('python', '?')}, "
+            f"Keras {record.get('keras', '?')} on {record.get('backend', '?')}."
+        )
+    with architecture_column:
+        st.markdown("**Architecture**")
+        try:
+            layers = app_state.architecture(name)
+        except ArtifactError as error:
+            st.error(f"The architecture cannot be read: {error}")
+            return
+        st.dataframe(
+            pd.DataFrame(layers),
+            hide_index=True,
+            column_config={"output_shape": "output shape (without batch)"},
+        )
+        st.caption(f"{sum(layer['parameters'] for layer in layers):,} parameters in all.")
+
+
+st.title("Training")
+names = app_state.strongest_first(available_models())
+records = {}
+for name in names:
+    try:
+        records[name] = app_state.training_record(name)
+    except ArtifactError:
+        pass  # the table says which models have no record
+
+st.subheader("All models side by side")
+if records:
+    st.dataframe(
+        pd.DataFrame([comparison_row(name, record) for name, record in records.items()]),
+        hide_index=True,
+        column_config={
+            "parameters": st.column_config.NumberColumn(format="localized"),
+            **{
+                column: st.column_config.NumberColumn(format="percent")
+                for column in ("train accuracy", "validation accuracy", "test accuracy")
+            },
+        },
+    )
+untracked = [app_state.model_label(name) for name in names if name not in records]
+if untracked:
+    st.info(f"No training record (`NAME.training.json`) for: {', '.join(untracked)}.")
+
+model = app_state.pick_model()
+if model is not None:
+    st.subheader(app_state.model_label(model))
+    if model in records:
+        show_model(model, records[model])
