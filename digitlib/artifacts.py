@@ -42,6 +42,11 @@ class ModelFiles:
         return self._path(".keras")
 
     @property
+    def onnx(self) -> Path:
+        """The same network exported for ONNX Runtime (the fast serving path)."""
+        return self._path(".onnx")
+
+    @property
     def training(self) -> Path:
         """Settings, wall time, hardware and per-epoch history."""
         return self._path(".training.json")

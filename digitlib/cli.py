@@ -115,6 +115,18 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from digitlib.serving import export_onnx
+
+    names = args.model or [n for n in MODEL_NAMES if model_files(n, args.models).model.is_file()]
+    for name in names:
+        files = model_files(name, args.models)
+        if not files.model.is_file():
+            raise UsageError(f"model not found: {files.model}")
+        print(f"exported {export_onnx(files)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per action."""
     parser = argparse.ArgumentParser(prog="python -m digitlib", description=__doc__)
@@ -146,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--models", help=models_help)
     predict.add_argument("--json", action="store_true", help="print JSON")
     predict.set_defaults(run=_predict)
+
+    export = commands.add_parser("export", help="export models to ONNX for fast serving")
+    export.add_argument("--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)")
+    export.add_argument("--models", help=models_help)
+    export.set_defaults(run=_export)
     return parser
 
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from digitlib.artifacts import ArtifactError, model_files
+from digitlib.artifacts import ArtifactError, ModelFiles, model_files
 from digitlib.classes import NOT_SURE, confident_digits
 from digitlib.preprocess import Stages, mnist_stages, to_model_input
 
 # Below this top-class probability the app says "not sure" and shows the two best guesses.
 CONFIDENCE_THRESHOLD = 0.6
 BATCH_SIZE = 1024
+SOURCE_HASH_KEY = "digitlib.source_sha256"
 
 
 @dataclass(frozen=True)
@@ -45,15 +47,22 @@ class Answer:
 
 
 class Predictor:
-    """A trained model loaded once, with a compiled single-image and batch path."""
+    """A trained model loaded once, served through ONNX Runtime when an up-to-date export exists."""
 
     def __init__(self, name: str, directory: str | os.PathLike | None = None, threshold: float = CONFIDENCE_THRESHOLD):
         self.name = name
         self.threshold = threshold
-        self.path = model_files(name, directory).model
-        self.model = _load_keras_model(self.path)
-        self.input_shape = tuple(self.model.input_shape)
-        self._forward = _compiled_forward(self.model)
+        self.files = model_files(name, directory)
+        if not self.files.model.is_file():
+            raise ArtifactError(f"model not found: {self.files.model} (train it with `python -m digitlib train`)")
+        session = current_onnx_session(self.files)
+        if session is not None:
+            self.backend = "onnxruntime"
+            self.input_shape, self._forward = _onnx_forward(session)
+        else:
+            self.backend = "keras"
+            model = load_keras_model(self.files.model)
+            self.input_shape, self._forward = tuple(model.input_shape), _keras_forward(model)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Probabilities (N, 10) for float images (N, 28, 28) or one (28, 28) image in [0, 1]."""
@@ -74,10 +83,42 @@ class Predictor:
         return stages, self.answer(stages.centered)
 
 
-def _load_keras_model(path: Path):
-    """Load a `.keras` file for inference, with a readable error if it is missing or broken."""
-    if not path.is_file():
-        raise ArtifactError(f"model not found: {path} (train it with `python -m digitlib train`)")
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def current_onnx_session(files: ModelFiles):
+    """An ONNX Runtime session for `<name>.onnx` if it was exported from the `.keras` file as it is now."""
+    if not files.onnx.is_file():
+        return None
+    import onnxruntime
+
+    try:
+        session = onnxruntime.InferenceSession(str(files.onnx), providers=["CPUExecutionProvider"])
+    except Exception:  # a broken export is as good as none: serve the Keras model instead
+        return None
+    source = session.get_modelmeta().custom_metadata_map.get(SOURCE_HASH_KEY)
+    return session if source == file_sha256(files.model) else None
+
+
+def export_onnx(files: ModelFiles) -> Path:
+    """Write `<name>.onnx` from `<name>.keras`, tagged with the source's hash."""
+    import onnx
+
+    model = load_keras_model(files.model)
+    model(np.zeros((1, *model.input_shape[1:]), np.float32))  # Keras exports only a model that has been called
+    tmp = files.onnx.with_name(files.onnx.name + ".tmp")
+    model.export(str(tmp), format="onnx", verbose=False)
+    exported = onnx.load(str(tmp))
+    onnx.helper.set_model_props(exported, {SOURCE_HASH_KEY: file_sha256(files.model)})
+    onnx.save(exported, str(tmp))
+    os.replace(tmp, files.onnx)
+    return files.onnx
+
+
+def load_keras_model(path: Path):
+    """Load a `.keras` file for inference, with a readable error if it is broken."""
     import keras
 
     try:
@@ -86,14 +127,20 @@ def _load_keras_model(path: Path):
         raise ArtifactError(f"cannot load model {path}: {error}") from error
 
 
-def _compiled_forward(model):
-    """A traced inference function (no per-call Python overhead of `model.predict`)."""
+def _onnx_forward(session):
+    """Input shape and a function from a float32 batch to probabilities."""
+    graph_input = session.get_inputs()[0]
+    return (None, *graph_input.shape[1:]), lambda batch: session.run(None, {graph_input.name: batch})[0]
+
+
+def _keras_forward(model):
+    """A traced Keras inference function (no per-call overhead of `model.predict`)."""
     import keras
 
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
-        traced = tf.function(lambda x: model(x, training=False), input_signature=[spec], jit_compile=False)
+        traced = tf.function(lambda x: model(x, training=False), input_signature=[spec])
         return lambda batch: traced(batch).numpy()
     return lambda batch: np.asarray(model(batch, training=False))
