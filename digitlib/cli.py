@@ -127,6 +127,27 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from digitlib.artifacts import available_models
+    from digitlib.bench import run_benchmark
+
+    if not available_models():
+        raise UsageError("no trained models in the models folder: run `python -m digitlib train` first")
+    report = run_benchmark(repeats=args.repeats, names=args.model)
+    machine = report["machine"]
+    print(f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB")
+    print(f"{'model':<9} {'backend':<11} {'preprocess':>10} {'predict':>9} {'full path':>9} {'model.predict':>13} {'speedup':>8} {'10k batch':>9} {'load':>6}")
+    for name, m in report["models"].items():
+        print(
+            f"{name:<9} {m['backend']:<11} {m['preprocess']['p50_ms']:>8.3f}ms {m['predict']['p50_ms']:>7.3f}ms "
+            f"{m['full_path']['p50_ms']:>7.3f}ms {m['model_predict']['p50_ms']:>11.2f}ms {m['speedup_vs_model_predict']:>7.0f}x "
+            f"{m['batch_10k_s']:>8.2f}s {m['load_s']:>5.2f}s"
+        )
+    print("(p50 over repeated single-image calls after a warm-up; p95 and counts in the JSON below)")
+    print(json.dumps(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per action."""
     parser = argparse.ArgumentParser(prog="python -m digitlib", description=__doc__)
@@ -158,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--models", help=models_help)
     predict.add_argument("--json", action="store_true", help="print JSON")
     predict.set_defaults(run=_predict)
+
+    bench = commands.add_parser("bench", help="time preprocessing and prediction on this machine")
+    bench.add_argument("--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)")
+    bench.add_argument("--repeats", type=int, default=2000, help="timed calls per measurement")
+    bench.add_argument("--json", action="store_true", help="(the last line is always the JSON report)")
+    bench.set_defaults(run=_bench)
 
     export = commands.add_parser("export", help="export models to ONNX for fast serving")
     export.add_argument("--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)")

@@ -69,16 +69,16 @@ def ink_layer(image: np.ndarray) -> np.ndarray:
     """Return the ink of any supported drawing as (H, W) uint8 with 255 = ink on 0 background."""
     image = _check_image(image)
     if image.ndim == 3 and image.shape[2] == 4:
-        alpha = image[:, :, 3]
+        image = np.ascontiguousarray(image)
+        alpha = cv2.extractChannel(image, 3)
         if cv2.minMaxLoc(alpha)[0] < 255:
             # Transparent background: the strokes are wherever the canvas is opaque.
-            return np.ascontiguousarray(alpha)
-        image = image[:, :, :3]
-    if image.ndim == 3:
-        gray = image[:, :, 0] if image.shape[2] == 1 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+            return alpha
+        gray = cv2.cvtColor(image, cv2.COLOR_RGBA2GRAY)
+    elif image.ndim == 3 and image.shape[2] == 3:
+        gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
     else:
-        gray = image
-    gray = np.ascontiguousarray(gray)
+        gray = np.ascontiguousarray(image.reshape(image.shape[:2]))
     background = _border_median(gray)
     if background > 127:
         gray = cv2.bitwise_not(gray)

@@ -1,0 +1,91 @@
+"""How fast the app answers: preprocessing, serving and `model.predict`, measured in one run."""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from digitlib.artifacts import DEFAULT_MODEL, available_models, machine_description
+from digitlib.data import load_mnist
+from digitlib.preprocess import to_mnist, to_model_input
+from digitlib.serving import Predictor, load_keras_model
+
+CANVAS = 280
+
+
+def timings_ms(action: Callable[[], object], repeats: int, warmup: int) -> dict[str, float]:
+    """Median and 95th percentile wall time of `action` in milliseconds, after a warm-up."""
+    for _ in range(warmup):
+        action()
+    samples = np.empty(repeats)
+    for i in range(repeats):
+        start = time.perf_counter()
+        action()
+        samples[i] = time.perf_counter() - start
+    return {"p50_ms": float(np.median(samples) * 1e3), "p95_ms": float(np.percentile(samples, 95) * 1e3), "n": repeats}
+
+
+def rgba_canvas(digit: np.ndarray) -> np.ndarray:
+    """An MNIST digit drawn on a 280x280 RGBA canvas the way the Draw page returns it."""
+    import cv2
+
+    ink = cv2.resize(digit, (200, 200), interpolation=cv2.INTER_CUBIC)
+    canvas = np.zeros((CANVAS, CANVAS, 4), np.uint8)
+    canvas[30:230, 50:250, :3] = ink[..., None]
+    canvas[..., 3] = 255
+    return canvas
+
+
+def benchmark_model(name: str, canvas: np.ndarray, test_images: np.ndarray, repeats: int) -> dict:
+    """Every timing of one model: load, preprocess, serve one image, model.predict, full path, batch."""
+    start = time.perf_counter()
+    predictor = Predictor(name)
+    load_s = time.perf_counter() - start
+    image = to_mnist(canvas)
+    keras_model = load_keras_model(predictor.files.model)
+    keras_input = to_model_input(image, keras_model.input_shape)
+
+    preprocess = timings_ms(lambda: to_mnist(canvas), repeats, warmup=50)
+    predict = timings_ms(lambda: predictor.predict(image), repeats, warmup=50)
+    full = timings_ms(lambda: predictor.read_drawing(canvas), repeats, warmup=50)
+    model_predict = timings_ms(lambda: keras_model.predict(keras_input, verbose=0), max(20, repeats // 40), warmup=5)
+    start = time.perf_counter()
+    predictor.predict(test_images)
+    batch_s = time.perf_counter() - start
+    return {
+        "backend": predictor.backend,
+        "load_s": round(load_s, 3),
+        "preprocess": preprocess,
+        "predict": predict,
+        "full_path": full,
+        "model_predict": model_predict,
+        "speedup_vs_model_predict": model_predict["p50_ms"] / predict["p50_ms"],
+        "full_path_speedup_vs_model_predict": model_predict["p50_ms"] / full["p50_ms"],
+        "batch_10k_s": round(batch_s, 3),
+        "batch_images_per_s": round(len(test_images) / batch_s),
+    }
+
+
+def run_benchmark(repeats: int = 2000, names: list[str] | None = None) -> dict:
+    """Benchmark every trained model (or `names`) on this machine; the default model's numbers on top."""
+    _, (x_test, _) = load_mnist()
+    canvas = rgba_canvas(x_test[0])
+    test_images = x_test.astype(np.float32) / 255.0
+    names = names or available_models()
+    per_model = {name: benchmark_model(name, canvas, test_images, repeats) for name in names}
+    default = DEFAULT_MODEL if DEFAULT_MODEL in per_model else names[0]
+    d = per_model[default]
+    return {
+        "model": default,
+        "full_path_p50_ms": d["full_path"]["p50_ms"],
+        "preprocess_p50_ms": d["preprocess"]["p50_ms"],
+        "predict_p50_ms": d["predict"]["p50_ms"],
+        "model_predict_p50_ms": d["model_predict"]["p50_ms"],
+        "speedup_vs_model_predict": d["speedup_vs_model_predict"],
+        "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "machine": machine_description(),
+        "models": per_model,
+    }
