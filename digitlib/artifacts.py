@@ -62,6 +62,11 @@ class ModelFiles:
         return self._path(".test_probs.npz")
 
     @property
+    def threshold(self) -> Path:
+        """The confidence threshold chosen on drawn digits and non-digits."""
+        return self._path(".threshold.json")
+
+    @property
     def drawn(self) -> Path:
         """Results on drawn canvases."""
         return self._path(".drawn.json")

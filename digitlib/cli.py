@@ -148,6 +148,24 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from digitlib.data import load_drawings
+    from digitlib.evaluate import choose_threshold, top_confidences
+    from digitlib.serving import Predictor
+
+    predictor = Predictor(args.model, args.models)
+    digits, nondigits = load_drawings(args.digits), load_drawings(args.nondigits)
+    chosen = choose_threshold(
+        top_confidences(predictor.predict, digits["images"]),
+        top_confidences(predictor.predict, nondigits["images"]),
+        args.min_answered,
+    )
+    chosen.update(model=args.model, digits=Path(args.digits).name, nondigits=Path(args.nondigits).name)
+    write_json(predictor.files.threshold, chosen)
+    print(json.dumps(chosen))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per action."""
     parser = argparse.ArgumentParser(prog="python -m digitlib", description=__doc__)
@@ -179,6 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--models", help=models_help)
     predict.add_argument("--json", action="store_true", help="print JSON")
     predict.set_defaults(run=_predict)
+
+    calibrate = commands.add_parser("calibrate", help="choose the 'not sure' threshold on drawn digits and non-digits")
+    calibrate.add_argument("--model", default=DEFAULT_MODEL)
+    calibrate.add_argument("--digits", required=True, help="npz of drawn digits (images, labels)")
+    calibrate.add_argument("--nondigits", required=True, help="npz of drawn non-digits (images, letters)")
+    calibrate.add_argument("--min-answered", type=float, default=0.98, help="fraction of digits that must be answered")
+    calibrate.add_argument("--models", help=models_help)
+    calibrate.set_defaults(run=_calibrate)
 
     bench = commands.add_parser("bench", help="time preprocessing and prediction on this machine")
     bench.add_argument("--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)")

@@ -154,3 +154,24 @@ def misclassified(
         # A stable sort keeps equally confident mistakes in index order.
         indices = indices[np.argsort(-probabilities[indices].max(axis=1), kind="stable")]
     return indices
+
+
+def top_confidences(predict: PredictFn, images: np.ndarray) -> np.ndarray:
+    """The app's top-class probability for every canvas (0 for a blank one, which is never answered)."""
+    inputs, has_ink = preprocess_all(images)
+    return np.where(has_ink, predict(inputs).max(axis=1), 0.0)
+
+
+def choose_threshold(digit_confidence: np.ndarray, nondigit_confidence: np.ndarray, min_answered: float) -> dict:
+    """The highest confidence threshold that still answers `min_answered` of real digits, and what it rejects."""
+    candidates = np.unique(np.concatenate([digit_confidence, [0.0]]))
+    answered = np.array([(digit_confidence >= t).mean() for t in candidates])
+    threshold = float(candidates[answered >= min_answered].max())
+    return {
+        "threshold": threshold,
+        "min_answered": min_answered,
+        "digits_answered_rate": float((digit_confidence >= threshold).mean()),
+        "nondigits_rejection_rate": float((nondigit_confidence < threshold).mean()),
+        "digits_n": int(len(digit_confidence)),
+        "nondigits_n": int(len(nondigit_confidence)),
+    }

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlib.artifacts import ArtifactError, ModelFiles, model_files
+from digitlib.artifacts import ArtifactError, ModelFiles, model_files, read_json
 from digitlib.classes import NOT_SURE, confident_digits
 from digitlib.preprocess import Stages, mnist_stages, to_model_input
 
-# Below this top-class probability the app says "not sure" and shows the two best guesses.
+# Below this top-class probability the app says "not sure" and shows the two best guesses
+# (used until `python -m digitlib calibrate` has chosen one on data).
 CONFIDENCE_THRESHOLD = 0.6
 BATCH_SIZE = 1024
 SOURCE_HASH_KEY = "digitlib.source_sha256"
@@ -49,12 +50,12 @@ class Answer:
 class Predictor:
     """A trained model loaded once, served through ONNX Runtime when an up-to-date export exists."""
 
-    def __init__(self, name: str, directory: str | os.PathLike | None = None, threshold: float = CONFIDENCE_THRESHOLD):
+    def __init__(self, name: str, directory: str | os.PathLike | None = None, threshold: float | None = None):
         self.name = name
-        self.threshold = threshold
         self.files = model_files(name, directory)
         if not self.files.model.is_file():
             raise ArtifactError(f"model not found: {self.files.model} (train it with `python -m digitlib train`)")
+        self.threshold = threshold if threshold is not None else calibrated_threshold(self.files)
         session = current_onnx_session(self.files)
         if session is not None:
             self.backend = "onnxruntime"
@@ -81,6 +82,13 @@ class Predictor:
         if stages is None:
             return None
         return stages, self.answer(stages.centered)
+
+
+def calibrated_threshold(files: ModelFiles) -> float:
+    """The threshold saved by `python -m digitlib calibrate`, else the default."""
+    if not files.threshold.is_file():
+        return CONFIDENCE_THRESHOLD
+    return float(read_json(files.threshold)["threshold"])
 
 
 def file_sha256(path: Path) -> str:

@@ -8,6 +8,7 @@ import pytest
 from conftest import digit_on_canvas
 from digitlib.evaluate import (
     confused_pairs,
+    choose_threshold,
     confusion_matrix,
     cross_entropy,
     evaluate_drawings,
@@ -79,3 +80,12 @@ def test_rejection_rate_on_letters(mnist):
     result = evaluate_drawings(predict, drawings, threshold=0.5)
     assert result["rejection_rate"] == pytest.approx(2 / 3)
     assert result["per_letter"] == {"A": {"n": 2, "score": 0.5}, "x": {"n": 1, "score": 1.0}}
+
+
+def test_choose_threshold_keeps_the_answered_rate():
+    digits = np.array([0.99, 0.98, 0.97, 0.9, 0.5])
+    letters = np.array([0.95, 0.6, 0.4, 0.3])
+    chosen = choose_threshold(digits, letters, min_answered=0.8)
+    assert chosen["threshold"] == 0.9  # the highest that answers 4 of 5 digits
+    assert chosen["digits_answered_rate"] == 0.8 and chosen["nondigits_rejection_rate"] == 0.75
+    assert choose_threshold(digits, letters, min_answered=1.0)["threshold"] == 0.5
