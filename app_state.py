@@ -82,17 +82,18 @@ def predictor(name: str) -> Predictor:
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the architecture…")
-def _cached_architecture(name: str, directory: str, modified: float) -> list[dict]:
-    """The layer table of one model file version."""
+def _cached_architecture(path: str, modified: float) -> list[dict]:
+    """The layer table of one model file version (the served model may be an ONNX export without layers)."""
     from digitlib.models import architecture_rows
+    from digitlib.serving import load_keras_model
 
-    return architecture_rows(_cached_predictor(name, directory, modified).model)
+    return architecture_rows(load_keras_model(Path(path)))
 
 
 def architecture(name: str) -> list[dict]:
-    """Model `name`'s layers with output shapes and parameters; raises ArtifactError when missing."""
-    files = model_files(name)
-    return _cached_architecture(name, str(files.directory), _modified(files.model))
+    """Model `name`'s layers with output shapes and parameters; raises ArtifactError when missing or broken."""
+    path = model_files(name).model
+    return _cached_architecture(str(path), _modified(path))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

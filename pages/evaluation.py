@@ -83,8 +83,9 @@ event = st.altair_chart(
     selection_mode="cell",
     key="confusion",
 )
-if event.selection.get("cell"):
-    open_cell(event.selection["cell"][0])
+chosen_cells = event["selection"].get("cell")
+if chosen_cells:
+    open_cell(chosen_cells[0])
 
 scores_column, pairs_column = st.columns([3, 2], gap="large")
 with scores_column:

@@ -1,0 +1,441 @@
+"""Every page of the Streamlit app through AppTest, checked against oracles computed here from the files.
+
+The models come from two places: tiny CNN and MLP models trained and evaluated into a temporary folder
+(a few seconds, always available, with plenty of mistakes to browse), and the project's trained CNN in
+`models/` for reading real people's drawings correctly. The app reads both through $DIGITLIB_MODELS.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlib.artifacts import model_files
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+PAGES = ["pages/draw.py", "pages/dataset.py", "pages/training.py", "pages/evaluation.py", "pages/misclassified.py"]
+PROJECT_MODELS = ROOT / "models"
+RUN_TIMEOUT = 180  # s: the first run of a page that loads a model imports TensorFlow
+
+
+@pytest.fixture(scope="module")
+def mnist_file() -> Path:
+    """The local MNIST file the app reads."""
+    path = os.environ.get("DIGITLIB_MNIST")
+    if not path or not Path(path).is_file():
+        pytest.skip("set DIGITLIB_MNIST to a local mnist.npz to test the app's pages")
+    return Path(path)
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory, mnist_file) -> Path:
+    """A models folder with a tiny CNN and MLP, trained for one epoch and evaluated on MNIST test."""
+    from digitlib.evaluate import evaluate_mnist
+    from digitlib.serving import Predictor
+    from digitlib.train import train
+
+    folder = tmp_path_factory.mktemp("tiny_models")
+    for name, limit in (("cnn", 3000), ("mlp", 300)):
+        train(name, epochs=1, out=folder, mnist=mnist_file, limit=limit, verbose=0)
+        evaluate_mnist(Predictor(name, folder).predict, model_files(name, folder), mnist_file)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained_cnn(tmp_path_factory) -> Path:
+    """A models folder with only the project's trained CNN (linked, not copied)."""
+    if not (PROJECT_MODELS / "cnn.keras").is_file():
+        pytest.skip("models/cnn.keras is not trained yet (python -m digitlib train --model cnn)")
+    folder = tmp_path_factory.mktemp("trained_cnn")
+    (folder / "cnn.keras").symlink_to(PROJECT_MODELS / "cnn.keras")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def drawings(mnist_file) -> dict[str, np.ndarray]:
+    """Real people's digits drawn on 280x280 canvases (drawn_dev.npz beside mnist.npz)."""
+    path = mnist_file.parent / "drawn_dev.npz"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    with np.load(path) as data:
+        return {"images": data["images"][:400], "labels": data["labels"][:400]}
+
+
+def app(monkeypatch, models: Path, page: str | None = None):
+    """The app, run once on `page` (default: the home page), reading models from `models`."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("DIGITLIB_MODELS", str(models))
+    at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
+    if page is not None:
+        at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric_values(at) -> dict[str, str]:
+    """Label -> shown value of every st.metric."""
+    return {m.label: m.value for m in at.metric}
+
+
+def texts(elements) -> str:
+    """All the text of some elements, joined."""
+    return "\n".join(str(e.value) for e in elements)
+
+
+def read_probabilities(models: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The saved test probabilities and labels, straight from the npz."""
+    with np.load(model_files(name, models).predictions) as data:
+        return data["probabilities"].astype(np.float32), data["labels"].astype(int)
+
+
+def expected_mistakes(probabilities: np.ndarray, labels: np.ndarray, true: int | None, predicted: int | None) -> set[int]:
+    """Oracle: the indices of wrong answers with the given true and predicted digit."""
+    guesses = probabilities.argmax(axis=1)
+    return {
+        i
+        for i in range(len(labels))
+        if guesses[i] != labels[i] and true in (None, labels[i]) and predicted in (None, guesses[i])
+    }
+
+
+# --- every page -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_without_errors(monkeypatch, tiny_models, page):
+    at = app(monkeypatch, tiny_models, page)
+    assert at.title, "every page has a title"
+    assert not at.error, texts(at.error)
+    assert at.sidebar.selectbox or page == "pages/dataset.py", "pages about a model have the model picker"
+
+
+# --- dataset ----------------------------------------------------------------------------------------------
+
+
+def test_dataset_shows_label_counts_of_train_and_test(monkeypatch, tiny_models, mnist_file):
+    with np.load(mnist_file) as data:
+        train_counts, test_counts = np.bincount(data["y_train"], minlength=10), np.bincount(data["y_test"], minlength=10)
+    at = app(monkeypatch, tiny_models, "pages/dataset.py")
+    assert metric_values(at)["Training images"] == "60,000"
+    assert metric_values(at)["Test images"] == "10,000"
+    table = at.dataframe[0].value
+    assert table["train"].tolist() == train_counts.tolist()
+    assert table["test"].tolist() == test_counts.tolist()
+    assert table["train"].sum() == 60000 and table["test"].sum() == 10000
+    means = at.get("image")[-1]
+    assert len(means.captions) == 10, "one mean image per digit"
+
+
+def test_dataset_samples_filter_by_digit_and_reshuffle(monkeypatch, tiny_models, mnist_file):
+    with np.load(mnist_file) as data:
+        y_train = data["y_train"]
+    at = app(monkeypatch, tiny_models, "pages/dataset.py")
+
+    def shown() -> list[tuple[int, int]]:
+        """(label, index) of every sample shown, from captions like '5 (#123)'."""
+        captions = at.get("image")[0].captions
+        return [(int(c.split()[0]), int(c.split("#")[1].rstrip(")"))) for c in captions]
+
+    first = shown()
+    assert len(first) == 40 and len({i for _, i in first}) == 40
+    assert all(y_train[i] == label for label, i in first), "each caption is its image's true label"
+    at.selectbox(key="sample_digit").select(3).run()
+    assert {label for label, _ in shown()} == {3}
+    threes = shown()
+    at.button[0].click().run()
+    assert shown() != threes and {label for label, _ in shown()} == {3}
+
+
+# --- training ---------------------------------------------------------------------------------------------
+
+
+def test_training_shows_every_model_with_its_settings_curves_and_architecture(monkeypatch, tiny_models):
+    records = {name: json.loads(model_files(name, tiny_models).training.read_text()) for name in ("cnn", "mlp")}
+    at = app(monkeypatch, tiny_models, "pages/training.py")
+    table = at.dataframe[0].value
+    assert table["model"].tolist() == ["CNN", "MLP"], "strongest first, with readable names"
+    assert table["parameters"].tolist() == [records["cnn"]["parameters"], records["mlp"]["parameters"]]
+    assert table["epochs"].tolist() == [1, 1]
+    metrics = metric_values(at)
+    assert metrics["Epochs"] == "1" and metrics["Parameters"] == f"{records['cnn']['parameters']:,}"
+    architecture = at.dataframe[2].value
+    assert architecture["parameters"].sum() == records["cnn"]["parameters"]
+    assert "Conv2D" in architecture["type"].tolist()
+
+    at.sidebar.selectbox[0].select("mlp").run()
+    assert metric_values(at)["Parameters"] == f"{records['mlp']['parameters']:,}"
+    assert at.dataframe[2].value["type"].tolist().count("Dense") == 6
+
+
+# --- evaluation -------------------------------------------------------------------------------------------
+
+
+def test_evaluation_shows_accuracy_loss_and_scores_from_the_metrics_artifact(monkeypatch, tiny_models):
+    metrics = json.loads(model_files("cnn", tiny_models).metrics.read_text())
+    at = app(monkeypatch, tiny_models, "pages/evaluation.py")
+    shown = metric_values(at)
+    assert shown["Test accuracy"] == f"{metrics['accuracy']:.2%}"
+    assert shown["Test loss"] == f"{metrics['loss']:.4f}"
+    assert shown["Mistakes"] == f"{metrics['errors']:,} of 10,000"
+    scores = at.dataframe[0].value
+    assert scores["recall"].tolist() == pytest.approx([s["recall"] for s in metrics["per_class"]])
+    assert scores["support"].sum() == 10000
+
+
+def test_evaluation_follows_the_model_picker(monkeypatch, tiny_models):
+    accuracy = json.loads(model_files("mlp", tiny_models).metrics.read_text())["accuracy"]
+    at = app(monkeypatch, tiny_models, "pages/evaluation.py")
+    at.sidebar.selectbox[0].select("mlp").run()
+    assert metric_values(at)["Test accuracy"] == f"{accuracy:.2%}"
+
+
+def test_a_confused_pair_opens_its_mistakes(monkeypatch, tiny_models):
+    metrics = json.loads(model_files("cnn", tiny_models).metrics.read_text())
+    pair = metrics["confused_pairs"][0]
+    at = app(monkeypatch, tiny_models, "pages/evaluation.py")
+    at.button(key=f"pair_{pair['true']}_{pair['predicted']}").click().run()
+    assert at.title[0].value == "Misclassified test images"
+    listed = at.dataframe[0].value
+    assert set(listed["true"]) == {pair["true"]} and set(listed["predicted"]) == {pair["predicted"]}
+    assert len(listed) == pair["count"]
+
+
+@pytest.mark.parametrize(("cell", "true", "predicted"), [((4, 9), 4, 9), ((3, 3), 3, None)])
+def test_a_confusion_cell_opens_its_mistakes(monkeypatch, tiny_models, cell, true, predicted):
+    """A click off the diagonal opens that pair's mistakes; on the diagonal, every mistake on that digit."""
+    probabilities, labels = read_probabilities(tiny_models, "cnn")
+    at = app(monkeypatch, tiny_models, "pages/evaluation.py")
+    at.session_state["confusion"] = {"selection": {"cell": [{"true": cell[0], "predicted": cell[1]}]}}
+    at.run()
+    assert at.title[0].value == "Misclassified test images"
+    expected = expected_mistakes(probabilities, labels, true, predicted)
+    if expected:
+        assert set(at.dataframe[0].value["test image"]) == expected
+    else:
+        assert "No mistakes match" in texts(at.info)
+
+
+def test_chosen_digits_open_their_mistakes(monkeypatch, tiny_models):
+    probabilities, labels = read_probabilities(tiny_models, "cnn")
+    at = app(monkeypatch, tiny_models, "pages/evaluation.py")
+    at.selectbox[0].select(7).run()
+    at.button(key="open_mistakes").click().run()
+    assert at.title[0].value == "Misclassified test images"
+    assert set(at.dataframe[0].value["test image"]) == expected_mistakes(probabilities, labels, 7, None)
+
+
+# --- misclassified ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("true", "predicted"), [(None, None), (4, None), (None, 1), (9, 4), (1, 1)])
+def test_misclassified_lists_exactly_the_errors_of_the_filter(monkeypatch, tiny_models, true, predicted):
+    probabilities, labels = read_probabilities(tiny_models, "cnn")
+    expected = expected_mistakes(probabilities, labels, true, predicted)
+    at = app(monkeypatch, tiny_models, "pages/misclassified.py")
+    at.selectbox(key="mistakes_true").select(true).run()
+    at.selectbox(key="mistakes_predicted").select(predicted).run()
+    if not expected:
+        assert "No mistakes match" in texts(at.info)
+        return
+    listed = at.dataframe[0].value
+    assert set(listed["test image"]) == expected and len(listed) == len(expected)
+    assert (listed["true"].to_numpy() == labels[listed["test image"]]).all()
+    confidences = listed["confidence"].to_numpy()
+    assert (np.diff(confidences) <= 0).all(), "most confident mistakes first"
+
+    at.radio(key="mistakes_order").set_value("index").run()
+    assert at.dataframe[0].value["test image"].tolist() == sorted(expected)
+
+
+def test_misclassified_pages_through_the_grid_and_inspects_one(monkeypatch, tiny_models):
+    probabilities, labels = read_probabilities(tiny_models, "cnn")
+    order = sorted(expected_mistakes(probabilities, labels, None, None))
+    at = app(monkeypatch, tiny_models, "pages/misclassified.py")
+    at.radio(key="mistakes_order").set_value("index").run()
+
+    def tiles() -> list[int]:
+        return [int(b.key.split("_")[1]) for b in at.button if b.key and b.key.startswith("inspect_")]
+
+    assert tiles() == order[:24]
+    at.number_input(key="mistakes_page").set_value(2).run()
+    assert tiles() == order[24:48]
+
+    index = order[30]
+    at.button(key=f"inspect_{index}").click().run()
+    detail = texts(at.markdown)
+    assert f"Test image #{index}" in detail
+    assert f"true **{labels[index]}**, read as **{probabilities[index].argmax()}**" in detail
+
+
+def test_misclassified_never_runs_a_model(monkeypatch, tiny_models):
+    """The page browses saved probabilities: with the model file gone it still works."""
+    folder = tiny_models.parent / "artifacts_only"
+    folder.mkdir(exist_ok=True)
+    for file in tiny_models.glob("cnn.*"):
+        shutil.copy(file, folder)
+    (folder / "cnn.keras").write_bytes(b"not a model")
+    at = app(monkeypatch, folder, "pages/misclassified.py")
+    assert not at.error and at.dataframe
+
+
+# --- draw -------------------------------------------------------------------------------------------------
+
+
+def canvas_state(image: np.ndarray) -> dict:
+    """What the canvas component sends after a stroke: its PNG (white ink on opaque black) as a data URL."""
+    rgba = np.dstack([image, image, image, np.full_like(image, 255)])
+    png = io.BytesIO()
+    Image.fromarray(rgba).save(png, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
+    return {"drawing": {"raw": {"objects": [{"type": "path"}], "background": "#000000"}, "data": url}, "backgroundFit": None}
+
+
+def canvas_key(at) -> str:
+    """The key of the canvas on the page."""
+
+    def keys(node):
+        for child in getattr(node, "children", {}).values():
+            if getattr(child, "type", None) == "bidi_component":
+                yield child.key
+            yield from keys(child)
+
+    found = list(keys(at.main))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def draw(at, image: np.ndarray):
+    """Put a drawing on the page's canvas, as a stroke in the browser would, and rerun."""
+    at.session_state[canvas_key(at)] = canvas_state(image)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def oracle_answers(models: Path, name: str, images: np.ndarray):
+    """The library's answer for every drawing, computed outside the app."""
+    from digitlib.serving import Predictor
+
+    predictor = Predictor(name, models)
+    return [predictor.read_drawing(image)[1] for image in images]
+
+
+def test_draw_page_without_a_drawing_prompts_and_predicts_nothing(monkeypatch, tiny_models):
+    at = app(monkeypatch, tiny_models)
+    assert at.title[0].value == "Draw a digit"
+    assert "Draw a digit" in texts(at.info)
+    assert "Prediction" not in metric_values(at)
+    assert at.slider[0].value == 18, "brush width defaults to 18"
+
+
+def test_draw_page_reads_real_drawings(monkeypatch, trained_cnn, drawings):
+    answers = oracle_answers(trained_cnn, "cnn", drawings["images"][:40])
+    chosen = [i for i, a in enumerate(answers) if a.sure and a.digit == drawings["labels"][i]][:3]
+    assert len(chosen) == 3, "the trained CNN reads most drawings right"
+    at = app(monkeypatch, trained_cnn)
+    for i in chosen:
+        draw(at, drawings["images"][i])
+        shown = metric_values(at)
+        assert shown["Prediction"] == str(drawings["labels"][i])
+        assert shown["Confidence"] == f"{answers[i].confidence:.1%}"
+        captions = [c.value for c in at.caption]
+        assert "Centred by mass in 28×28" in captions, "the recipe's stages are shown"
+
+
+def test_draw_page_says_not_sure_with_the_two_best_guesses(monkeypatch, tiny_models, drawings):
+    answers = oracle_answers(tiny_models, "cnn", drawings["images"][:100])
+    unsure = next((i for i, a in enumerate(answers) if not a.sure), None)
+    assert unsure is not None, "a one-epoch model is unsure of some drawing"
+    (first, _), (second, _) = answers[unsure].top_two
+    at = draw(app(monkeypatch, tiny_models), drawings["images"][unsure])
+    assert "Not sure" in texts(at.warning)
+    shown = metric_values(at)
+    assert "Prediction" not in shown
+    assert shown["Best guess"] == str(first) and shown["Second guess"] == str(second)
+
+
+def test_clear_empties_the_canvas_and_the_answer(monkeypatch, trained_cnn, drawings):
+    at = draw(app(monkeypatch, trained_cnn), drawings["images"][0])
+    assert "Prediction" in metric_values(at)
+    before = canvas_key(at)
+    at.button[0].click().run()
+    assert canvas_key(at) != before, "a new, empty canvas"
+    assert "Prediction" not in metric_values(at)
+    assert "Draw a digit" in texts(at.info)
+
+
+# --- what a user can get wrong ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", ["pages/draw.py", "pages/training.py", "pages/evaluation.py", "pages/misclassified.py"])
+def test_no_trained_model_gives_a_clear_message(monkeypatch, tmp_path, page):
+    at = app(monkeypatch, tmp_path, page)
+    assert "No trained model found" in texts(at.error)
+    assert "python -m digitlib train" in texts(at.error)
+
+
+def test_dataset_page_works_without_models(monkeypatch, tmp_path, mnist_file):
+    at = app(monkeypatch, tmp_path, "pages/dataset.py")
+    assert metric_values(at)["Training images"] == "60,000"
+
+
+def test_a_model_without_artifacts_explains_what_to_run(monkeypatch, tiny_models, tmp_path):
+    shutil.copy(tiny_models / "cnn.keras", tmp_path)
+    at = app(monkeypatch, tmp_path, "pages/evaluation.py")
+    assert "python -m digitlib evaluate --model cnn" in texts(at.info)
+    at = app(monkeypatch, tmp_path, "pages/misclassified.py")
+    assert "python -m digitlib evaluate --model cnn" in texts(at.info)
+    at = app(monkeypatch, tmp_path, "pages/training.py")
+    assert "No training record" in texts(at.info)
+
+
+def test_a_broken_model_file_gives_a_clear_message(monkeypatch, tmp_path):
+    (tmp_path / "cnn.keras").write_bytes(b"not a model")
+    at = app(monkeypatch, tmp_path)
+    assert "cannot be used" in texts(at.error)
+
+
+def test_missing_mnist_gives_a_clear_message(monkeypatch, tiny_models, tmp_path):
+    monkeypatch.setenv("DIGITLIB_MNIST", str(tmp_path / "missing.npz"))
+    for page in ("pages/dataset.py", "pages/misclassified.py"):
+        at = app(monkeypatch, tiny_models, page)
+        assert "MNIST could not be loaded" in texts(at.error)
+
+
+def test_the_model_choice_survives_a_page_without_the_picker(monkeypatch, tiny_models):
+    at = app(monkeypatch, tiny_models, "pages/evaluation.py")
+    assert at.sidebar.selectbox[0].value == "cnn", "the strongest trained model by default"
+    at.sidebar.selectbox[0].select("mlp").run()
+    at.switch_page("pages/dataset.py").run()
+    at.switch_page("pages/misclassified.py").run()
+    assert at.sidebar.selectbox[0].value == "mlp"
+
+
+def test_browsing_pages_do_not_import_tensorflow(tiny_models, mnist_file):
+    """Dataset, Evaluation and Misclassified read files only: a fresh process shows them without TensorFlow."""
+    script = f"""
+import sys
+from streamlit.testing.v1 import AppTest
+for page in ("pages/dataset.py", "pages/evaluation.py", "pages/misclassified.py"):
+    at = AppTest.from_file({APP!r}, default_timeout=120)
+    at.switch_page(page).run()
+    assert not at.exception and not at.error, (page, at.exception, at.error)
+print("tensorflow" in sys.modules)
+"""
+    env = {**os.environ, "DIGITLIB_MODELS": str(tiny_models), "DIGITLIB_MNIST": str(mnist_file)}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "False"
