@@ -23,3 +23,23 @@ run: $(VENV)/.app
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest
+
+# Everything below reproduces the committed models and the README's numbers (DIGITLIB_MNIST and DATA must point at the data).
+DATA ?= ../shared/data
+MODELS := mlp cnn digitnet
+
+.PHONY: models results
+
+models: $(VENV)/.app
+	for m in $(MODELS); do $(BIN)/python -m digitlib train --model $$m || exit 1; done
+
+results: $(VENV)/.app
+	$(BIN)/python -m digitlib export
+	for m in $(MODELS); do \
+	  $(BIN)/python -m digitlib calibrate --model $$m --digits $(DATA)/drawn_dev.npz --nondigits $(DATA)/nondigit_dev.npz && \
+	  $(BIN)/python -m digitlib evaluate --model $$m && \
+	  $(BIN)/python -m digitlib evaluate --model $$m --drawings $(DATA)/drawn_dev.npz && \
+	  $(BIN)/python -m digitlib evaluate --model $$m --drawings $(DATA)/nondigit_dev.npz || exit 1; \
+	done
+	$(BIN)/python -m digitlib bench
+	$(BIN)/python -m digitlib report

@@ -77,6 +77,11 @@ def model_files(name: str, directory: str | os.PathLike | None = None) -> ModelF
     return ModelFiles(models_dir(directory), name)
 
 
+def bench_path(directory: str | os.PathLike | None = None) -> Path:
+    """Where `python -m digitlib bench` keeps its last report."""
+    return models_dir(directory) / "bench.json"
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (a reader never sees half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)

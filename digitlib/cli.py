@@ -8,7 +8,15 @@ import os
 import sys
 from pathlib import Path
 
-from digitlib.artifacts import DEFAULT_MODEL, MODEL_NAMES, ArtifactError, model_files, read_json, write_json
+from digitlib.artifacts import (
+    DEFAULT_MODEL,
+    MODEL_NAMES,
+    ArtifactError,
+    bench_path,
+    model_files,
+    read_json,
+    write_json,
+)
 from digitlib.data import DataError
 
 
@@ -134,6 +142,7 @@ def _bench(args: argparse.Namespace) -> int:
     if not available_models():
         raise UsageError("no trained models in the models folder: run `python -m digitlib train` first")
     report = run_benchmark(repeats=args.repeats, names=args.model)
+    write_json(bench_path(), report)
     machine = report["machine"]
     print(f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB")
     print(f"{'model':<9} {'backend':<11} {'preprocess':>10} {'predict':>9} {'full path':>9} {'model.predict':>13} {'speedup':>8} {'10k batch':>9} {'load':>6}")
@@ -163,6 +172,17 @@ def _calibrate(args: argparse.Namespace) -> int:
     chosen.update(model=args.model, digits=Path(args.digits).name, nondigits=Path(args.nondigits).name)
     write_json(predictor.files.threshold, chosen)
     print(json.dumps(chosen))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from digitlib.artifacts import available_models
+    from digitlib.evaluate import results_table
+
+    names = [n for n in MODEL_NAMES if n in available_models(args.models)]
+    if not names:
+        raise UsageError("no trained models in the models folder: run `python -m digitlib train` first")
+    print(results_table(names, args.models))
     return 0
 
 
@@ -211,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=2000, help="timed calls per measurement")
     bench.add_argument("--json", action="store_true", help="(the last line is always the JSON report)")
     bench.set_defaults(run=_bench)
+
+    report = commands.add_parser("report", help="print the README's results table from the saved artifacts")
+    report.add_argument("--models", help=models_help)
+    report.set_defaults(run=_report)
 
     export = commands.add_parser("export", help="export models to ONNX for fast serving")
     export.add_argument("--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from digitlib.artifacts import ModelFiles, write_json, write_predictions
+from digitlib.artifacts import ModelFiles, bench_path, model_files, read_json, write_json, write_predictions
 from digitlib.data import load_mnist
 from digitlib.classes import NOT_SURE, NUM_CLASSES, confident_digits
 from digitlib.preprocess import to_mnist
@@ -175,3 +175,49 @@ def choose_threshold(digit_confidence: np.ndarray, nondigit_confidence: np.ndarr
         "digits_n": int(len(digit_confidence)),
         "nondigits_n": int(len(nondigit_confidence)),
     }
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2%}"
+
+
+def _read_optional(path) -> dict:
+    return read_json(path) if path.is_file() else {}
+
+
+def results_table(names: list[str], directory: str | os.PathLike | None = None) -> str:
+    """The README's results table (Markdown), built only from the saved artifacts."""
+    lines = [
+        "| model | parameters | MNIST test accuracy | drawn_dev accuracy | drawn_dev answered | nondigit_dev rejected | training time | trained on |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name in names:
+        files = model_files(name, directory)
+        training, metrics, drawn = (_read_optional(p) for p in (files.training, files.metrics, files.drawn))
+        digits, letters = drawn.get("drawn_dev", {}), drawn.get("nondigit_dev", {})
+        machine = training.get("machine", {})
+        minutes = training.get("wall_time_s", 0) / 60
+        lines.append(
+            f"| {name} | {training.get('parameters', 0):,} | {_percent(metrics.get('accuracy'))} "
+            f"| {_percent(digits.get('accuracy'))} | {_percent(digits.get('answered_rate'))} "
+            f"| {_percent(letters.get('rejection_rate'))} | {minutes:.1f} min "
+            f"| {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, {training.get('backend', '?')} |"
+        )
+    bench = _read_optional(bench_path(directory))
+    if bench:
+        m = bench["machine"]
+        lines += [
+            "",
+            f"Speed (`python -m digitlib bench`, {m['cpu']}, {m['cores']} cores; p50 of single-image calls):",
+            "",
+            "| model | serving backend | preprocess 280x280 RGBA | predict one image | full path canvas -> probabilities | `model.predict` | speed-up | 10,000 test images | load |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, r in bench["models"].items():
+            lines.append(
+                f"| {name} | {r['backend']} | {r['preprocess']['p50_ms']:.3f} ms | {r['predict']['p50_ms']:.3f} ms "
+                f"| {r['full_path']['p50_ms']:.3f} ms | {r['model_predict']['p50_ms']:.1f} ms "
+                f"| {r['speedup_vs_model_predict']:.0f}x | {r['batch_10k_s']:.2f} s | {r['load_s']:.2f} s |"
+            )
+        lines.append(f"\nPeak memory of the benchmark process: {bench['peak_memory_mib']:.0f} MiB.")
+    return "\n".join(lines)
