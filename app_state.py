@@ -68,9 +68,9 @@ def _modified(path: Path) -> float:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
-def _cached_predictor(name: str, directory: str, modified: float) -> Predictor:
-    """One loaded model per file version, shared by every session."""
-    from digitlib.serving import Predictor  # TensorFlow is imported only by pages that run a model
+def _cached_predictor(name: str, directory: str, versions: tuple[float, ...]) -> Predictor:
+    """One loaded model per version of its files, shared by every session."""
+    from digitlib.serving import Predictor  # Keras or ONNX Runtime is imported only by pages that run a model
 
     return Predictor(name, directory)
 
@@ -78,7 +78,9 @@ def _cached_predictor(name: str, directory: str, modified: float) -> Predictor:
 def predictor(name: str) -> Predictor:
     """The loaded model `name`; raises ArtifactError when it is missing or broken."""
     files = model_files(name)
-    return _cached_predictor(name, str(files.directory), _modified(files.model))
+    # The model, its ONNX export and its calibrated threshold all change what the Predictor does.
+    versions = tuple(_modified(path) for path in (files.model, files.onnx, files.threshold))
+    return _cached_predictor(name, str(files.directory), versions)
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the architecture…")

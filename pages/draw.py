@@ -57,8 +57,8 @@ def show_answer(answer: Answer) -> None:
         return
     (first, first_probability), (second, second_probability) = answer.top_two
     st.warning(
-        f"Not sure. It could be a **{first}** ({first_probability:.0%}) or a **{second}** "
-        f"({second_probability:.0%}). Try drawing it bigger and clearer."
+        f"Not sure: no digit reaches the {answer.threshold:.0%} confidence needed for an answer. "
+        f"It could be a **{first}** ({first_probability:.0%}) or a **{second}** ({second_probability:.0%})."
     )
     best, runner_up = st.columns(2)
     best.metric("Best guess", first)
