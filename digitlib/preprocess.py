@@ -28,7 +28,7 @@ class Stages:
     ink: np.ndarray  # (H, W) uint8, 255 = ink, background 0
     bbox: tuple[int, int, int, int]  # x, y, width, height of the ink in `ink`
     cropped: np.ndarray  # (h, w) uint8
-    fitted: np.ndarray  # longer side 20 px, uint8
+    fitted: np.ndarray  # longer side 20 px, float32 in [0, 1]
     centered: np.ndarray  # (28, 28) float32 in [0, 1]
 
 
@@ -98,30 +98,37 @@ def ink_bbox(ink: np.ndarray) -> tuple[int, int, int, int] | None:
 
 
 def fit_to_box(cropped: np.ndarray, box: int = BOX) -> np.ndarray:
-    """Scale so the longer side is `box` px, keeping the aspect ratio, with anti-aliasing."""
+    """Scale so the longer side is `box` px, keeping the aspect ratio, with anti-aliasing; float32 in [0, 1]."""
     h, w = cropped.shape
     scale = box / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.resize(cropped, size, interpolation=interpolation)
+    # In float, so that faint ink averaged over a large area is not rounded away.
+    return cv2.resize(cropped.astype(np.float32) * (1 / 255), size, interpolation=interpolation)
 
 
 def center_of_mass(image: np.ndarray) -> tuple[float, float]:
     """Intensity-weighted centre (row, column) of an image with some ink."""
-    m = cv2.moments(image, binaryImage=False)
-    if m["m00"] <= 0:
+    # NumPy, not cv2.moments: OpenCV reads an (N, 2) float array as a list of points, not an image.
+    mass = float(image.sum())
+    if mass <= 0:
         return (image.shape[0] - 1) / 2, (image.shape[1] - 1) / 2
-    return m["m01"] / m["m00"], m["m10"] / m["m00"]
+    rows = image.sum(axis=1, dtype=np.float64) @ np.arange(image.shape[0])
+    cols = image.sum(axis=0, dtype=np.float64) @ np.arange(image.shape[1])
+    return float(rows / mass), float(cols / mass)
 
 
 def center_by_mass(fitted: np.ndarray, field: int = FIELD) -> np.ndarray:
     """Place the image in a field x field square with its centre of mass at the MNIST centre."""
     cy, cx = center_of_mass(fitted)
-    shift = np.float32([[1, 0, MNIST_CENTER[1] - cx], [0, 1, MNIST_CENTER[0] - cy]])
+    rows, cols = np.nonzero(fitted.any(axis=1))[0], np.nonzero(fitted.any(axis=0))[0]
+    # Clamped so that lopsided ink (a heavy end with a long thin tail) is moved, never cut off.
+    dx = min(max(MNIST_CENTER[1] - cx, -cols[0]), field - 1 - cols[-1])
+    dy = min(max(MNIST_CENTER[0] - cy, -rows[0]), field - 1 - rows[-1])
+    shift = np.float32([[1, 0, dx], [0, 1, dy]])
     placed = cv2.warpAffine(fitted, shift, (field, field), flags=cv2.INTER_LINEAR, borderValue=0)
-    out = placed.astype(np.float32)
-    peak = out.max()
-    return out / peak if peak > 0 else out
+    peak = placed.max()
+    return placed / peak if peak > 0 else placed
 
 
 def mnist_stages(image: np.ndarray) -> Stages | None:

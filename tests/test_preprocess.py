@@ -98,6 +98,23 @@ def test_stages_show_the_recipe(mnist):
     assert stages.centered.shape == (28, 28)
 
 
+def test_lopsided_ink_is_never_cut_off():
+    # A heavy blob at one end of a long faint-but-visible line: centring its mass would push the line's
+    # far end out of the 28x28 field.
+    canvas = np.zeros((40, 400), np.uint8)
+    cv2.line(canvas, (0, 20), (399, 20), 120, 3)
+    canvas[5:35, 370:400] = 255
+    result = to_mnist(canvas)
+    assert result[:, 0].max() > 0.02  # the thin end is still in the field, against its left edge
+
+
+def test_center_of_mass_of_two_column_images():
+    # An (N, 2) float image once passed to cv2.moments was read as N points, not as pixels.
+    image = np.zeros((20, 2), np.float32)
+    image[15:, :] = 1.0
+    assert center_of_mass(image) == pytest.approx((17.0, 0.5))
+
+
 def test_fit_to_box_keeps_aspect_ratio():
     assert fit_to_box(np.full((100, 50), 255, np.uint8)).shape == (20, 10)
     assert fit_to_box(np.full((3, 12), 255, np.uint8)).shape == (5, 20)
