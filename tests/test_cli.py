@@ -72,6 +72,12 @@ def test_predict_empty_file(tmp_path):
     assert_one_line_error(run_cli("predict", str(tmp_path / "empty.png")), "empty")
 
 
+def test_predict_decompression_bomb(tmp_path):
+    ok, png = cv2.imencode(".png", np.zeros((12_000, 12_000), np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    (tmp_path / "bomb.png").write_bytes(png.tobytes())
+    assert_one_line_error(run_cli("predict", str(tmp_path / "bomb.png")), "too large")
+
+
 def test_missing_model(digit_pngs, tmp_path):
     paths, _ = digit_pngs
     assert_one_line_error(run_cli("predict", paths[0], "--models", str(tmp_path)), "model not found")

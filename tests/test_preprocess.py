@@ -149,6 +149,32 @@ def test_decode_image_reads_png_and_rejects_junk(mnist):
         decode_image(b"")
 
 
+def test_decode_image_reads_jpeg_sizes_and_pixels(mnist):
+    _, (x_test, _) = mnist
+    ok, jpeg = cv2.imencode(".jpg", np.dstack([digit_on_canvas(x_test[1], 150)] * 3))
+    image = decode_image(jpeg.tobytes())
+    assert image.shape == (280, 280, 3)
+    assert np.abs(to_mnist(image) - to_mnist(digit_on_canvas(x_test[1], 150))).mean() < 0.02
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    # 12,000 x 12,000 black pixels compress to a few hundred kilobytes but would unpack to 144 MB.
+    ok, png = cv2.imencode(".png", np.zeros((12_000, 12_000), np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    assert len(png) < 2**20
+    with pytest.raises(ValueError, match="too large"):
+        decode_image(png.tobytes())
+
+
+def test_truncated_and_foreign_images_are_refused(mnist):
+    _, (x_test, _) = mnist
+    ok, png = cv2.imencode(".png", digit_on_canvas(x_test[0]))
+    with pytest.raises(ValueError, match="not a readable"):
+        decode_image(png.tobytes()[:30])
+    ok, bmp = cv2.imencode(".bmp", digit_on_canvas(x_test[0]))
+    with pytest.raises(ValueError, match="not a readable"):
+        decode_image(bmp.tobytes())
+
+
 def test_preprocess_imports_without_tensorflow():
     code = "import sys, digitlib.preprocess; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
