@@ -9,6 +9,7 @@ import streamlit as st
 
 import app_state
 from digitlib.artifacts import ArtifactError
+from digitlib.preprocess import decode_image
 
 if TYPE_CHECKING:
     from digitlib.preprocess import Stages
@@ -47,6 +48,19 @@ def drawn_image(brush_width: int) -> np.ndarray | None:
         key=canvas_key(),
     )
     return result.image_data
+
+
+def uploaded_image() -> tuple[np.ndarray | None, str | None]:
+    """An uploaded photo or scan of a digit, decoded in memory, or the reason it cannot be used."""
+    upload = st.file_uploader(
+        "…or upload a photo or scan of one digit", type=["png", "jpg", "jpeg"], key=f"upload_{canvas_key()}"
+    )
+    if upload is None:
+        return None, None
+    try:
+        return decode_image(upload.getvalue()), None
+    except ValueError as error:
+        return None, f"That file cannot be used: {error}."
 
 
 def show_answer(answer: Answer) -> None:
@@ -100,8 +114,11 @@ with canvas_column:
     canvas_slot = st.container()  # the canvas goes above its controls but needs the brush width first
     brush_width = st.slider("Brush width", min_value=6, max_value=40, value=18)
     st.button("Clear", icon=":material/delete:", on_click=clear_canvas)
+    picture, upload_problem = uploaded_image()
     with canvas_slot:
         drawing = drawn_image(brush_width)
+if upload_problem:
+    answer_column.error(upload_problem)
 
 predictor = None
 if model is not None:
@@ -111,8 +128,11 @@ if model is not None:
         answer_column.error(f"The {app_state.model_label(model)} model cannot be used. {error}")
 
 if predictor is not None:
-    read = None if drawing is None else predictor.read_drawing(drawing)
-    if read is None:
+    source = picture if picture is not None else drawing
+    read = None if source is None else predictor.read_drawing(source)
+    if read is None and picture is not None:
+        answer_column.info("No ink found in the uploaded picture.")
+    elif read is None:
         answer_column.info("Draw a digit from 0 to 9 on the black canvas with your mouse, finger or pen.")
     else:
         stages, answer = read

@@ -439,3 +439,44 @@ print("tensorflow" in sys.modules)
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """An image encoded as PNG, as a user's file would be."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_an_uploaded_photo_of_a_digit_is_read(monkeypatch, trained_cnn, drawings):
+    index = next(i for i, a in enumerate(oracle_answers(trained_cnn, "cnn", drawings["images"][:20])) if a.sure)
+    paper = 255 - drawings["images"][index]  # dark ink on white paper, as a scan would be
+    at = app(monkeypatch, trained_cnn)
+    at.file_uploader[0].upload("scan.png", png_bytes(paper), "image/png").run()
+    assert not at.exception and not at.error
+    assert metric_values(at)["Prediction"] == str(drawings["labels"][index])
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("notes.png", b"this is text, renamed to .png", "not a readable PNG or JPEG"),
+        ("empty.png", b"", "empty"),
+        ("truncated.png", b"\x89PNG\r\n\x1a\n\x00\x00", "not a readable PNG or JPEG"),
+    ],
+)
+def test_an_unreadable_upload_gives_a_clear_message(monkeypatch, tiny_models, name, content, message):
+    at = app(monkeypatch, tiny_models)
+    at.file_uploader[0].upload(name, content, "image/png").run()
+    assert not at.exception
+    assert message in texts(at.error) and "Prediction" not in metric_values(at)
+
+
+def test_a_decompression_bomb_upload_is_refused(monkeypatch, tiny_models):
+    bomb = png_bytes(np.zeros((12_000, 12_000), np.uint8))
+    at = app(monkeypatch, tiny_models)
+    at.file_uploader[0].upload("bomb.png", bomb, "image/png").run()
+    assert not at.exception
+    assert "too large" in texts(at.error)
+    at.switch_page("pages/evaluation.py").run()
+    assert not at.exception and at.metric, "the other pages keep working"
