@@ -84,9 +84,10 @@ def test_missing_model(digit_pngs, tmp_path):
     assert_one_line_error(run_cli("evaluate", "--model", "nosuchmodel"), "model not found")
 
 
-def test_corrupt_model_file(digit_pngs, tmp_path):
+@pytest.mark.parametrize("content", [b"PK\x03\x04 definitely not a keras archive", b""], ids=["corrupt", "empty"])
+def test_corrupt_or_empty_model_file(digit_pngs, tmp_path, content):
     paths, _ = digit_pngs
-    (tmp_path / "cnn.keras").write_bytes(b"PK\x03\x04 definitely not a keras archive")
+    (tmp_path / "cnn.keras").write_bytes(content)
     assert_one_line_error(run_cli("predict", paths[0], "--model", "cnn", "--models", str(tmp_path)), "cannot load model")
 
 

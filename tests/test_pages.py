@@ -402,10 +402,11 @@ def test_a_model_without_artifacts_explains_what_to_run(monkeypatch, tiny_models
     assert "No training record" in texts(at.info)
 
 
-def test_a_broken_model_file_gives_a_clear_message(monkeypatch, tmp_path):
-    (tmp_path / "cnn.keras").write_bytes(b"not a model")
+@pytest.mark.parametrize("content", [b"not a model", b""], ids=["corrupt", "empty"])
+def test_a_broken_model_file_gives_a_clear_message(monkeypatch, tmp_path, content):
+    (tmp_path / "cnn.keras").write_bytes(content)
     at = app(monkeypatch, tmp_path)
-    assert "cannot be used" in texts(at.error)
+    assert not at.exception and "cannot be used" in texts(at.error)
 
 
 def test_missing_mnist_gives_a_clear_message(monkeypatch, tiny_models, tmp_path):
