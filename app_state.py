@@ -12,6 +12,7 @@ import streamlit as st
 
 from digitlib.artifacts import available_models, model_files, models_dir, read_json, read_predictions
 from digitlib.data import label_counts, load_mnist, mean_images, mnist_path
+from digitlib.explain import occlusion_map
 
 if TYPE_CHECKING:
     from digitlib.serving import Predictor
@@ -24,6 +25,8 @@ MODEL_WIDGET = "model_picker"
 # Where the Evaluation page leaves the (true, predicted) mistakes the Misclassified page should open on.
 MISTAKE_FILTER = "mistake_filter"
 MISCLASSIFIED_PAGE = "pages/misclassified.py"
+# Colours of the "Why this answer" map: the app's red where a region supports the answer, blue where it opposes it.
+SUPPORTS, OPPOSES = np.array([1.0, 0.29, 0.29]), np.array([0.25, 0.5, 1.0])
 
 
 def model_label(name: str) -> str:
@@ -164,6 +167,27 @@ def with_box(ink: np.ndarray, bbox: tuple[int, int, int, int], colour: tuple[int
     rgb[top : bottom + 1, left : left + thickness] = colour
     rgb[top : bottom + 1, right - thickness + 1 : right + 1] = colour
     return rgb
+
+
+def saliency_overlay(saliency: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """The dimmed grey image as RGB uint8, tinted red where `saliency` is positive and blue where negative."""
+    scale = float(np.abs(saliency).max())
+    strength = saliency / scale if scale > 0 else np.zeros_like(saliency)
+    grey = np.repeat(image[:, :, None], 3, axis=2) * 0.5  # dimmed, so the colours stand out over the ink
+    tint = np.where(strength[:, :, None] > 0, SUPPORTS, OPPOSES)
+    # A square-root scale keeps the weaker regions visible beside the strongest one.
+    alpha = np.sqrt(np.abs(strength))[:, :, None]
+    return np.round(255 * ((1 - alpha) * grey + alpha * tint)).astype(np.uint8)
+
+
+def show_why(predictor: Predictor, image: np.ndarray, digit: int, width: int) -> None:
+    """The occlusion map of `digit` over a (28, 28) image in [0, 1], `width` px wide with sharp pixels."""
+    saliency = occlusion_map(predictor.predict, image, digit)
+    st.image(
+        pixelated(saliency_overlay(saliency, image), max(1, width // image.shape[1])),
+        caption=f"Why this answer: red parts speak for {digit}, blue ones against",
+        width=width,
+    )
 
 
 def probability_chart(probabilities: np.ndarray, height: int = 220) -> alt.Chart:

@@ -10,6 +10,7 @@ import numpy as np
 
 from digitlib.artifacts import DEFAULT_MODEL, available_models, machine_description
 from digitlib.data import load_mnist
+from digitlib.explain import occlusion_map
 from digitlib.preprocess import to_mnist, to_model_input
 from digitlib.serving import Predictor, load_keras_model
 
@@ -40,7 +41,7 @@ def rgba_canvas(digit: np.ndarray) -> np.ndarray:
 
 
 def benchmark_model(name: str, canvas: np.ndarray, test_images: np.ndarray, repeats: int) -> dict:
-    """Every timing of one model: load, preprocess, serve one image, model.predict, full path, batch."""
+    """Every timing of one model: load, preprocess, serve one image, model.predict, full path, why map, batch."""
     start = time.perf_counter()
     predictor = Predictor(name)
     load_s = time.perf_counter() - start
@@ -52,6 +53,8 @@ def benchmark_model(name: str, canvas: np.ndarray, test_images: np.ndarray, repe
     predict = timings_ms(lambda: predictor.predict(image), repeats, warmup=50)
     full = timings_ms(lambda: predictor.read_drawing(canvas), repeats, warmup=50)
     model_predict = timings_ms(lambda: keras_model.predict(keras_input, verbose=0), max(20, repeats // 40), warmup=5)
+    digit = int(predictor.predict(image).argmax())
+    why_map = timings_ms(lambda: occlusion_map(predictor.predict, image, digit), max(20, repeats // 20), warmup=5)
     start = time.perf_counter()
     predictor.predict(test_images)
     batch_s = time.perf_counter() - start
@@ -62,6 +65,7 @@ def benchmark_model(name: str, canvas: np.ndarray, test_images: np.ndarray, repe
         "predict": predict,
         "full_path": full,
         "model_predict": model_predict,
+        "why_map": why_map,
         "speedup_vs_model_predict": model_predict["p50_ms"] / predict["p50_ms"],
         "full_path_speedup_vs_model_predict": model_predict["p50_ms"] / full["p50_ms"],
         "batch_10k_s": round(batch_s, 3),

@@ -139,6 +139,7 @@ if predictor is not None:
         with answer_column:
             show_answer(answer)
             st.image(app_state.pixelated(stages.centered, 7), caption="What the model sees: 28×28", width=196, clamp=True)
+            app_state.show_why(predictor, stages.centered, answer.digit, width=196)
         with chart_column:
             st.markdown("**Probability of each digit**")
             st.altair_chart(app_state.probability_chart(answer.probabilities), width="stretch")

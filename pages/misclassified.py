@@ -1,7 +1,11 @@
-"""Misclassified: every MNIST test image the chosen model gets wrong, from its saved test probabilities."""
+"""Misclassified: every MNIST test image the chosen model gets wrong, from its saved test probabilities.
+
+Only the inspected image runs the model: once, for its map of why the model answered what it did.
+"""
 
 import math
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -13,6 +17,7 @@ from digitlib.evaluate import misclassified
 PER_PAGE = 24
 GRID_COLUMNS = 6
 THUMBNAIL = 84
+DETAIL = 224  # px: the inspected image and its map side by side
 TRUE_KEY, PREDICTED_KEY, ORDER_KEY, PAGE_KEY = "mistakes_true", "mistakes_predicted", "mistakes_order", "mistakes_page"
 INSPECTED = "inspected_mistake"
 ORDERS = {"confidence": "Most confident first", "index": "Test image number"}
@@ -42,6 +47,16 @@ def digit_choice(label: str, key: str) -> int | None:
     return st.selectbox(
         label, [None, *range(10)], format_func=lambda d: "any" if d is None else str(d), key=key, on_change=first_page
     )
+
+
+def why_this_answer(model: str, image: np.ndarray, digit: int) -> None:
+    """The map of what made the model read `image` as `digit`, or why it cannot be drawn."""
+    try:
+        predictor = app_state.predictor(model)
+    except ArtifactError as error:
+        st.info(f"The map of why needs the model itself, which cannot be used. {error}")
+        return
+    app_state.show_why(predictor, image, digit, width=DETAIL)
 
 
 def summary(count: int, total: int, images: int, true: int | None, predicted: int | None, model_label: str) -> str:
@@ -114,7 +129,10 @@ with grid_tab:
                 f"**Test image #{inspected}**: true **{labels[inspected]}**, read as **{guesses[inspected]}** "
                 f"with {confidences[inspected]:.1%} confidence."
             )
-            st.image(app_state.pixelated(x_test[inspected], 10), width=280)
+            image_column, why_column = st.columns(2)
+            image_column.image(app_state.pixelated(x_test[inspected], DETAIL // 28), width=DETAIL)
+            with why_column:
+                why_this_answer(model, x_test[inspected] / 255.0, int(guesses[inspected]))
             st.altair_chart(app_state.probability_chart(probabilities[inspected]), width="stretch")
 with table_tab:
     st.dataframe(

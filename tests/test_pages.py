@@ -291,6 +291,36 @@ def test_misclassified_never_runs_a_model(monkeypatch, tiny_models):
     assert not at.error and at.dataframe
 
 
+def why_captions(at) -> list[str]:
+    """The captions of the "Why this answer" maps on the page."""
+    return [c for image in at.get("image") for c in image.captions if c.startswith("Why this answer")]
+
+
+def test_misclassified_detail_shows_why_the_model_answered(monkeypatch, tiny_models):
+    probabilities, labels = read_probabilities(tiny_models, "cnn")
+    index = min(expected_mistakes(probabilities, labels, None, None))
+    at = app(monkeypatch, tiny_models, "pages/misclassified.py")
+    at.radio(key="mistakes_order").set_value("index").run()
+    assert why_captions(at) == [], "no map before an image is inspected"
+    at.button(key=f"inspect_{index}").click().run()
+    assert not at.exception and not at.error
+    (why,) = why_captions(at)
+    assert f"speak for {probabilities[index].argmax()}," in why, "the map explains the model's wrong answer"
+
+
+def test_misclassified_detail_without_a_usable_model_explains_the_missing_map(monkeypatch, tiny_models, tmp_path):
+    for file in tiny_models.glob("cnn.*"):
+        shutil.copy(file, tmp_path)
+    (tmp_path / "cnn.keras").write_bytes(b"not a model")
+    index = min(expected_mistakes(*read_probabilities(tmp_path, "cnn"), None, None))
+    at = app(monkeypatch, tmp_path, "pages/misclassified.py")
+    at.radio(key="mistakes_order").set_value("index").run()
+    at.button(key=f"inspect_{index}").click().run()
+    assert not at.exception and not at.error
+    assert f"Test image #{index}" in texts(at.markdown), "the rest of the detail is still shown"
+    assert why_captions(at) == [] and "The map of why needs the model" in texts(at.info)
+
+
 # --- draw -------------------------------------------------------------------------------------------------
 
 
@@ -375,6 +405,18 @@ def test_clear_empties_the_canvas_and_the_answer(monkeypatch, trained_cnn, drawi
     assert canvas_key(at) != before, "a new, empty canvas"
     assert "Prediction" not in metric_values(at)
     assert "Draw a digit" in texts(at.info)
+
+
+def test_draw_page_shows_why_this_answer_under_what_the_model_sees(monkeypatch, trained_cnn, drawings):
+    answers = oracle_answers(trained_cnn, "cnn", drawings["images"][:2])
+    at = app(monkeypatch, trained_cnn)
+    assert why_captions(at) == [], "no map before a drawing"
+    for image, answer in zip(drawings["images"][:2], answers):
+        draw(at, image)
+        (why,) = why_captions(at)
+        assert f"speak for {answer.digit}," in why
+        captions = [c for element in at.get("image") for c in element.captions]
+        assert captions.index(why) == captions.index("What the model sees: 28×28") + 1
 
 
 # --- what a user can get wrong ----------------------------------------------------------------------------
