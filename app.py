@@ -10,5 +10,6 @@ pages = [
     st.Page("pages/training.py", title="Training", icon=":material/show_chart:"),
     st.Page("pages/evaluation.py", title="Evaluation", icon=":material/fact_check:"),
     st.Page("pages/misclassified.py", title="Misclassified", icon=":material/error:"),
+    st.Page("pages/drawings.py", title="Your drawings", icon=":material/photo_library:"),
 ]
 st.navigation(pages).run()

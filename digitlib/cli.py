@@ -175,6 +175,19 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_drawings(args: argparse.Namespace) -> int:
+    from digitlib.collection import drawings_db, export_arrays, npz_bytes, opened
+
+    with opened(args.db, create=False) as connection:
+        arrays = export_arrays(connection)
+    if not len(arrays["labels"]):
+        raise UsageError(f"no drawings saved in {drawings_db(args.db)} yet: correct a drawing on the app's Draw page first")
+    out = Path(args.out)
+    out.write_bytes(npz_bytes(arrays))
+    print(f"exported {len(arrays['labels'])} drawings to {out} (score them with `python -m digitlib evaluate --drawings {out}`)")
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from digitlib.artifacts import available_models
     from digitlib.evaluate import results_table
@@ -240,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)")
     export.add_argument("--models", help=models_help)
     export.set_defaults(run=_export)
+
+    drawings = commands.add_parser("export-drawings", help="write the drawings saved in the app as a drawn_dev-style npz")
+    drawings.add_argument("out", help="the .npz file to write")
+    drawings.add_argument("--db", help="drawings database (default: $DIGITLIB_DRAWINGS_DB, else the project's data/drawings.sqlite3)")
+    drawings.set_defaults(run=_export_drawings)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -9,6 +10,8 @@ import streamlit as st
 
 import app_state
 from digitlib.artifacts import ArtifactError
+from digitlib.collection import opened, save_drawing
+from digitlib.data import DataError
 from digitlib.preprocess import decode_image
 
 if TYPE_CHECKING:
@@ -19,6 +22,8 @@ CANVAS_SIZE = 280
 # Bumped by Clear: a canvas with a new key mounts empty, and the old drawing's state is dropped.
 CANVAS_ROUND = "canvas_round"
 STAGE_SIZE = 140
+# The (input hash, digit) saved last, so a second click on Save does not store the drawing twice.
+LAST_SAVED = "last_saved_drawing"
 
 
 def canvas_key() -> str:
@@ -77,6 +82,28 @@ def show_answer(answer: Answer) -> None:
     best, runner_up = st.columns(2)
     best.metric("Best guess", first)
     runner_up.metric("Second guess", second)
+
+
+def offer_correction(canvas: np.ndarray, model_input: np.ndarray, answer: Answer, model: str) -> None:
+    """'Wrong? Tell me the right digit': save the drawing with the digit picked, once, and confirm it."""
+    digit = st.selectbox(
+        "Wrong? Tell me the right digit", range(10), index=None, placeholder="Pick the right digit", key=f"right_digit_{canvas_key()}"
+    )
+    if not st.button("Save", icon=":material/save:", key=f"save_{canvas_key()}", disabled=digit is None):
+        return
+    saved = (hashlib.sha256(model_input.tobytes()).hexdigest(), digit)
+    if st.session_state.get(LAST_SAVED) == saved:
+        st.info(f"Already saved as a {digit}.")
+        return
+    try:
+        with opened() as connection:
+            save_drawing(connection, canvas, model_input, digit, answer.digit, answer.confidence, model)
+    except DataError as error:
+        st.error(f"The drawing could not be saved. {error}")
+        return
+    st.session_state[LAST_SAVED] = saved
+    st.success(f"Saved as a {digit}. Thank you!")
+    st.page_link("pages/drawings.py", label="See your drawings", icon=":material/photo_library:")
 
 
 def show_stage(column, image: np.ndarray, caption: str) -> None:
@@ -138,6 +165,7 @@ if predictor is not None:
         stages, answer = read
         with answer_column:
             show_answer(answer)
+            offer_correction(source, stages.centered, answer, model)
             st.image(app_state.pixelated(stages.centered, 7), caption="What the model sees: 28×28", width=196, clamp=True)
             app_state.show_why(predictor, stages.centered, answer.digit, width=196)
         with chart_column:

@@ -16,6 +16,14 @@ from digitlib.data import load_mnist
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def drawings_db_path(tmp_path_factory, monkeypatch) -> Path:
+    """A fresh drawings database path for every test, set through $DIGITLIB_DRAWINGS_DB: never the user's own."""
+    path = tmp_path_factory.mktemp("drawings") / "drawings.sqlite3"
+    monkeypatch.setenv("DIGITLIB_DRAWINGS_DB", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """`(x_train, y_train), (x_test, y_test)`: from $DIGITLIB_MNIST, else downloaded by Keras."""

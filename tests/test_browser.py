@@ -191,7 +191,13 @@ def _has_model() -> bool:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def server_drawings_db(tmp_path_factory) -> Path:
+    """Where the app under test saves drawings: a fresh database, never the user's own."""
+    return tmp_path_factory.mktemp("drawings") / "drawings.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, server_drawings_db):
     """`streamlit run app.py` on a free 127.0.0.1 port, with this environment; its base URL."""
     if importlib.util.find_spec("streamlit") is None:
         _unavailable("streamlit is not installed")
@@ -209,7 +215,7 @@ def app_url(tmp_path_factory):
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DIGITLIB_DRAWINGS_DB": str(server_drawings_db)}
     with open(log, "wb") as out:
         server = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -457,3 +463,46 @@ def _screenshot_every_page(app_url, page, folder: Path, capsys):
         target = folder / f"{name.lower()}.png"
         screenshot(page, target)
         _report(capsys, f"screenshot {target} ({target.stat().st_size // 1024} KiB)")
+
+
+def test_a_drawing_saved_with_its_right_digit_is_listed_and_downloads(page, app_url, server_drawings_db, tmp_path):
+    with _screenshot_on_failure(page, tmp_path):
+        _save_list_download(app_url, page, server_drawings_db, tmp_path)
+
+
+def _save_list_download(app_url, page, database: Path, tmp_path: Path):
+    import re
+
+    import numpy as np
+    from playwright.sync_api import expect
+
+    from digitlib.collection import list_drawings, load_canvas, opened
+
+    index, label = SAMPLES[0]
+    open_app(page, app_url)
+    draw(page, load_records([index])[index]["canvas_strokes"])
+    expect(prediction(page).get_by_test_id("stMetricValue")).to_have_text(str(label), timeout=FIRST_PREDICTION_S * 1000)
+    wait_for_script(page)
+    page.get_by_test_id("stSelectbox").filter(has_text="Wrong? Tell me the right digit").click()
+    page.get_by_role("option", name=str(label), exact=True).click()
+    wait_for_script(page)
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text(f"Saved as a {label}.")).to_be_visible(timeout=PREDICTION_S * 1000)
+    with opened(database, create=False) as connection:
+        (saved,) = list_drawings(connection)
+        canvas = load_canvas(connection, saved.id)
+    assert (saved.label, saved.predicted) == (label, label) and saved.input.max() == 1.0, "the drawing as the model read it"
+    assert canvas.shape[:2] == (CANVAS_SIZE, CANVAS_SIZE), "the canvas as the browser sent it"
+
+    page.get_by_role("link", name="See your drawings").click()
+    wait_for_script(page)
+    expect(page.get_by_text(re.compile(rf"^{label} · .+ said {label} "))).to_be_visible(timeout=PAGE_LOAD_S * 1000)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download .npz").click()
+    target = tmp_path / "your_drawings.npz"
+    download.value.save_as(target)
+    with np.load(target) as exported:
+        assert exported["labels"].tolist() == [label]
+        image = exported["images"][0]
+    assert image.shape == (CANVAS_SIZE, CANVAS_SIZE) and image.dtype == np.uint8
+    assert image.max() == 255 and image[0, 0] == 0, "white ink on a black background, like drawn_dev"

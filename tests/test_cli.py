@@ -114,3 +114,54 @@ def test_evaluate_drawings_json(shared_data_dir, tmp_path):
     assert report["n"] == 100 and 0.85 <= report["accuracy"] <= 1.0
     assert 0.0 <= report["answered_rate"] <= 1.0 and set(report["per_institution"]) <= set(subset["institution"])
     assert json.loads((models / "cnn.drawn.json").read_text())["subset"]["n"] == 100
+
+
+# --- your drawings ----------------------------------------------------------------------------------------
+
+
+def test_export_drawings_then_evaluate_them(shared_data_dir, tmp_path):
+    from digitlib.classes import confident_digits
+    from digitlib.collection import opened, save_drawing
+    from digitlib.preprocess import to_mnist
+    from digitlib.serving import Predictor
+
+    with np.load(shared_data_dir / "drawn_dev.npz") as data:
+        rows = np.arange(0, len(data["labels"]), 301)[:20]
+        canvases = [np.dstack([image, image, image, np.full_like(image, 255)]) for image in data["images"][rows]]
+        labels = data["labels"][rows].astype(int)
+    labels[::4] = (labels[::4] + 1) % 10  # some wrong labels, so the expected accuracy is below 1
+    models = tmp_path / "models"
+    models.mkdir()
+    os.symlink(ROOT / "models" / "cnn.keras", models / "cnn.keras")
+    predictor = Predictor("cnn", models)
+    inputs = np.stack([to_mnist(canvas) for canvas in canvases])
+    probabilities = predictor.predict(inputs)
+    db = tmp_path / "drawings.sqlite3"
+    with opened(db) as connection:
+        for canvas, model_input, label, p in zip(canvases, inputs, labels, probabilities):
+            save_drawing(connection, canvas, model_input, int(label), int(p.argmax()), float(p.max()), "cnn")
+
+    out = tmp_path / "mine.npz"
+    exported = run_cli("export-drawings", str(out), "--db", str(db))
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.startswith(f"exported 20 drawings to {out}")
+    result = run_cli("evaluate", "--model", "cnn", "--models", str(models), "--drawings", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    expected = float((confident_digits(probabilities, predictor.threshold) == labels).mean())
+    assert report["n"] == 20 and report["accuracy"] == pytest.approx(expected) and expected < 1
+    assert report["per_institution"] == {"you": {"n": 20, "score": pytest.approx(expected)}}
+
+
+def test_export_drawings_without_a_database_or_drawings(drawings_db_path, tmp_path):
+    from digitlib.collection import opened
+
+    out = tmp_path / "mine.npz"
+    assert_one_line_error(run_cli("export-drawings", str(out)), "no drawings database")  # at $DIGITLIB_DRAWINGS_DB
+    with opened(drawings_db_path):
+        pass
+    assert_one_line_error(run_cli("export-drawings", str(out)), "no drawings saved")
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"not a database " * 100)
+    assert_one_line_error(run_cli("export-drawings", str(out), "--db", str(garbage)), "not a database")
+    assert not out.exists()

@@ -468,11 +468,11 @@ def test_the_model_choice_survives_a_page_without_the_picker(monkeypatch, tiny_m
 
 
 def test_browsing_pages_do_not_import_tensorflow(tiny_models, mnist_file):
-    """Dataset, Evaluation and Misclassified read files only: a fresh process shows them without TensorFlow."""
+    """Dataset, Evaluation, Misclassified and Your drawings read files only: a fresh process shows them without TensorFlow."""
     script = f"""
 import sys
 from streamlit.testing.v1 import AppTest
-for page in ("pages/dataset.py", "pages/evaluation.py", "pages/misclassified.py"):
+for page in ("pages/dataset.py", "pages/evaluation.py", "pages/misclassified.py", "pages/drawings.py"):
     at = AppTest.from_file({APP!r}, default_timeout=120)
     at.switch_page(page).run()
     assert not at.exception and not at.error, (page, at.exception, at.error)
@@ -523,3 +523,117 @@ def test_a_decompression_bomb_upload_is_refused(monkeypatch, tiny_models):
     assert "too large" in texts(at.error)
     at.switch_page("pages/evaluation.py").run()
     assert not at.exception and at.metric, "the other pages keep working"
+
+
+# --- your drawings ----------------------------------------------------------------------------------------
+
+
+def as_rgba(image: np.ndarray) -> np.ndarray:
+    """A grey drawing as the canvas returns it: white ink on opaque black RGBA."""
+    return np.dstack([image, image, image, np.full_like(image, 255)])
+
+
+def record_downloads(monkeypatch) -> list[dict]:
+    """What every st.download_button is given from now on (the button is still shown)."""
+    import streamlit as st
+
+    recorded = []
+    original = st.download_button
+
+    def recording(label, data, *args, **kwargs):
+        recorded.append({"label": label, "data": data, **kwargs})
+        return original(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", recording)
+    return recorded
+
+
+def read_npz(data: bytes) -> dict[str, np.ndarray]:
+    """The arrays of an .npz given as bytes."""
+    with np.load(io.BytesIO(data)) as arrays:
+        return {k: arrays[k] for k in arrays.files}
+
+
+def drawing_captions(at) -> list[str]:
+    """The caption under every drawing in the Your drawings grid, in order."""
+    return [c.value for c in at.caption if " said " in c.value]
+
+
+def test_saving_the_right_digit_on_the_draw_page_adds_it_to_your_drawings(monkeypatch, trained_cnn, drawings, drawings_db_path):
+    from digitlib.collection import list_drawings, load_canvas, opened
+    from digitlib.preprocess import to_mnist
+
+    image, label = drawings["images"][0], int(drawings["labels"][0])
+    (answer,) = oracle_answers(trained_cnn, "cnn", [image])
+    at = draw(app(monkeypatch, trained_cnn), image)
+    key = canvas_key(at)
+    assert at.button(key=f"save_{key}").disabled, "nothing to save before a digit is picked"
+    at.selectbox(key=f"right_digit_{key}").select(label).run()
+    at.button(key=f"save_{key}").click().run()
+    assert not at.exception and f"Saved as a {label}" in texts(at.success)
+    at.button(key=f"save_{key}").click().run()
+    assert "Already saved" in texts(at.info), "a second click does not save it twice"
+
+    with opened(drawings_db_path, create=False) as connection:
+        (saved,) = list_drawings(connection)
+        canvas = load_canvas(connection, saved.id)
+    assert (saved.label, saved.predicted, saved.model) == (label, answer.digit, "cnn")
+    assert saved.confidence == pytest.approx(answer.confidence, abs=1e-6)
+    assert np.array_equal(canvas, as_rgba(image)), "the canvas as drawn"
+    assert np.allclose(saved.input, to_mnist(as_rgba(image)), atol=1e-6), "the 28x28 input the model read"
+
+    downloads = record_downloads(monkeypatch)
+    at.switch_page("pages/drawings.py").run()
+    assert not at.exception and not at.error
+    assert drawing_captions(at) == [f"**{label}** · CNN said {answer.digit} ({answer.confidence:.0%})"]
+    exported = read_npz(downloads[-1]["data"])
+    assert exported["labels"].tolist() == [label] and np.array_equal(exported["images"][0], image)
+
+
+def test_your_drawings_counts_filters_exports_and_deletes(monkeypatch, tmp_path, drawings, drawings_db_path):
+    from digitlib.collection import opened, save_drawing
+    from digitlib.preprocess import to_mnist
+
+    saves = [(0, 4, 9, "cnn"), (1, 4, 4, "mlp"), (2, 7, 1, "cnn")]  # (drawing, right digit, model said, model)
+    with opened(drawings_db_path) as connection:
+        ids = [
+            save_drawing(connection, as_rgba(drawings["images"][i]), to_mnist(drawings["images"][i]), label, said, 0.5, model)
+            for i, label, said, model in saves
+        ]
+    downloads = record_downloads(monkeypatch)
+    at = app(monkeypatch, tmp_path, "pages/drawings.py")
+    assert metric_values(at)["Saved drawings"] == "3"
+    assert at.table[0].value.loc["drawings"].tolist() == np.bincount([4, 4, 7], minlength=10).tolist()
+    assert drawing_captions(at) == ["**7** · CNN said 1 (50%)", "**4** · MLP said 4 (50%)", "**4** · CNN said 9 (50%)"]
+    assert at.dataframe[0].value["drawing"].tolist() == ids[::-1], "newest first"
+    assert downloads[-1]["file_name"] == "your_drawings.npz"
+    exported = read_npz(downloads[-1]["data"])
+    assert exported["labels"].tolist() == [4, 4, 7] and exported["sample_id"].tolist() == [f"you#{i}" for i in ids]
+    assert np.array_equal(exported["images"], drawings["images"][:3])
+
+    at.selectbox(key="drawings_digit").select(7).run()
+    assert drawing_captions(at) == ["**7** · CNN said 1 (50%)"]
+    at.selectbox(key="drawings_digit").select(None).run()
+    at.button(key=f"delete_{ids[0]}").click().run()
+    assert not at.exception
+    assert metric_values(at)["Saved drawings"] == "2" and len(drawing_captions(at)) == 2
+    assert at.table[0].value.loc["drawings"].tolist() == np.bincount([4, 7], minlength=10).tolist()
+    assert read_npz(downloads[-1]["data"])["sample_id"].tolist() == [f"you#{i}" for i in ids[1:]], "the export follows"
+
+
+def test_your_drawings_without_any_says_how_to_add_some(monkeypatch, tmp_path, drawings_db_path):
+    from digitlib.collection import opened
+
+    at = app(monkeypatch, tmp_path, "pages/drawings.py")
+    assert "No drawings saved yet" in texts(at.info) and not at.download_button
+    assert not drawings_db_path.exists(), "looking does not create the database"
+    with opened(drawings_db_path):
+        pass
+    at = app(monkeypatch, tmp_path, "pages/drawings.py")
+    assert "No drawings saved yet" in texts(at.info) and not at.download_button
+
+
+def test_your_drawings_in_a_broken_database_give_a_clear_message(monkeypatch, tmp_path, drawings_db_path):
+    drawings_db_path.write_bytes(b"not a database " * 100)
+    at = app(monkeypatch, tmp_path, "pages/drawings.py")
+    assert "could not be read" in texts(at.error) and "not a database" in texts(at.error)
