@@ -4,7 +4,8 @@ Starts `streamlit run app.py` on a free local port, opens it in headless Chromiu
 and replays pen strokes recorded from real people (drawn_dev.jsonl.gz, beside $DIGITLIB_MNIST, or
 $DIGITLIB_DRAWN_STROKES) as mouse down / moves / up on the canvas. It also measures the time from the
 last mouse-up to the Prediction metric changing, and takes a full-page screenshot of every page:
-into docs/screenshots/ when DIGITLIB_SCREENSHOTS=1, else into pytest's tmp_path.
+into docs/screenshots/ when DIGITLIB_SCREENSHOTS=1, else into pytest's tmp_path. Several sessions draw
+different digits at once (each must see its own answer), and one leaves mid-stroke while another draws.
 
 Without Chromium or Playwright the tests skip, unless DIGITLIB_REQUIRE_BROWSER=1 (CI), where they fail.
 """
@@ -40,6 +41,13 @@ CANVAS_SIZE = 280  # the strokes are in the pixel coordinates of a 280x280 canva
 # read right with high confidence (one stroke for the 3, two for the 7 and the 4). They are drawn with
 # the app's default brush, not the record's `stroke_width`.
 SAMPLES = [(8, 3), (140, 7), (157, 4)]
+# One browser session each, drawing at the same time: single-stroke samples of different digits that the
+# CNN and the MLP read right with at least 98% confidence whether drawn 12, 18 or 26 px wide. With a
+# different digit per session, any state shared between sessions shows up as a wrong digit.
+CONCURRENT_SAMPLES = [(179, 1), (341, 2), (181, 5), (40, 6)]
+# A session that keeps drawing (one stroke) while another leaves mid-stroke, and one that opens after.
+SURVIVOR_SAMPLE, NEWCOMER_SAMPLE = (250, 9), (60, 7)
+LEAVER_SAMPLE = 157  # two strokes: the first reaches the app, the second is cut off by closing the page
 SCREENSHOT_SAMPLE = 8
 # Every page of the app, by its title in the navigation; screenshots are named after the lowercase title.
 PAGES = ["Draw", "Dataset", "Training", "Evaluation", "Misclassified"]
@@ -113,12 +121,12 @@ def _ms(value: float | None) -> str:
 
 
 @contextlib.contextmanager
-def _screenshot_on_failure(page, folder: Path):
+def _screenshot_on_failure(page, folder: Path, name: str = "failure"):
     """On a failure, save what the browser showed and say where."""
     try:
         yield
     except (Exception, pytest.fail.Exception):
-        path = folder / "failure.png"
+        path = folder / f"{name}.png"
         try:
             page.screenshot(path=str(path), full_page=True)
             print(f"\n[browser] screenshot of the failure: {path}")
@@ -178,6 +186,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# The log file of each app server started here, by base URL.
+SERVER_LOGS: dict[str, Path] = {}
+
+
+def health(url: str) -> str | None:
+    """What the app server's health endpoint answers ("ok"), or None when it does not answer."""
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.read().decode(errors="replace").strip() if response.status == 200 else None
+    except OSError:
+        return None
+
+
 def _log_tail(path: Path, chars: int = 3000) -> str:
     try:
         return path.read_text(errors="replace")[-chars:]
@@ -221,17 +242,14 @@ def app_url(tmp_path_factory, server_drawings_db):
             command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     url = f"http://127.0.0.1:{port}"
+    SERVER_LOGS[url] = log
     try:
         deadline = time.monotonic() + SERVER_START_S
         while True:
             if server.poll() is not None:
                 pytest.fail(f"streamlit exited with {server.returncode}:\n{_log_tail(log)}", pytrace=False)
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
+            if health(url) is not None:
+                break
             if time.monotonic() > deadline:
                 pytest.fail(f"streamlit did not serve within {SERVER_START_S} s:\n{_log_tail(log)}", pytrace=False)
             time.sleep(0.2)
@@ -276,13 +294,33 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser):
+def new_session(browser):
+    """A page in a browser context of its own: its own cookies and storage, so its own app session."""
     context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
     context.add_init_script(PROBE_JS)
-    page = context.new_page()
+    return context.new_page()
+
+
+@pytest.fixture
+def page(browser):
+    page = new_session(browser)
     yield page
-    context.close()
+    page.context.close()
+
+
+@pytest.fixture
+def sessions(browser):
+    """Opens independent browser sessions on demand (`sessions()` -> a page); closes those left open."""
+    opened = []
+
+    def open_session():
+        opened.append(new_session(browser))
+        return opened[-1]
+
+    yield open_session
+    for page in opened:
+        with contextlib.suppress(Exception):  # a test may have closed it, on purpose or by failing
+            page.context.close()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -310,18 +348,37 @@ def prediction(page):
     )
 
 
-def draw(page, strokes) -> None:
-    """Replay strokes with real mouse events: down, moves, up per stroke."""
+def mouse_steps(page, strokes) -> list[tuple]:
+    """The mouse events that draw strokes on the page's canvas, per stroke: move to the start, down, moves,
+    up; as ("move", x, y), ("down",), ("up",) in page coordinates."""
     target = canvas(page)
     target.scroll_into_view_if_needed()
     box = target.bounding_box()
     assert box and box["width"] > 0 and box["height"] > 0, f"canvas has no box on screen: {box}"
+    steps = []
     for stroke in to_screen(strokes, box):
-        page.mouse.move(*stroke[0])
-        page.mouse.down()
-        for point in stroke[1:]:
-            page.mouse.move(*point)
-        page.mouse.up()
+        steps += [("move", *stroke[0]), ("down",), *(("move", *point) for point in stroke[1:]), ("up",)]
+    return steps
+
+
+def play(page, steps) -> None:
+    """Send mouse steps (from `mouse_steps`) to the page."""
+    for kind, *point in steps:
+        getattr(page.mouse, kind)(*point)
+
+
+def play_together(pages, plans) -> None:
+    """Several pages' mouse steps interleaved one by one, so every page draws at the same time."""
+    queues = [list(steps) for steps in plans]
+    for n in range(max(map(len, queues), default=0)):
+        for page, steps in zip(pages, queues):
+            if n < len(steps):
+                play(page, [steps[n]])
+
+
+def draw(page, strokes) -> None:
+    """Replay strokes with real mouse events: down, moves, up per stroke."""
+    play(page, mouse_steps(page, strokes))
 
 
 def latency_after_last_mouseup(page, label: int) -> dict[str, float | None]:
@@ -372,9 +429,16 @@ def clear(page) -> None:
 
 
 def open_app(page, url: str) -> None:
-    page.goto(url)
-    canvas(page).wait_for(timeout=PAGE_LOAD_S * 1000)
-    wait_for_script(page)
+    open_apps([page], url)
+
+
+def open_apps(pages, url: str) -> None:
+    """Load the app in every page at once, then wait until each shows its canvas and is idle."""
+    for page in pages:
+        page.goto(url, wait_until="commit")
+    for page in pages:
+        canvas(page).wait_for(timeout=PAGE_LOAD_S * 1000)
+        wait_for_script(page)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -506,3 +570,116 @@ def _save_list_download(app_url, page, database: Path, tmp_path: Path):
         image = exported["images"][0]
     assert image.shape == (CANVAS_SIZE, CANVAS_SIZE) and image.dtype == np.uint8
     assert image.max() == 255 and image[0, 0] == 0, "white ink on a black background, like drawn_dev"
+
+
+def test_sessions_drawing_at_once_each_get_their_own_prediction(sessions, app_url, capsys, tmp_path):
+    pages = [sessions() for _ in CONCURRENT_SAMPLES]
+    with contextlib.ExitStack() as stack:
+        for n, page in enumerate(pages):
+            stack.enter_context(_screenshot_on_failure(page, tmp_path, f"failure_session_{n}"))
+        _draw_at_once(app_url, pages, capsys)
+
+
+def _expect_prediction(page, label: int, timeout_s: float = FIRST_PREDICTION_S) -> None:
+    """The page's Prediction shows `label`, and never showed another digit since the page was opened."""
+    from playwright.sync_api import expect
+
+    expect(prediction(page).get_by_test_id("stMetricValue")).to_have_text(str(label), timeout=timeout_s * 1000)
+    wait_for_script(page, PREDICTION_S)
+    shown = [value for _, value in page.evaluate("window.__digitProbe")["values"] if value is not None]
+    assert set(shown) == {str(label)}, f"the session drawing a {label} showed the predictions {shown}"
+
+
+def _draw_at_once(app_url, pages, capsys):
+    records = load_records(index for index, _ in CONCURRENT_SAMPLES)
+    open_apps(pages, app_url)
+    plans = []
+    for page, (index, label) in zip(pages, CONCURRENT_SAMPLES):
+        assert records[index]["label"] == label, f"sample {index} is a {records[index]['label']}, expected {label}"
+        plans.append(mouse_steps(page, records[index]["canvas_strokes"]))
+    started = time.monotonic()
+    play_together(pages, plans)
+    for page, (_, label) in zip(pages, CONCURRENT_SAMPLES):
+        _expect_prediction(page, label)
+    drawn_s = time.monotonic() - started
+
+    # Rerun every session at once (Streamlit's R shortcut): each reads its own drawing again, so a drawing
+    # kept anywhere shared between sessions (the last one sent, say) would now show in the others.
+    runs = [page.evaluate("window.__digitProbe.states.length") for page in pages]
+    for page in pages:
+        page.get_by_role("heading", level=1).first.click()  # the focus off the canvas and the widgets
+        page.keyboard.press("r")
+    for page, run, (_, label) in zip(pages, runs, CONCURRENT_SAMPLES):
+        page.wait_for_function(
+            "(run) => window.__digitProbe.states.slice(run).some(([, state]) => state === 'running')",
+            arg=run, timeout=PREDICTION_S * 1000,
+        )
+        _expect_prediction(page, label, PREDICTION_S)
+    digits = ", ".join(str(label) for _, label in CONCURRENT_SAMPLES)
+    _report(capsys, f"{len(pages)} sessions drew {digits} at once; each showed its own digit {drawn_s:.1f} s "
+            f"after the first mouse-down, and again after all reran at once")
+
+
+def test_a_session_leaving_mid_stroke_leaves_the_others_working(sessions, app_url, capsys, tmp_path):
+    survivor, leaver = sessions(), sessions()
+    with _screenshot_on_failure(survivor, tmp_path, "failure_survivor"):
+        _leave_mid_stroke(app_url, survivor, leaver, sessions, capsys, tmp_path)
+
+
+def _leave_mid_stroke(app_url, survivor, leaver, sessions, capsys, tmp_path):
+    (survivor_index, survivor_label), (newcomer_index, newcomer_label) = SURVIVOR_SAMPLE, NEWCOMER_SAMPLE
+    records = load_records([survivor_index, newcomer_index, LEAVER_SAMPLE])
+    log = SERVER_LOGS[app_url]
+    log_start = log.stat().st_size
+    open_apps([survivor, leaver], app_url)
+
+    # The survivor is halfway through its stroke, mouse down, while the leaver finishes a first stroke
+    # (the app runs on it) and starts a second one.
+    survivor_steps = mouse_steps(survivor, records[survivor_index]["canvas_strokes"])
+    first, second = records[LEAVER_SAMPLE]["canvas_strokes"][:2]
+    half = len(survivor_steps) // 2
+    play_together([survivor, leaver], [survivor_steps[:half], mouse_steps(leaver, [first])])
+    # Leave while the app is reading the first stroke, if it still is: wait until it has started.
+    leaver.wait_for_function(
+        "() => { const p = window.__digitProbe, up = p.mouseups[p.mouseups.length - 1];"
+        " return p.states.some(([t, state]) => t > up && state === 'running'); }",
+        timeout=PREDICTION_S * 1000,
+    )
+    cut_off = mouse_steps(leaver, [second])[: 2 + len(second) // 2]  # move, down, half the moves: no up
+    assert ("up",) not in cut_off
+    play(leaver, cut_off)
+    still_running = leaver.evaluate("window.__digitProbe.states.at(-1)[1]") == "running"
+    leaver.context.close()
+
+    play(survivor, survivor_steps[half:])
+    _expect_prediction(survivor, survivor_label)
+    assert health(app_url) == "ok", "the app server stopped answering its health check"
+
+    newcomer = sessions()
+    with _screenshot_on_failure(newcomer, tmp_path, "failure_newcomer"):
+        open_app(newcomer, app_url)
+        draw(newcomer, records[newcomer_index]["canvas_strokes"])
+        _expect_prediction(newcomer, newcomer_label)
+    assert health(app_url) == "ok", "the app server stopped answering its health check"
+
+    with open(log, "rb") as lines:
+        lines.seek(log_start)
+        new = lines.read().decode(errors="replace")
+    problems = [line for line in new.splitlines() if any(word in line for word in ("Traceback", "Error", "Exception"))]
+    _report(capsys, f"a session left mid-stroke during a run; the other drew a {survivor_label}, a new one a "
+            f"{newcomer_label}; the leaver's run was {'still going' if still_running else 'over'} when it left; "
+            f"server log since: {len(new.splitlines())} line(s)"
+            + "".join(f"\n    {line}" for line in problems[:10]))
+
+
+def test_the_app_shows_its_own_errors_but_no_tracebacks(page, app_url, tmp_path):
+    from playwright.sync_api import expect
+
+    with _screenshot_on_failure(page, tmp_path):
+        open_app(page, app_url)
+        picture = {"name": "digit.png", "mimeType": "image/png", "buffer": b"not a picture at all"}
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(files=[picture])
+        error = page.get_by_test_id("stAlert").filter(has_text="That file cannot be used")
+        expect(error).to_be_visible(timeout=PREDICTION_S * 1000)
+        wait_for_script(page)
+        expect(page.get_by_test_id("stException")).to_have_count(0)
