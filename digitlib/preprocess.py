@@ -20,6 +20,10 @@ MNIST_CENTER = (14.0, 14.0)
 INK_THRESHOLD = 40
 MAX_SIDE = 8192
 
+# Drawings are small: OpenCV's thread pool costs more to wake than it saves, and the app's
+# sessions already run in parallel.
+cv2.setNumThreads(1)
+
 
 @dataclass(frozen=True)
 class Stages:
