@@ -185,6 +185,21 @@ def _read_optional(path) -> dict:
     return read_json(path) if path.is_file() else {}
 
 
+def _group_table(drawn: dict[str, dict], dataset: str, key: str, group: str, what: str) -> list[str]:
+    """A Markdown table of one drawn set's score per group (institution, letter) for every model."""
+    names = [n for n, d in drawn.items() if key in d.get(dataset, {})]
+    if not names:
+        return []
+    groups = sorted({g for n in names for g in drawn[n][dataset][key]})
+    lines = ["", f"{dataset}, {what}, per {group}:", "", f"| {group} | n | " + " | ".join(names) + " |"]
+    lines.append("|---|---:|" + "---:|" * len(names))
+    for g in groups:
+        n = drawn[names[0]][dataset][key][g]["n"]
+        scores = " | ".join(_percent(drawn[m][dataset][key].get(g, {}).get("score")) for m in names)
+        lines.append(f"| {g} | {n} | {scores} |")
+    return lines
+
+
 def results_table(names: list[str], directory: str | os.PathLike | None = None) -> str:
     """The README's results table (Markdown), built only from the saved artifacts."""
     lines = [
@@ -203,6 +218,9 @@ def results_table(names: list[str], directory: str | os.PathLike | None = None) 
             f"| {_percent(letters.get('rejection_rate'))} | {minutes:.1f} min "
             f"| {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, {training.get('backend', '?')} |"
         )
+    drawn = {name: _read_optional(model_files(name, directory).drawn) for name in names}
+    lines += _group_table(drawn, "drawn_dev", "per_institution", "institution", "drawn digits right")
+    lines += _group_table(drawn, "nondigit_dev", "per_letter", "letter", "letters rejected")
     bench = _read_optional(bench_path(directory))
     if bench:
         m = bench["machine"]
