@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from digitlib.artifacts import DEFAULT_MODEL, available_models, machine_description
+from digitlib.artifacts import DEFAULT_MODEL, available_models, machine_description, model_files
 from digitlib.data import load_mnist
 from digitlib.explain import occlusion_map
 from digitlib.preprocess import to_mnist, to_model_input
@@ -63,7 +63,7 @@ def serving_timings(name: str, canvas: np.ndarray, test_images: np.ndarray, repe
 
 def model_predict_timings(name: str, canvas: np.ndarray, repeats: int) -> dict:
     """`model.predict(x, verbose=0)` of the Keras model on one preprocessed image."""
-    keras_model = load_keras_model(Predictor(name).files.model)
+    keras_model = load_keras_model(model_files(name).model)
     keras_input = to_model_input(to_mnist(canvas), keras_model.input_shape)
     return timings_ms(lambda: keras_model.predict(keras_input, verbose=0), repeats, warmup=5)
 

@@ -135,12 +135,20 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(args: argparse.Namespace) -> int:
+def _trained_models(directory: str | None = None) -> list[str]:
+    """The known models that have a `.keras` file, in MODEL_NAMES order; a UsageError when there are none."""
     from digitlib.artifacts import available_models
+
+    names = [n for n in MODEL_NAMES if n in available_models(directory)]
+    if not names:
+        raise UsageError("no trained models in the models folder: run `python -m digitlib train` first")
+    return names
+
+
+def _bench(args: argparse.Namespace) -> int:
     from digitlib.bench import run_benchmark
 
-    if not available_models():
-        raise UsageError("no trained models in the models folder: run `python -m digitlib train` first")
+    _trained_models()
     report = run_benchmark(repeats=args.repeats, names=args.model)
     write_json(bench_path(), report)
     machine = report["machine"]
@@ -189,12 +197,9 @@ def _export_drawings(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from digitlib.artifacts import available_models
     from digitlib.evaluate import results_table
 
-    names = [n for n in MODEL_NAMES if n in available_models(args.models)]
-    if not names:
-        raise UsageError("no trained models in the models folder: run `python -m digitlib train` first")
+    names = _trained_models(args.models)
     print(results_table(names, args.models))
     return 0
 
