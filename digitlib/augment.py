@@ -6,6 +6,9 @@ so the network trains on exactly the kind of input the app will give it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -55,14 +58,14 @@ def add_slash(zero: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def add_flag(one: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def add_flag(one: np.ndarray, rng: np.random.Generator, longest: float = 0.5, angles: tuple[float, float] = (25, 65)) -> np.ndarray:
     """A continental 1: an up-stroke from the top of the 1 going down to the left."""
     out = one.copy()
     x0, y0, x1, y1 = ink_extent(out)
     top_x = float(np.mean(np.nonzero(out[y0] > 127)[0]))
     height = y1 - y0
-    length = rng.uniform(0.2, 0.5) * height
-    angle = np.deg2rad(rng.uniform(25, 65))  # below the horizontal
+    length = rng.uniform(0.2, longest) * height
+    angle = np.deg2rad(rng.uniform(*angles))  # below the horizontal
     end = (top_x - length * np.cos(angle), y0 + length * np.sin(angle))
     _draw_line(out, (top_x, y0), end, stroke_width(out) * rng.uniform(0.7, 1.0))
     return out
@@ -79,16 +82,77 @@ def add_base(one: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def add_style(image: np.ndarray, label: int, rng: np.random.Generator) -> np.ndarray:
-    """Sometimes give a 0 or a 1 a style that MNIST lacks but people draw."""
-    if label == 0 and rng.random() < 0.2:
-        return add_slash(image, rng)
-    if label == 1:
+def add_strike(zero: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A zero struck through the middle by a nearly horizontal stroke that overshoots both sides."""
+    out = zero.copy()
+    x0, y0, x1, y1 = ink_extent(out)
+    w, h = x1 - x0, y1 - y0
+    y = y0 + rng.uniform(0.35, 0.65) * h
+    tilt = rng.uniform(-0.2, 0.2) * w
+    left, right = rng.uniform(0.0, 0.35, size=2) * w
+    _draw_line(out, (x0 - left, y + tilt), (x1 + right, y - tilt), stroke_width(out) * rng.uniform(0.7, 1.0))
+    return out
+
+
+def add_crossbar(seven: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A continental 7: a short bar across the middle of its stem."""
+    out = seven.copy()
+    x0, y0, x1, y1 = ink_extent(out)
+    y = round(y0 + rng.uniform(0.45, 0.6) * (y1 - y0))
+    stem = np.nonzero(out[y] > 127)[0]
+    if len(stem) == 0:
+        return out
+    x = float(stem.mean())
+    half = rng.uniform(0.15, 0.3) * (x1 - x0 + 1)
+    _draw_line(out, (x - half, y), (x + half, y - rng.uniform(-0.05, 0.05) * (y1 - y0)), stroke_width(out) * rng.uniform(0.7, 1.0))
+    return out
+
+
+@dataclass(frozen=True)
+class StyleMix:
+    """How often each synthetic handwriting style is given to a digit, and how it is drawn."""
+
+    slashed_zero: float = 0.2
+    struck_zero: float = 0.0
+    flag_one: float = 0.25
+    longest_flag: float = 0.5  # of the height of the 1
+    flag_angles: tuple[float, float] = (25, 65)  # degrees below the horizontal
+    base_one: float = 0.1
+    crossed_seven: float = 0.0
+    pen_jitter: float = 0.0
+
+
+STYLE_MIXES: dict[str, StyleMix] = {
+    "digitnet": StyleMix(),
+    "drawn": StyleMix(
+        slashed_zero=0.15,
+        struck_zero=0.15,
+        flag_one=0.4,
+        longest_flag=0.8,
+        flag_angles=(30, 70),
+        base_one=0.1,
+        crossed_seven=0.15,
+        pen_jitter=0.5,
+    ),
+}
+
+
+def add_style(image: np.ndarray, label: int, rng: np.random.Generator, mix: StyleMix = STYLE_MIXES["digitnet"]) -> np.ndarray:
+    """Sometimes give a 0, 1 or 7 a style that MNIST lacks but people draw."""
+    if label == 0:
         u = rng.random()
-        if u < 0.25:
-            return add_flag(image, rng)
-        if u < 0.35:
+        if u < mix.slashed_zero:
+            return add_slash(image, rng)
+        if u < mix.slashed_zero + mix.struck_zero:
+            return add_strike(image, rng)
+    elif label == 1:
+        u = rng.random()
+        if u < mix.flag_one:
+            return add_flag(image, rng, mix.longest_flag, mix.flag_angles)
+        if u < mix.flag_one + mix.base_one:
             return add_base(image, rng)
+    elif label == 7 and mix.crossed_seven > 0 and rng.random() < mix.crossed_seven:
+        return add_crossbar(image, rng)
     return image
 
 
@@ -117,21 +181,87 @@ def random_affine(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
 
 
-def augment_digit(image: np.ndarray, label: int, rng: np.random.Generator, styles: bool = True) -> np.ndarray:
+@lru_cache(maxsize=4)
+def pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """The x and y coordinates of every pixel, as float32 maps for cv2.remap."""
+    return tuple(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+
+
+def pen_jitter(image: np.ndarray, rng: np.random.Generator, amplitude: float = 0.03) -> np.ndarray:
+    """Bend the strokes by a smooth random displacement, as an unsteady hand does."""
+    h, w = image.shape
+    coarse = rng.normal(0.0, amplitude * max(h, w), size=(2, 5, 5)).astype(np.float32)
+    dx, dy = (cv2.resize(c, (w, h), interpolation=cv2.INTER_CUBIC) for c in coarse)
+    xs, ys = pixel_grid(h, w)
+    return cv2.remap(image, xs + dx, ys + dy, cv2.INTER_LINEAR, borderValue=0)
+
+
+def distort(big: np.ndarray, rng: np.random.Generator, jitter: float) -> np.ndarray:
+    """Brush width, slant and aspect, and (with probability `jitter`) pen jitter."""
+    big = change_thickness(big, rng)
+    big = random_affine(big, rng)
+    if jitter > 0 and rng.random() < jitter:
+        big = pen_jitter(big, rng)
+    return big
+
+
+def augment_digit(image: np.ndarray, label: int, rng: np.random.Generator, mix: StyleMix | None = STYLE_MIXES["digitnet"]) -> np.ndarray:
     """One random drawing-like variant of a 28x28 uint8 digit, as float32 (28, 28) in [0, 1]."""
     big = cv2.resize(image, None, fx=UPSCALE, fy=UPSCALE, interpolation=cv2.INTER_LINEAR)
     big = cv2.copyMakeBorder(big, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=0)
-    if styles:
-        big = add_style(big, label, rng)
-    big = change_thickness(big, rng)
-    big = random_affine(big, rng)
+    if mix is not None:
+        big = add_style(big, label, rng, mix)
+    big = distort(big, rng, mix.pen_jitter if mix is not None else 0.0)
     result = to_mnist(big)
     return result if result is not None else image.astype(np.float32) / 255.0
 
 
-def augment_batch(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, rate: float = 0.85) -> np.ndarray:
+def augment_batch(
+    images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, rate: float = 0.85, mix: StyleMix | None = STYLE_MIXES["digitnet"]
+) -> np.ndarray:
     """Augment a fraction `rate` of a uint8 batch; return float32 (N, 28, 28) in [0, 1]."""
     out = images.astype(np.float32) / 255.0
     for i in np.nonzero(rng.random(len(images)) < rate)[0]:
-        out[i] = augment_digit(images[i], int(labels[i]), rng)
+        out[i] = augment_digit(images[i], int(labels[i]), rng, mix)
+    return out
+
+
+# Letters and signs that nobody reads as a digit, for the "not a digit" class. Left out on purpose:
+# O o D Q C c (a 0), I i l j L (a 1), Z z (a 2), S s (a 5), G b (a 6), T (a 7), B (an 8), g q (a 9).
+NOT_DIGITS = "AEFHKMNPRUVWXYaedfhkmnprtuvwxy#*@"
+HERSHEY_FONTS = (
+    cv2.FONT_HERSHEY_SIMPLEX,
+    cv2.FONT_HERSHEY_PLAIN,
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+    cv2.FONT_HERSHEY_TRIPLEX,
+    cv2.FONT_HERSHEY_COMPLEX_SMALL,
+    cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
+    cv2.FONT_HERSHEY_SCRIPT_COMPLEX,
+)
+LETTER_FIELD = 28 * UPSCALE + 2 * PAD
+
+
+def draw_not_digit(rng: np.random.Generator) -> np.ndarray:
+    """A letter or sign written with a single-stroke (Hershey) font, white on black, at the augmentation scale."""
+    text = NOT_DIGITS[rng.integers(len(NOT_DIGITS))]
+    font = int(HERSHEY_FONTS[rng.integers(len(HERSHEY_FONTS))]) | (cv2.FONT_ITALIC if rng.random() < 0.3 else 0)
+    (w, h), base = cv2.getTextSize(text, font, 1.0, 1)
+    size = rng.uniform(50, 80)
+    scale = size / max(w, h + base)
+    thickness = max(2, round(size * rng.uniform(0.05, 0.1)))
+    (w, h), base = cv2.getTextSize(text, font, scale, thickness)
+    canvas = np.zeros((LETTER_FIELD, LETTER_FIELD), np.uint8)
+    origin = ((LETTER_FIELD - w) // 2, (LETTER_FIELD + h - base) // 2)
+    cv2.putText(canvas, text, origin, font, scale, 255, thickness, cv2.LINE_AA)
+    return canvas
+
+
+def not_digit_batch(count: int, rng: np.random.Generator, jitter: float = 0.5) -> np.ndarray:
+    """`count` distorted drawings of letters and signs, as float32 (count, 28, 28) in [0, 1]."""
+    out = np.zeros((count, 28, 28), np.float32)
+    for i in range(count):
+        image = to_mnist(distort(draw_not_digit(rng), rng, jitter))
+        if image is not None:
+            out[i] = image
     return out

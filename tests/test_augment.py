@@ -1,0 +1,88 @@
+"""Synthetic handwriting styles and "not a digit" drawings look like what they claim to be."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitlib.augment import (
+    NOT_DIGITS,
+    STYLE_MIXES,
+    add_crossbar,
+    add_flag,
+    add_strike,
+    augment_batch,
+    draw_not_digit,
+    ink_extent,
+    not_digit_batch,
+    pen_jitter,
+    stroke_width,
+)
+
+
+def big_digit(mnist, label: int, index: int = 0) -> np.ndarray:
+    """An MNIST training digit at the augmentation scale (84x84 on a 140x140 field)."""
+    import cv2
+
+    (x_train, y_train), _ = mnist
+    digit = x_train[np.nonzero(y_train == label)[0][index]]
+    return cv2.copyMakeBorder(cv2.resize(digit, None, fx=3, fy=3), 28, 28, 28, 28, cv2.BORDER_CONSTANT, value=0)
+
+
+def test_strike_crosses_a_zero_through_its_middle_and_past_both_sides(mnist):
+    zero = big_digit(mnist, 0)
+    struck = add_strike(zero, np.random.default_rng(1))
+    x0, y0, x1, y1 = ink_extent(zero)
+    added = (struck > 127) & ~(zero > 127)
+    rows = np.nonzero(added.any(axis=1))[0]
+    assert y0 < rows.mean() < y1
+    assert np.nonzero(added.any(axis=0))[0].min() <= x0 + 2 and np.nonzero(added.any(axis=0))[0].max() >= x1 - 2
+
+
+def test_flag_starts_at_the_top_of_the_one_and_goes_down_left(mnist):
+    one = big_digit(mnist, 1)
+    flagged = add_flag(one, np.random.default_rng(2), longest=0.8, angles=(30, 70))
+    added = (flagged > 127) & ~(one > 127)
+    ys, xs = np.nonzero(added)
+    x0, y0, x1, y1 = ink_extent(one)
+    width = stroke_width(one)
+    # It starts at the top (give or take the round cap of the pen) and reaches out down to the left.
+    top_x = np.nonzero(one[y0] > 127)[0].mean()
+    assert ys.min() >= y0 - width and ys.mean() > y0 and xs.min() < top_x - width
+
+
+def test_crossbar_stays_inside_the_seven(mnist):
+    seven = big_digit(mnist, 7)
+    crossed = add_crossbar(seven, np.random.default_rng(3))
+    x0, y0, x1, y1 = ink_extent(seven)
+    ys, _ = np.nonzero((crossed > 127) & ~(seven > 127))
+    assert len(ys) > 0 and y0 + 0.3 * (y1 - y0) < ys.mean() < y0 + 0.75 * (y1 - y0)
+
+
+def test_pen_jitter_bends_but_keeps_the_ink(mnist):
+    seven = big_digit(mnist, 7)
+    bent = pen_jitter(seven, np.random.default_rng(4))
+    assert not np.array_equal(bent, seven)
+    assert 0.7 < (bent > 127).sum() / (seven > 127).sum() < 1.3
+
+
+def test_drawn_mix_keeps_every_label_and_gives_mnist_style_inputs(mnist):
+    (x_train, y_train), _ = mnist
+    out = augment_batch(x_train[:200], y_train[:200], np.random.default_rng(5), rate=1.0, mix=STYLE_MIXES["drawn"])
+    assert out.shape == (200, 28, 28) and out.dtype == np.float32
+    assert np.all(out.reshape(200, -1).max(axis=1) == pytest.approx(1.0))
+
+
+def test_not_digit_drawings_are_letters_and_signs_with_ink():
+    assert not set(NOT_DIGITS) & set("0123456789OoIilZzSsBgq")
+    rng = np.random.default_rng(6)
+    drawings = [draw_not_digit(rng) for _ in range(50)]
+    assert all(d.shape == (140, 140) and d.max() == 255 for d in drawings)
+    batch = not_digit_batch(20, rng)
+    assert batch.shape == (20, 28, 28) and np.all(batch.reshape(20, -1).max(axis=1) == pytest.approx(1.0))
+
+
+def test_digitnet_mix_is_unchanged_so_its_recipe_reproduces():
+    mix = STYLE_MIXES["digitnet"]
+    assert (mix.slashed_zero, mix.flag_one, mix.base_one) == (0.2, 0.25, 0.1)
+    assert mix.struck_zero == mix.crossed_seven == mix.pen_jitter == 0.0
