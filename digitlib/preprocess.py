@@ -63,32 +63,31 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"unsupported image dtype {image.dtype}")
 
 
-def _border_median(gray: np.ndarray) -> float:
-    """Median of the outermost pixels: the background level of a drawing."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    return float(np.median(border))
+def _border(image: np.ndarray) -> np.ndarray:
+    """The outermost pixels of a 2-D image."""
+    return np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
 
 
 def ink_layer(image: np.ndarray) -> np.ndarray:
     """Return the ink of any supported drawing as (H, W) uint8 with 255 = ink on 0 background."""
     image = _check_image(image)
     if image.ndim == 3 and image.shape[2] == 4:
-        image = np.ascontiguousarray(image)
-        alpha = cv2.extractChannel(image, 3)
-        if cv2.minMaxLoc(alpha)[0] < 255:
+        # Read from the border only: the background decides whether the canvas is transparent.
+        if _border(image[..., 3]).min() < 255:
             # Transparent background: the strokes are wherever the canvas is opaque.
-            return alpha
-        gray = cv2.cvtColor(image, cv2.COLOR_RGBA2GRAY)
+            return cv2.extractChannel(np.ascontiguousarray(image), 3)
+        gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGBA2GRAY)
     elif image.ndim == 3 and image.shape[2] == 3:
         gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
     else:
         gray = np.ascontiguousarray(image.reshape(image.shape[:2]))
-    background = _border_median(gray)
+    border = _border(gray)
+    background = int(np.partition(border, len(border) // 2)[len(border) // 2])  # the border's median
     if background > 127:
         gray = cv2.bitwise_not(gray)
         background = 255 - background
     if background > 0:
-        gray = cv2.subtract(gray, np.full_like(gray, int(background)))
+        gray = cv2.subtract(gray, background)
     return gray
 
 
@@ -108,31 +107,41 @@ def fit_to_box(cropped: np.ndarray, box: int = BOX) -> np.ndarray:
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     # In float, so that faint ink averaged over a large area is not rounded away.
-    return cv2.resize(cropped.astype(np.float32) * (1 / 255), size, interpolation=interpolation)
+    fitted = cv2.resize(cropped.astype(np.float32), size, interpolation=interpolation)
+    fitted *= 1 / 255
+    return fitted
+
+
+def _weighted_mean_index(profile: np.ndarray, mass: float) -> float:
+    """Mean index of a 1-D ink profile weighted by its values."""
+    return float(profile @ np.arange(len(profile), dtype=np.float64) / mass)
 
 
 def center_of_mass(image: np.ndarray) -> tuple[float, float]:
     """Intensity-weighted centre (row, column) of an image with some ink."""
     # NumPy, not cv2.moments: OpenCV reads an (N, 2) float array as a list of points, not an image.
-    mass = float(image.sum())
+    rows, cols = image.sum(axis=1, dtype=np.float64), image.sum(axis=0, dtype=np.float64)
+    mass = float(rows.sum())
     if mass <= 0:
         return (image.shape[0] - 1) / 2, (image.shape[1] - 1) / 2
-    rows = image.sum(axis=1, dtype=np.float64) @ np.arange(image.shape[0])
-    cols = image.sum(axis=0, dtype=np.float64) @ np.arange(image.shape[1])
-    return float(rows / mass), float(cols / mass)
+    return _weighted_mean_index(rows, mass), _weighted_mean_index(cols, mass)
 
 
 def center_by_mass(fitted: np.ndarray, field: int = FIELD) -> np.ndarray:
     """Place the image in a field x field square with its centre of mass at the MNIST centre."""
-    cy, cx = center_of_mass(fitted)
-    rows, cols = np.nonzero(fitted.any(axis=1))[0], np.nonzero(fitted.any(axis=0))[0]
+    row_ink, col_ink = fitted.sum(axis=1, dtype=np.float64), fitted.sum(axis=0, dtype=np.float64)
+    mass = float(row_ink.sum())
+    if mass <= 0:
+        return np.zeros((field, field), np.float32)
+    cy, cx = _weighted_mean_index(row_ink, mass), _weighted_mean_index(col_ink, mass)
+    rows, cols = np.flatnonzero(row_ink), np.flatnonzero(col_ink)
     # Clamped so that lopsided ink (a heavy end with a long thin tail) is moved, never cut off.
     dx = min(max(MNIST_CENTER[1] - cx, -cols[0]), field - 1 - cols[-1])
     dy = min(max(MNIST_CENTER[0] - cy, -rows[0]), field - 1 - rows[-1])
     shift = np.float32([[1, 0, dx], [0, 1, dy]])
     placed = cv2.warpAffine(fitted, shift, (field, field), flags=cv2.INTER_LINEAR, borderValue=0)
-    peak = placed.max()
-    return placed / peak if peak > 0 else placed
+    placed *= 1 / placed.max()
+    return placed
 
 
 def mnist_stages(image: np.ndarray) -> Stages | None:
