@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 MODELS_ENV = "DIGITLIB_MODELS"
-MODEL_NAMES = ("mlp", "cnn", "digitnet")  # each has a `build_<name>` in digitlib.models
+MODEL_NAMES = ("mlp", "cnn", "digitnet", "drawnet")  # each has a `build_<name>` in digitlib.models
 DEFAULT_MODEL = "digitnet"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
@@ -65,6 +65,11 @@ class ModelFiles:
     def threshold(self) -> Path:
         """The confidence threshold chosen on drawn digits and non-digits."""
         return self._path(".threshold.json")
+
+    @property
+    def neighbours(self) -> Path:
+        """Penultimate-layer embeddings of the MNIST training images, for nearest-neighbour lookup."""
+        return self._path(".neighbours.npz")
 
     @property
     def drawn(self) -> Path:

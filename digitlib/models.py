@@ -9,6 +9,8 @@ from keras import layers, regularizers
 
 from digitlib.classes import NUM_CLASSES
 
+WITH_OTHER = "with_other"
+
 
 def build_mlp() -> keras.Model:
     """The first reference notebook's MLP: 784 -> 120 -> 90 -> 80 -> 50 -> 30 -> 10, L2(0.01)."""
@@ -33,9 +35,9 @@ def build_cnn() -> keras.Model:
     return keras.Model(inputs, outputs, name="cnn")
 
 
-def _conv_bn_relu(x, filters: int, padding: str = "same"):
+def _conv_bn_relu(x, filters: int, padding: str = "same", strides: int = 1):
     """3x3 convolution, batch norm, ReLU."""
-    x = layers.Conv2D(filters, 3, padding=padding, use_bias=False)(x)
+    x = layers.Conv2D(filters, 3, strides=strides, padding=padding, use_bias=False)(x)
     x = layers.BatchNormalization()(x)
     return layers.Activation("relu")(x)
 
@@ -60,10 +62,47 @@ def build_digitnet() -> keras.Model:
     return keras.Model(inputs, outputs, name="digitnet")
 
 
+@keras.saving.register_keras_serializable(package="digitlib")
+class DigitProbabilities(layers.Layer):
+    """The ten digit probabilities of a softmax whose last class is "not a digit" (they sum to at most 1)."""
+
+    def call(self, probabilities):
+        return probabilities[:, :NUM_CLASSES]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], NUM_CLASSES)
+
+
+def build_drawnet() -> keras.Model:
+    """A compact CNN for drawings, trained on 11 classes (the digits and "not a digit"); outputs the 10 digits."""
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    x = _conv_bn_relu(inputs, 32)
+    x = _conv_bn_relu(x, 32, strides=2)  # downsample early: most of the time of a CNN this size is at 28x28
+    x = _conv_bn_relu(x, 64)
+    x = layers.MaxPooling2D(2)(x)
+    x = _conv_bn_relu(x, 128, padding="valid")
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.4)(x)
+    x = layers.Dense(128, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu", name="embedding")(x)
+    x = layers.Dropout(0.4)(x)
+    with_other = layers.Dense(NUM_CLASSES + 1, activation="softmax", name=WITH_OTHER)(x)
+    outputs = DigitProbabilities(name="probabilities")(with_other)
+    return keras.Model(inputs, outputs, name="drawnet")
+
+
+def eleven_class_model(model: keras.Model) -> keras.Model | None:
+    """The same network ending in its 11-class softmax (digits and "not a digit"), or None if it has none."""
+    names = {layer.name for layer in model.layers}
+    return keras.Model(model.input, model.get_layer(WITH_OTHER).output) if WITH_OTHER in names else None
+
+
 BUILDERS: dict[str, Callable[[], keras.Model]] = {
     "mlp": build_mlp,
     "cnn": build_cnn,
     "digitnet": build_digitnet,
+    "drawnet": build_drawnet,
 }
 
 

@@ -12,9 +12,10 @@ import keras
 import numpy as np
 
 from digitlib.artifacts import ModelFiles, machine_description, model_files, write_json
-from digitlib.augment import augment_batch
+from digitlib.augment import STYLE_MIXES, augment_batch, not_digit_batch
+from digitlib.classes import NUM_CLASSES
 from digitlib.data import load_mnist
-from digitlib.models import BUILDERS
+from digitlib.models import BUILDERS, eleven_class_model
 from digitlib.preprocess import to_model_input
 
 VALIDATION_SIZE = 5000
@@ -28,6 +29,8 @@ class Settings:
     batch_size: int = 128
     learning_rate: float = 1e-3
     augment: bool = False
+    styles: str = "digitnet"  # which augment.STYLE_MIXES to give the digits
+    not_digits: float = 0.0  # letters and signs added to each batch as an 11th class, per digit
     seed: int = 42
     validation_size: int = VALIDATION_SIZE
     limit: int | None = None  # use only this many training images (for quick runs)
@@ -37,6 +40,7 @@ RECIPES: dict[str, Settings] = {
     "mlp": Settings(epochs=20),
     "cnn": Settings(epochs=10),
     "digitnet": Settings(epochs=24, learning_rate=2e-3, augment=True),
+    "drawnet": Settings(epochs=30, learning_rate=2e-3, augment=True, styles="drawn", not_digits=0.1),
 }
 
 
@@ -44,7 +48,8 @@ class DigitBatches(keras.utils.PyDataset):
     """Shuffled training batches, freshly augmented every epoch when asked."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, settings: Settings, input_shape: tuple):
-        super().__init__()
+        # Two threads: OpenCV releases the GIL, so augmenting the next batch overlaps with training.
+        super().__init__(workers=2 if settings.augment else 1)
         self.x, self.y, self.settings, self.input_shape = x, y, settings, input_shape
         self.epoch = 0
         self.order = self._shuffled()
@@ -61,7 +66,11 @@ class DigitBatches(keras.utils.PyDataset):
         images, labels = self.x[rows], self.y[rows]
         if self.settings.augment:
             rng = np.random.default_rng([self.settings.seed, self.epoch, index])
-            batch = augment_batch(images, labels, rng)
+            batch = augment_batch(images, labels, rng, mix=STYLE_MIXES[self.settings.styles])
+            extra = round(len(rows) * self.settings.not_digits)
+            if extra:
+                batch = np.concatenate([batch, not_digit_batch(extra, rng, STYLE_MIXES[self.settings.styles].pen_jitter)])
+                labels = np.concatenate([labels, np.full(extra, NUM_CLASSES, labels.dtype)])
         else:
             batch = images.astype(np.float32) / 255.0
         return to_model_input(batch, self.input_shape), labels
@@ -125,12 +134,14 @@ def train(
 
     keras.utils.set_random_seed(settings.seed)
     model = BUILDERS[name]()
+    # A model with a "not a digit" class is fitted on all 11 classes and saved with its 10 digit outputs.
+    fitted = (eleven_class_model(model) if settings.not_digits else None) or model
     batches = DigitBatches(x_fit, y_fit, settings, model.input_shape)
-    compile_model(model, settings, len(batches))
+    compile_model(fitted, settings, len(batches))
     validation = (to_model_input(x_val.astype(np.float32) / 255.0, model.input_shape), y_val)
 
     started = time.perf_counter()
-    history = model.fit(batches, validation_data=validation, epochs=settings.epochs, verbose=verbose)
+    history = fitted.fit(batches, validation_data=validation, epochs=settings.epochs, verbose=verbose)
     seconds = time.perf_counter() - started
 
     model.save(files.model)

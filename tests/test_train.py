@@ -9,7 +9,7 @@ import pytest
 
 from digitlib.artifacts import read_json, read_predictions
 from digitlib.evaluate import evaluate_mnist
-from digitlib.models import build_cnn, build_digitnet, build_mlp
+from digitlib.models import build_cnn, build_digitnet, build_drawnet, build_mlp, eleven_class_model
 from digitlib.serving import Predictor
 from digitlib.train import RECIPES, DigitBatches, train
 
@@ -25,9 +25,22 @@ def test_architectures_match_the_reference_notebooks():
     assert build_digitnet().output_shape == (None, 10)
 
 
+def test_drawnet_gives_digit_probabilities_that_leave_room_for_not_a_digit():
+    drawnet = build_drawnet()
+    eleven = eleven_class_model(drawnet)
+    assert drawnet.output_shape == (None, 10) and eleven.output_shape == (None, 11)
+    assert eleven_class_model(build_digitnet()) is None
+    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
+    digits, everything = np.asarray(drawnet(x)), np.asarray(eleven(x))
+    # The digit outputs are the first ten of the 11-class softmax; the rest is "not a digit".
+    assert np.allclose(digits, everything[:, :10]) and np.all(digits.sum(axis=1) < 1.0)
+
+
 # The MLP's strong L2 penalty needs more images before it beats chance clearly; it is also the cheapest.
 # digitnet's batch-norm statistics need far more steps than a tiny run has, so no accuracy bar for it here.
-@pytest.mark.parametrize("name,images,minimum", [("mlp", 3000, 0.3), ("cnn", 600, 0.3), ("digitnet", 600, 0.0)])
+@pytest.mark.parametrize(
+    "name,images,minimum", [("mlp", 3000, 0.3), ("cnn", 600, 0.3), ("digitnet", 600, 0.0), ("drawnet", 600, 0.0)]
+)
 def test_tiny_training_run_writes_artifacts_that_load_and_evaluate(name, images, minimum, tmp_path, mnist):
     files = train(name, epochs=2, out=tmp_path, limit=images, verbose=0)
     assert files.model.is_file()
@@ -43,7 +56,9 @@ def test_tiny_training_run_writes_artifacts_that_load_and_evaluate(name, images,
     probabilities, labels = read_predictions(files.predictions)
     _, (_, y_test) = mnist
     assert probabilities.shape == (10000, 10) and np.array_equal(labels, y_test)
-    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-2)
+    # drawnet keeps some probability for "not a digit"; the others spread all of it over the digits.
+    totals = probabilities.astype(np.float32).sum(axis=1)
+    assert np.all(totals <= 1.0 + 1e-2) and (name == "drawnet" or np.allclose(totals, 1.0, atol=1e-2))
     # The saved probabilities are float16, so a near-tie may round to another argmax.
     assert metrics["accuracy"] == pytest.approx((probabilities.argmax(1) == y_test).mean(), abs=2e-3)
     assert metrics["accuracy"] >= minimum
@@ -60,6 +75,17 @@ def test_augmented_batches_are_reproducible_and_change_every_epoch(mnist):
     assert np.array_equal(batch, second[0][0]) and np.array_equal(labels, second[0][1])
     first.on_epoch_end()
     assert not np.array_equal(first[0][0], batch)
+
+
+def test_batches_with_not_a_digit_class_add_letters_labelled_ten(mnist):
+    (x_train, y_train), _ = mnist
+    settings = RECIPES["drawnet"]
+    batch, labels = DigitBatches(x_train[:128], y_train[:128], settings, (None, 28, 28, 1))[0]
+    extra = round(128 * settings.not_digits)
+    assert len(batch) == len(labels) == 128 + extra
+    assert np.array_equal(np.sort(labels[:128]), np.sort(y_train[:128])) and np.all(labels[128:] == 10)
+    # Every letter has ink, centred like an MNIST digit.
+    assert np.all(batch[128:].reshape(extra, -1).max(axis=1) == pytest.approx(1.0))
 
 
 def test_every_named_model_has_a_builder_and_a_recipe():
