@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitlib.artifacts import available_models, model_files, models_dir, read_json, read_predictions
-from digitlib.data import label_counts, load_mnist, mean_images, mnist_path
+from digitlib.artifacts import ArtifactError, available_models, model_files, models_dir, read_json, read_predictions
+from digitlib.data import DataError, label_counts, load_mnist, mean_images, mnist_path
 from digitlib.explain import occlusion_map
+from digitlib.neighbours import NeighbourIndex, load_index
 
 if TYPE_CHECKING:
     from digitlib.serving import Predictor
@@ -178,6 +179,34 @@ def saliency_overlay(saliency: np.ndarray, image: np.ndarray) -> np.ndarray:
     # A square-root scale keeps the weaker regions visible beside the strongest one.
     alpha = np.sqrt(np.abs(strength))[:, :, None]
     return np.round(255 * ((1 - alpha) * grey + alpha * tint)).astype(np.uint8)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the nearest-neighbour index…")
+def _cached_neighbour_index(name: str, directory: str, modified: float) -> NeighbourIndex:
+    """One neighbour index per version of its file, shared by every session."""
+    return load_index(model_files(name, directory))
+
+
+def neighbour_index(name: str) -> NeighbourIndex:
+    """Model `name`'s index of the MNIST training images; raises ArtifactError when missing or broken."""
+    files = model_files(name)
+    return _cached_neighbour_index(name, str(files.directory), _modified(files.neighbours))
+
+
+def show_neighbours(predictor: Predictor, image: np.ndarray, count: int = 8) -> None:
+    """The MNIST training images nearest to a (28, 28) input in the model's penultimate layer, with labels."""
+    try:
+        index = neighbour_index(predictor.name)
+        (x_train, _), _ = mnist()
+    except (ArtifactError, DataError) as error:
+        st.caption(f"Nearest training images are not available: {error}")
+        return
+    rows, similarity = index.nearest(predictor.embed(image), count)
+    st.image(
+        [pixelated(x_train[row], 3) for row in rows],
+        caption=[f"{index.labels[row]} · {score:.2f}" for row, score in zip(rows, similarity)],
+        width=84,
+    )
 
 
 def show_why(predictor: Predictor, image: np.ndarray, digit: int, width: int) -> None:

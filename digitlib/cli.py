@@ -135,6 +135,22 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _index(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from digitlib.data import load_mnist
+    from digitlib.neighbours import build_index, save_index
+    from digitlib.serving import Predictor
+
+    (x_train, y_train), _ = load_mnist(args.mnist)
+    for name in args.model or _trained_models(args.models):
+        predictor = Predictor(name, args.models)
+        features = predictor.embed(x_train.astype(np.float32) / 255)
+        save_index(build_index(features, y_train), predictor.files.neighbours)
+        print(f"indexed the {len(x_train)} MNIST training images for {name}: {predictor.files.neighbours}")
+    return 0
+
+
 def _trained_models(directory: str | None = None) -> list[str]:
     """The known models that have a `.keras` file, in MODEL_NAMES order; a UsageError when there are none."""
     from digitlib.artifacts import available_models
@@ -258,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)")
     export.add_argument("--models", help=models_help)
     export.set_defaults(run=_export)
+
+    index = commands.add_parser("index", help="index the MNIST training images for nearest-neighbour lookup")
+    index.add_argument("--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)")
+    index.add_argument("--models", help=models_help)
+    index.add_argument("--mnist", help=mnist_help)
+    index.set_defaults(run=_index)
 
     drawings = commands.add_parser("export-drawings", help="write the drawings saved in the app as a drawn_dev-style npz")
     drawings.add_argument("out", help="the .npz file to write")

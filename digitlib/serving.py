@@ -18,6 +18,7 @@ from digitlib.preprocess import Stages, mnist_stages, to_model_input
 CONFIDENCE_THRESHOLD = 0.6
 BATCH_SIZE = 1024
 SOURCE_HASH_KEY = "digitlib.source_sha256"
+EMBEDDING_OUTPUT = "embedding"
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,12 @@ class Predictor:
         session = current_onnx_session(self.files)
         if session is not None:
             self.backend = "onnxruntime"
-            self.input_shape, self._forward = _onnx_forward(session)
+            self.input_shape, self._forward, self._embed = _onnx_functions(session)
         else:
             self.backend = "keras"
             model = load_keras_model(self.files.model)
             self.input_shape, self._forward = tuple(model.input_shape), _keras_forward(model)
+            self._embed = _keras_forward(penultimate_model(model))
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Probabilities (N, 10) for float images (N, 28, 28) or one (28, 28) image in [0, 1]."""
@@ -71,6 +73,11 @@ class Predictor:
         if len(batch) <= BATCH_SIZE:
             return self._forward(batch)
         return np.concatenate([self._forward(batch[i : i + BATCH_SIZE]) for i in range(0, len(batch), BATCH_SIZE)])
+
+    def embed(self, images: np.ndarray) -> np.ndarray:
+        """The model's penultimate-layer features (N, D) for float images (N, 28, 28) in [0, 1]."""
+        batch = to_model_input(images, self.input_shape)
+        return np.concatenate([self._embed(batch[i : i + BATCH_SIZE]) for i in range(0, max(1, len(batch)), BATCH_SIZE)])
 
     def answer(self, image: np.ndarray) -> Answer:
         """The answer for one preprocessed (28, 28) image."""
@@ -119,15 +126,36 @@ def export_onnx(files: ModelFiles) -> Path:
     tmp = files.onnx.with_name(files.onnx.name + ".tmp")
     model.export(str(tmp), format="onnx", verbose=False)
     exported = onnx.load(str(tmp))
-    onnx.helper.set_model_props(exported, {SOURCE_HASH_KEY: file_sha256(files.model)})
+    embedding = expose_embedding(exported)
+    onnx.helper.set_model_props(exported, {SOURCE_HASH_KEY: file_sha256(files.model), EMBEDDING_OUTPUT: embedding})
     onnx.save(exported, str(tmp))
     os.replace(tmp, files.onnx)
     return files.onnx
 
 
+def expose_embedding(exported) -> str:
+    """Add the input of the last dense layer (the penultimate features) to an ONNX graph's outputs; its name."""
+    import onnx
+
+    graph = exported.graph
+    last_dense = [node for node in graph.node if node.op_type in ("MatMul", "Gemm")][-1]
+    graph.output.append(onnx.helper.make_tensor_value_info(last_dense.input[0], onnx.TensorProto.FLOAT, None))
+    return last_dense.input[0]
+
+
+def penultimate_model(model):
+    """The Keras model cut before its last dense layer: it outputs the features the classifier reads."""
+    import keras
+
+    last_dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)][-1]
+    return keras.Model(model.input, last_dense.input)
+
+
 def load_keras_model(path: Path):
     """Load a `.keras` file for inference, with a readable error if it is broken."""
     import keras
+
+    import digitlib.models  # noqa: F401  registers the custom layers saved in the files
 
     try:
         return keras.saving.load_model(path, compile=False)
@@ -135,10 +163,21 @@ def load_keras_model(path: Path):
         raise ArtifactError(f"cannot load model {path}: {error}") from error
 
 
-def _onnx_forward(session):
-    """Input shape and a function from a float32 batch to probabilities."""
-    graph_input = session.get_inputs()[0]
-    return (None, *graph_input.shape[1:]), lambda batch: session.run(None, {graph_input.name: batch})[0]
+def _onnx_functions(session):
+    """Input shape, and functions from a float32 batch to probabilities and to penultimate features."""
+    graph_input = session.get_inputs()[0].name
+    probabilities = session.get_outputs()[0].name
+    embedding = session.get_modelmeta().custom_metadata_map.get(EMBEDDING_OUTPUT)
+
+    def forward(batch: np.ndarray) -> np.ndarray:
+        return session.run([probabilities], {graph_input: batch})[0]
+
+    def embed(batch: np.ndarray) -> np.ndarray:
+        if embedding is None:
+            raise ArtifactError("this ONNX export has no embedding output: run `python -m digitlib export` again")
+        return session.run([embedding], {graph_input: batch})[0]
+
+    return (None, *session.get_inputs()[0].shape[1:]), forward, embed
 
 
 def _keras_forward(model):

@@ -1,0 +1,59 @@
+"""Nearest training images in the model's penultimate layer: right labels, the same through ONNX and Keras."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitlib.artifacts import ArtifactError, model_files
+from digitlib.neighbours import build_index, load_index, save_index
+from digitlib.serving import Predictor, load_keras_model, penultimate_model
+
+
+@pytest.fixture(scope="module")
+def digitnet():
+    return Predictor("digitnet")
+
+
+def test_nearest_training_images_of_test_digits_share_their_label(digitnet, mnist):
+    _, (x_test, y_test) = mnist
+    index = load_index(digitnet.files)
+    features = digitnet.embed(x_test[:500].astype(np.float32) / 255)
+    nearest = np.array([index.labels[index.nearest(f, 5)[0]] for f in features])
+    assert (nearest[:, 0] == y_test[:500]).mean() >= 0.98
+    assert (nearest == y_test[:500, None]).mean() >= 0.97
+
+
+def test_a_training_image_finds_itself_first(digitnet, mnist):
+    (x_train, _), _ = mnist
+    index = load_index(digitnet.files)
+    rows, similarity = index.nearest(digitnet.embed(x_train[123].astype(np.float32) / 255), 8)
+    assert rows[0] == 123 and similarity[0] == pytest.approx(1.0, abs=2e-3)
+    assert np.all(np.diff(similarity) <= 0) and len(set(rows)) == 8
+
+
+def test_onnx_embedding_matches_the_keras_penultimate_layer(digitnet, mnist):
+    _, (x_test, _) = mnist
+    images = x_test[:64].astype(np.float32) / 255
+    keras_features = np.asarray(penultimate_model(load_keras_model(digitnet.files.model))(images[..., None]))
+    assert digitnet.backend == "onnxruntime"
+    assert np.allclose(digitnet.embed(images), keras_features, atol=1e-4)
+
+
+def test_index_round_trip_and_missing_index(tmp_path):
+    rng = np.random.default_rng(0)
+    features, labels = rng.normal(size=(300, 40)).astype(np.float32), rng.integers(0, 10, 300).astype(np.uint8)
+    files = model_files("toy", tmp_path)
+    with pytest.raises(ArtifactError, match="python -m digitlib index"):
+        load_index(files)
+    save_index(build_index(features, labels, dimensions=8), files.neighbours)
+    index = load_index(files)
+    assert index.points.shape == (300, 8) and np.array_equal(index.labels, labels)
+    assert index.nearest(features[17], 3)[0][0] == 17
+
+
+def test_corrupt_index_is_a_readable_error(tmp_path):
+    files = model_files("toy", tmp_path)
+    files.neighbours.write_bytes(b"not an npz")
+    with pytest.raises(ArtifactError, match="cannot read"):
+        load_index(files)
