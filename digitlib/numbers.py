@@ -1,0 +1,204 @@
+"""Read a number: split a drawing of several digits side by side into digits and read them all at once.
+
+The ink is split into connected components. Pieces of one digit are put back together: pieces whose
+horizontal extents overlap substantially (a 7's crossbar, a 5's flag above its body), then pieces much
+shorter than the line's digits that sit right beside a neighbour (a 4 drawn as an L and a separate
+bar). Specks much smaller than the rest are dropped. Each digit then goes through the same MNIST
+recipe as a single drawing. Touching digits form one component and are read as one digit: leave a gap.
+Only NumPy and OpenCV: this module must import without TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from digitlib.classes import NOT_SURE, confident_digits
+from digitlib.preprocess import INK_THRESHOLD, Stages, ink_layer, mnist_stages
+
+# A component with less than this share of the largest one's area is a speck, not part of a digit.
+SPECK_FRACTION = 0.02
+# Two pieces belong to one digit when their horizontal extents share this share of the narrower one.
+OVERLAP = 0.5
+# A piece shorter than this share of the tallest digit is a fragment of a digit, not a digit...
+FRAGMENT_HEIGHT = 0.75
+# ...and joins the nearest piece when the horizontal gap to it is at most this share of that height.
+FRAGMENT_GAP = 0.1
+# Anti-aliased fringe kept around a digit's strokes, in pixels, so its edges look as in a single drawing.
+FRINGE = 3
+UNSURE_MARK = "?"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Connected components that belong together, with their joint bounding box."""
+
+    labels: tuple[int, ...]
+    left: int
+    top: int
+    right: int  # exclusive
+    bottom: int  # exclusive
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def bbox(self) -> tuple[int, int, int, int]:
+        """x, y, width, height."""
+        return self.left, self.top, self.width, self.height
+
+
+@dataclass(frozen=True)
+class Digit:
+    """One digit of a number: where it is on the canvas and every stage of its 28x28 input."""
+
+    bbox: tuple[int, int, int, int]  # x, y, width, height on the canvas
+    stages: Stages  # the MNIST recipe applied to this digit's ink alone
+
+    @property
+    def image(self) -> np.ndarray:
+        """The (28, 28) float32 input the model reads."""
+        return self.stages.centered
+
+
+class Model(Protocol):
+    """What reading a number needs from a model (digitlib.serving.Predictor is one)."""
+
+    threshold: float
+
+    def predict(self, images: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """The digits found in a drawing, left to right, with the model's probabilities for each."""
+
+    digits: list[Digit]
+    probabilities: np.ndarray  # (N, 10) float32
+    threshold: float
+
+    @property
+    def answers(self) -> list[int]:
+        """Each digit's answer, or NOT_SURE (-1) where the model is not confident."""
+        return confident_digits(self.probabilities, self.threshold).tolist() if self.digits else []
+
+    @property
+    def confidences(self) -> list[float]:
+        """The top probability of each digit."""
+        return self.probabilities.max(axis=1).tolist() if self.digits else []
+
+    @property
+    def text(self) -> str:
+        """The number as a string, with "?" for each digit the model is not sure of."""
+        return "".join(UNSURE_MARK if a == NOT_SURE else str(a) for a in self.answers)
+
+
+def merged(a: Piece, b: Piece) -> Piece:
+    """One piece made of two."""
+    return Piece(
+        a.labels + b.labels, min(a.left, b.left), min(a.top, b.top), max(a.right, b.right), max(a.bottom, b.bottom)
+    )
+
+
+def horizontal_gap(a: Piece, b: Piece) -> int:
+    """Columns between two pieces; negative when their horizontal extents overlap."""
+    return max(a.left, b.left) - min(a.right, b.right)
+
+
+def overlap_substantially(a: Piece, b: Piece) -> bool:
+    """Whether two pieces share most of the narrower one's columns."""
+    return -horizontal_gap(a, b) >= OVERLAP * min(a.width, b.width)
+
+
+def ink_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
+    """The label image of a binary ink mask and one piece per component that is not a speck."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    stats = stats[1:]  # label 0 is the background
+    if len(stats) == 0:
+        return labels, []
+    largest = stats[:, cv2.CC_STAT_AREA].max()
+    pieces = [
+        Piece((label,), int(x), int(y), int(x + w), int(y + h))
+        for label, (x, y, w, h, area) in enumerate(stats, start=1)
+        if area >= SPECK_FRACTION * largest
+    ]
+    return labels, pieces
+
+
+def merge_overlapping(pieces: list[Piece]) -> list[Piece]:
+    """Join pieces whose horizontal extents overlap substantially, until no two do."""
+    pieces = list(pieces)
+    while True:
+        pair = next(
+            ((i, j) for i in range(len(pieces)) for j in range(i + 1, len(pieces)) if overlap_substantially(pieces[i], pieces[j])),
+            None,
+        )
+        if pair is None:
+            return pieces
+        i, j = pair
+        pieces[i] = merged(pieces[i], pieces[j])
+        del pieces[j]
+
+
+def merge_fragments(pieces: list[Piece]) -> list[Piece]:
+    """Join each piece much shorter than the tallest to its nearest neighbour when it sits right beside it."""
+    pieces = list(pieces)
+    if len(pieces) < 2:
+        return pieces
+    line_height = max(p.height for p in pieces)
+    # Smallest first, so a fragment joins a whole digit rather than another fragment where it can.
+    for fragment in sorted(pieces, key=lambda p: p.height):
+        if fragment.height >= FRAGMENT_HEIGHT * line_height or fragment not in pieces or len(pieces) < 2:
+            continue
+        nearest = min((p for p in pieces if p is not fragment), key=lambda p: horizontal_gap(fragment, p))
+        if horizontal_gap(fragment, nearest) <= FRAGMENT_GAP * line_height:
+            pieces.remove(fragment)
+            pieces[pieces.index(nearest)] = merged(nearest, fragment)
+    return pieces
+
+
+def digit_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
+    """The label image of a binary ink mask and its digits as pieces, left to right."""
+    labels, pieces = ink_pieces(mask)
+    pieces = merge_fragments(merge_overlapping(pieces))
+    return labels, sorted(pieces, key=lambda p: p.left)
+
+
+def digit_ink(ink: np.ndarray, labels: np.ndarray, piece: Piece) -> np.ndarray:
+    """The ink of one digit alone: its components with their anti-aliased fringe, nothing of the others."""
+    own = np.isin(labels, piece.labels)
+    others = (labels > 0) & ~own
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * FRINGE + 1, 2 * FRINGE + 1))
+    near = cv2.dilate(own.astype(np.uint8), disc).astype(bool)
+    return np.where(near & ~others, ink, 0).astype(np.uint8)
+
+
+def split_digits(drawing: np.ndarray) -> list[Digit]:
+    """The digits of a drawing of a number, left to right; empty for a blank drawing."""
+    ink = ink_layer(drawing)
+    # The same threshold as a single drawing's bounding box, so each digit's box is the one it would have alone.
+    mask = (ink > INK_THRESHOLD).astype(np.uint8)
+    labels, pieces = digit_pieces(mask)
+    digits = []
+    for piece in pieces:
+        stages = mnist_stages(digit_ink(ink, labels, piece))
+        if stages is not None:
+            digits.append(Digit(bbox=piece.bbox, stages=stages))
+    return digits
+
+
+def read_number(model: Model, drawing: np.ndarray) -> NumberReading:
+    """Split a drawing into digits and read them all with one call of `model.predict`."""
+    digits = split_digits(drawing)
+    if not digits:
+        return NumberReading([], np.zeros((0, 10), np.float32), model.threshold)
+    probabilities = model.predict(np.stack([d.image for d in digits]))
+    return NumberReading(digits, np.asarray(probabilities, np.float32), model.threshold)
