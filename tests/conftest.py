@@ -75,3 +75,27 @@ def compose_number(crops: list[np.ndarray], rng: np.random.Generator, canvas_hei
         x += crop.shape[1] + gap
     return canvas
 
+
+def photographed(canvas: np.ndarray, rng: np.random.Generator, dark_ink: bool = True, side: int = 420) -> bytes:
+    """A white-on-black drawing as a JPEG photo of ink on paper: texture, uneven light, noise, blur, compression."""
+    import cv2
+
+    scale = side / max(canvas.shape)
+    size = (round(canvas.shape[1] * scale), round(canvas.shape[0] * scale))
+    ink = cv2.resize(canvas, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    height, width = ink.shape
+    texture = cv2.GaussianBlur(rng.normal(0, 1, ink.shape).astype(np.float32), (0, 0), 12)
+    texture /= texture.std()
+    rows, cols = np.mgrid[0:height, 0:width] / max(height, width)
+    angle = rng.uniform(0, 2 * np.pi)
+    gradient = np.cos(angle) * (cols - cols.mean()) + np.sin(angle) * (rows - rows.mean())
+    centre_row, centre_col = rng.uniform(0.3, 0.7, 2)
+    vignette = 1 - 0.9 * ((rows - centre_row) ** 2 + (cols - centre_col) ** 2)
+    light = (0.75 + 0.5 * gradient) * vignette
+    paper, ink_level = (200 + 12 * texture, 45.0) if dark_ink else (50 + 8 * texture, 210.0)
+    photo = light * (paper * (1 - ink) + ink_level * ink) + rng.normal(0, 5, ink.shape)
+    photo = cv2.GaussianBlur(np.clip(photo, 0, 255).astype(np.float32), (0, 0), 1.0)
+    rgb = np.repeat(np.clip(photo, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+    ok, encoded = cv2.imencode(".jpg", rgb, [cv2.IMWRITE_JPEG_QUALITY, 60])
+    assert ok
+    return encoded.tobytes()
