@@ -157,17 +157,22 @@ def pixelated(image: np.ndarray, scale: int) -> np.ndarray:
     return image.repeat(scale, axis=0).repeat(scale, axis=1)
 
 
-def with_box(ink: np.ndarray, bbox: tuple[int, int, int, int], colour: tuple[int, int, int] = (255, 75, 75)) -> np.ndarray:
-    """The grey ink as RGB with its bounding box (x, y, width, height) outlined."""
-    x, y, width, height = bbox
+def with_boxes(ink: np.ndarray, bboxes: list[tuple[int, int, int, int]], colour: tuple[int, int, int] = (255, 75, 75)) -> np.ndarray:
+    """The grey ink as RGB with each bounding box (x, y, width, height) outlined."""
     rgb = np.repeat(ink[:, :, None], 3, axis=2)
     thickness = max(1, max(ink.shape) // 140)  # about one screen pixel at the shown size
-    top, bottom, left, right = y, y + height - 1, x, x + width - 1
-    rgb[top : top + thickness, left : right + 1] = colour
-    rgb[bottom - thickness + 1 : bottom + 1, left : right + 1] = colour
-    rgb[top : bottom + 1, left : left + thickness] = colour
-    rgb[top : bottom + 1, right - thickness + 1 : right + 1] = colour
+    for x, y, width, height in bboxes:
+        top, bottom, left, right = y, y + height - 1, x, x + width - 1
+        rgb[top : top + thickness, left : right + 1] = colour
+        rgb[bottom - thickness + 1 : bottom + 1, left : right + 1] = colour
+        rgb[top : bottom + 1, left : left + thickness] = colour
+        rgb[top : bottom + 1, right - thickness + 1 : right + 1] = colour
     return rgb
+
+
+def with_box(ink: np.ndarray, bbox: tuple[int, int, int, int], colour: tuple[int, int, int] = (255, 75, 75)) -> np.ndarray:
+    """The grey ink as RGB with its bounding box (x, y, width, height) outlined."""
+    return with_boxes(ink, [bbox], colour)
 
 
 def saliency_overlay(saliency: np.ndarray, image: np.ndarray) -> np.ndarray:

@@ -81,6 +81,7 @@ class Model(Protocol):
 class NumberReading:
     """The digits found in a drawing, left to right, with the model's probabilities for each."""
 
+    ink: np.ndarray  # (H, W) uint8, the whole drawing's ink, 255 = ink on 0 background
     digits: list[Digit]
     probabilities: np.ndarray  # (N, 10) float32
     threshold: float
@@ -181,9 +182,8 @@ def digit_ink(ink: np.ndarray, labels: np.ndarray, piece: Piece) -> np.ndarray:
     return np.where(near & ~others, ink, 0).astype(np.uint8)
 
 
-def split_digits(drawing: np.ndarray) -> list[Digit]:
-    """The digits of a drawing of a number, left to right; empty for a blank drawing."""
-    ink = ink_layer(drawing)
+def split_ink(ink: np.ndarray) -> list[Digit]:
+    """The digits in an ink layer (255 = ink on 0), left to right; empty when there is no ink."""
     # The same threshold as a single drawing's bounding box, so each digit's box is the one it would have alone.
     mask = (ink > INK_THRESHOLD).astype(np.uint8)
     labels, pieces = digit_pieces(mask)
@@ -195,10 +195,16 @@ def split_digits(drawing: np.ndarray) -> list[Digit]:
     return digits
 
 
+def split_digits(drawing: np.ndarray) -> list[Digit]:
+    """The digits of a drawing of a number, left to right; empty for a blank drawing."""
+    return split_ink(ink_layer(drawing))
+
+
 def read_number(model: Model, drawing: np.ndarray) -> NumberReading:
     """Split a drawing into digits and read them all with one call of `model.predict`."""
-    digits = split_digits(drawing)
+    ink = ink_layer(drawing)
+    digits = split_ink(ink)
     if not digits:
-        return NumberReading([], np.zeros((0, 10), np.float32), model.threshold)
+        return NumberReading(ink, [], np.zeros((0, 10), np.float32), model.threshold)
     probabilities = model.predict(np.stack([d.image for d in digits]))
-    return NumberReading(digits, np.asarray(probabilities, np.float32), model.threshold)
+    return NumberReading(ink, digits, np.asarray(probabilities, np.float32), model.threshold)

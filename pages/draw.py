@@ -1,4 +1,4 @@
-"""Draw: a digit on a canvas, read live by the chosen model, with every step of what the model sees."""
+"""Draw: a digit (or a number) on a canvas, read live by the chosen model, with every step of what the model sees."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import streamlit as st
 
 import app_state
 from digitlib.artifacts import ArtifactError
+from digitlib.classes import NOT_SURE
 from digitlib.collection import opened, save_drawing
 from digitlib.data import DataError
+from digitlib.numbers import NumberReading, read_number
+from digitlib.photo import photo_ink
 from digitlib.preprocess import decode_image
 
 if TYPE_CHECKING:
@@ -19,6 +22,11 @@ if TYPE_CHECKING:
     from digitlib.serving import Answer
 
 CANVAS_SIZE = 280
+# A number needs room for several digits side by side.
+NUMBER_CANVAS_WIDTH = 560
+MODE = "draw_mode"
+ONE_DIGIT, A_NUMBER = "One digit", "A number"
+DIGIT_INPUT_SIZE = 112
 # Bumped by Clear: a canvas with a new key mounts empty, and the old drawing's state is dropped.
 CANVAS_ROUND = "canvas_round"
 STAGE_SIZE = 140
@@ -36,7 +44,12 @@ def clear_canvas() -> None:
     st.session_state[CANVAS_ROUND] = st.session_state.get(CANVAS_ROUND, 0) + 1
 
 
-def drawn_image(brush_width: int) -> np.ndarray | None:
+def reading_a_number() -> bool:
+    """Whether the page reads a number rather than one digit."""
+    return st.session_state.get(MODE) == A_NUMBER
+
+
+def drawn_image(brush_width: int, width: int) -> np.ndarray | None:
     """Show the canvas and return what is drawn on it as RGBA, or None before the first stroke."""
     # The component registers itself on import, which needs a running Streamlit app.
     from streamlit_drawable_canvas import st_canvas
@@ -45,25 +58,26 @@ def drawn_image(brush_width: int) -> np.ndarray | None:
         stroke_width=brush_width,
         stroke_color="#ffffff",
         background_color="#000000",
-        width=CANVAS_SIZE,
+        width=width,
         height=CANVAS_SIZE,
         drawing_mode="freedraw",
         update_streamlit=True,  # send every stroke, so the answer follows the drawing
         return_image_data=True,
-        key=canvas_key(),
+        # The wide canvas has a key of its own, so switching modes mounts an empty canvas of the right width.
+        key=canvas_key() if width == CANVAS_SIZE else f"{canvas_key()}_wide",
     )
     return result.image_data
 
 
 def uploaded_image() -> tuple[np.ndarray | None, str | None]:
-    """An uploaded photo or scan of a digit, decoded in memory, or the reason it cannot be used."""
+    """The ink of an uploaded photo or scan, cleaned in memory (white on black), or why it cannot be used."""
     upload = st.file_uploader(
-        "…or upload a photo or scan of one digit", type=["png", "jpg", "jpeg"], key=f"upload_{canvas_key()}"
+        "…or upload a photo or scan of digits on paper", type=["png", "jpg", "jpeg"], key=f"upload_{canvas_key()}"
     )
     if upload is None:
         return None, None
     try:
-        return decode_image(upload.getvalue()), None
+        return photo_ink(decode_image(upload.getvalue())), None
     except ValueError as error:
         return None, f"That file cannot be used: {error}."
 
@@ -128,22 +142,60 @@ def show_stages(stages: Stages) -> None:
         show_stage(column, image, caption)
 
 
-st.title("Draw a digit")
+def show_digit_input(column, reading: NumberReading, index: int) -> None:
+    """One digit's 28x28 input with its answer and confidence, or its best guess when the model is not sure."""
+    digit = reading.digits[index]
+    column.image(app_state.pixelated(digit.image, DIGIT_INPUT_SIZE // 28), width=DIGIT_INPUT_SIZE, clamp=True)
+    answer, confidence = reading.answers[index], reading.confidences[index]
+    if answer == NOT_SURE:
+        best = int(reading.probabilities[index].argmax())
+        column.caption(f"**?** not sure: a {best}? ({confidence:.0%})")
+    else:
+        column.caption(f"**{answer}** · {confidence:.1%}")
+
+
+def show_number(reading: NumberReading) -> None:
+    """The number read, with a word on the digits the model is not sure of."""
+    st.metric("Number", reading.text)
+    if NOT_SURE in reading.answers:
+        st.warning(f"Not sure of the digits marked ?: no digit reaches the {reading.threshold:.0%} confidence needed there.")
+
+
+def show_number_digits(reading: NumberReading) -> None:
+    """Each digit's box on the ink, and each digit's 28x28 input with its answer."""
+    st.subheader("How your number becomes MNIST digits")
+    st.image(
+        app_state.with_boxes(reading.ink, [d.bbox for d in reading.digits]),
+        caption=f"{len(reading.digits)} digit{'s' if len(reading.digits) != 1 else ''} found, left to right",
+        width=NUMBER_CANVAS_WIDTH,
+    )
+    st.markdown("**What the model sees, digit by digit**")
+    for index, column in enumerate(st.columns(max(len(reading.digits), 4))[: len(reading.digits)]):
+        show_digit_input(column, reading, index)
+
+
+number_mode = reading_a_number()
+st.title("Draw a number" if number_mode else "Draw a digit")
 model = app_state.pick_model()
-# Fixed widths keep the 280 px canvas whole; on a narrow screen the three parts wrap below each other.
+st.radio("Read", [ONE_DIGIT, A_NUMBER], horizontal=True, key=MODE, label_visibility="collapsed")
+canvas_width = NUMBER_CANVAS_WIDTH if number_mode else CANVAS_SIZE
+# Fixed widths keep the canvas whole; on a narrow screen the three parts wrap below each other.
 row = st.container(horizontal=True, gap="large")
-canvas_column, answer_column = row.container(width=CANVAS_SIZE + 20), row.container(width=240)
+canvas_column, answer_column = row.container(width=canvas_width + 20), row.container(width=240)
 chart_column = row.container(width="stretch")
 
 with canvas_column:
-    st.caption("White ink on black, like MNIST. The answer follows every stroke.")
+    if number_mode:
+        st.caption("Write the digits side by side with a little space between them: touching digits read as one.")
+    else:
+        st.caption("White ink on black, like MNIST. The answer follows every stroke.")
     st.space("small")  # room for the canvas's own toolbar, which floats above it
     canvas_slot = st.container()  # the canvas goes above its controls but needs the brush width first
     brush_width = st.slider("Brush width", min_value=6, max_value=40, value=18)
     st.button("Clear", icon=":material/delete:", on_click=clear_canvas)
     picture, upload_problem = uploaded_image()
     with canvas_slot:
-        drawing = drawn_image(brush_width)
+        drawing = drawn_image(brush_width, canvas_width)
 if upload_problem:
     answer_column.error(upload_problem)
 
@@ -154,7 +206,18 @@ if model is not None:
     except ArtifactError as error:
         answer_column.error(f"The {app_state.model_label(model)} model cannot be used. {error}")
 
-if predictor is not None:
+if predictor is not None and number_mode:
+    source = picture if picture is not None else drawing
+    reading = None if source is None else read_number(predictor, source)
+    if reading is not None and reading.digits:
+        with answer_column:
+            show_number(reading)
+        show_number_digits(reading)
+    elif picture is not None:
+        answer_column.info("No ink found in the uploaded picture.")
+    else:
+        answer_column.info("Write a number on the black canvas, digit by digit from left to right.")
+elif predictor is not None:
     source = picture if picture is not None else drawing
     read = None if source is None else predictor.read_drawing(source)
     if read is None and picture is not None:

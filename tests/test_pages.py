@@ -637,3 +637,96 @@ def test_your_drawings_in_a_broken_database_give_a_clear_message(monkeypatch, tm
     drawings_db_path.write_bytes(b"not a database " * 100)
     at = app(monkeypatch, tmp_path, "pages/drawings.py")
     assert "could not be read" in texts(at.error) and "not a database" in texts(at.error)
+
+
+# --- numbers and photos on the draw page ------------------------------------------------------------------
+
+
+def read_alone_right(models: Path, name: str, drawings: dict[str, np.ndarray], count: int) -> list[int]:
+    """Oracle: indices of the first drawings the model reads right and sure, each on its own canvas."""
+    answers = oracle_answers(models, name, drawings["images"][:40])
+    return [i for i, a in enumerate(answers) if a.sure and a.digit == drawings["labels"][i]][:count]
+
+
+def composed_number(drawings: dict[str, np.ndarray], chosen: list[int], height: int = 100) -> np.ndarray:
+    """Some drawings written side by side on one canvas, as a number."""
+    from conftest import compose_number, ink_crop
+
+    return compose_number([ink_crop(drawings["images"][i], height) for i in chosen], np.random.default_rng(0))
+
+
+def number_mode(at):
+    """Switch the Draw page to reading numbers."""
+    at.radio(key="draw_mode").set_value("A number").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def digit_captions(at) -> list[str]:
+    """The captions under the digits' 28x28 inputs, left to right."""
+    return [c.value for c in at.caption if c.value.startswith("**")]
+
+
+def test_number_mode_reads_a_number_drawn_on_the_wide_canvas(monkeypatch, trained_cnn, drawings):
+    chosen = read_alone_right(trained_cnn, "cnn", drawings, 4)
+    expected = "".join(str(drawings["labels"][i]) for i in chosen)
+    at = app(monkeypatch, trained_cnn)
+    before = canvas_key(at)
+    number_mode(at)
+    assert at.title[0].value == "Draw a number" and canvas_key(at) != before, "a fresh, wider canvas"
+    assert "Write a number" in texts(at.info)
+    canvas = np.zeros((280, 560), np.uint8)
+    number = composed_number(drawings, chosen)
+    canvas[:, : number.shape[1]] = number[:, :560]
+    draw(at, canvas)
+    assert not at.error and metric_values(at)["Number"] == expected
+    assert [c.split("**")[1] for c in digit_captions(at)] == list(expected), "each digit's input with its answer"
+    assert "4 digits found, left to right" in [c for element in at.get("image") for c in element.captions]
+
+
+def test_number_mode_reads_an_uploaded_photo_of_a_number(monkeypatch, trained_cnn, drawings):
+    from conftest import photographed
+
+    chosen = read_alone_right(trained_cnn, "cnn", drawings, 3)
+    expected = "".join(str(drawings["labels"][i]) for i in chosen)
+    photo = photographed(composed_number(drawings, chosen, height=160), np.random.default_rng(1), side=700)
+    at = number_mode(app(monkeypatch, trained_cnn))
+    at.file_uploader[0].upload("number.jpg", photo, "image/jpeg").run()
+    assert not at.exception and not at.error
+    assert metric_values(at)["Number"] == expected
+
+
+def test_one_digit_mode_reads_an_uploaded_photo(monkeypatch, trained_cnn, drawings):
+    from conftest import photographed
+
+    (index,) = read_alone_right(trained_cnn, "cnn", drawings, 1)
+    at = app(monkeypatch, trained_cnn)
+    photo = photographed(drawings["images"][index], np.random.default_rng(2), dark_ink=False)
+    at.file_uploader[0].upload("board.jpg", photo, "image/jpeg").run()
+    assert not at.exception and not at.error
+    assert metric_values(at)["Prediction"] == str(drawings["labels"][index])
+
+
+@pytest.mark.parametrize("numbers", [False, True], ids=["one digit", "a number"])
+def test_a_photo_of_blank_paper_has_no_ink(monkeypatch, trained_cnn, numbers):
+    from conftest import photographed
+
+    at = app(monkeypatch, trained_cnn)
+    if numbers:
+        number_mode(at)
+    at.file_uploader[0].upload("paper.jpg", photographed(np.zeros((280, 280), np.uint8), np.random.default_rng(3)), "image/jpeg").run()
+    assert not at.exception and not at.error
+    assert "No ink found in the uploaded picture" in texts(at.info)
+    assert "Number" not in metric_values(at) and "Prediction" not in metric_values(at)
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [(b"this is text, renamed to .png", "not a readable PNG or JPEG"), (b"", "empty")],
+    ids=["text", "empty"],
+)
+def test_number_mode_gives_a_clear_message_for_an_unreadable_upload(monkeypatch, tiny_models, content, message):
+    at = number_mode(app(monkeypatch, tiny_models))
+    at.file_uploader[0].upload("notes.png", content, "image/png").run()
+    assert not at.exception
+    assert message in texts(at.error) and "Number" not in metric_values(at)
