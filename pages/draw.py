@@ -234,5 +234,7 @@ elif predictor is not None:
         with chart_column:
             st.markdown("**Probability of each digit**")
             st.altair_chart(app_state.probability_chart(answer.probabilities), width="stretch")
+            st.markdown("**Nearest MNIST training images**, as the model sees them (label · similarity)")
+            app_state.show_neighbours(predictor, stages.centered)
         st.subheader("How your drawing becomes an MNIST digit")
         show_stages(stages)

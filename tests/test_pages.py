@@ -419,6 +419,35 @@ def test_draw_page_shows_why_this_answer_under_what_the_model_sees(monkeypatch, 
         assert captions.index(why) == captions.index("What the model sees: 28×28") + 1
 
 
+def neighbour_captions(at) -> list[str]:
+    """The captions of the nearest-training-image thumbnails ("label · similarity")."""
+    return [c for image in at.get("image") for c in image.captions if " · " in c]
+
+
+def test_draw_page_shows_the_nearest_training_images(monkeypatch, tmp_path, drawings, mnist):
+    from digitlib.neighbours import load_index
+    from digitlib.serving import Predictor
+
+    for suffix in (".keras", ".onnx", ".neighbours.npz"):
+        (tmp_path / f"cnn{suffix}").symlink_to(PROJECT_MODELS / f"cnn{suffix}")
+    predictor = Predictor("cnn", tmp_path)
+    index = load_index(predictor.files)
+    image = drawings["images"][0]
+    stages, answer = predictor.read_drawing(image)
+    rows, similarity = index.nearest(predictor.embed(stages.centered), 8)
+    at = draw(app(monkeypatch, tmp_path), image)
+    assert neighbour_captions(at) == [f"{index.labels[r]} · {s:.2f}" for r, s in zip(rows, similarity)]
+    (x_train, y_train), _ = mnist
+    assert np.array_equal(index.labels[rows], y_train[rows])
+    assert (y_train[rows] == answer.digit).mean() >= 0.5, "most neighbours of a clear drawing share its digit"
+
+
+def test_draw_page_without_a_neighbour_index_says_how_to_make_one(monkeypatch, trained_cnn, drawings):
+    at = draw(app(monkeypatch, trained_cnn), drawings["images"][0])
+    assert "Prediction" in metric_values(at) and neighbour_captions(at) == []
+    assert "python -m digitlib index --model cnn" in texts(at.caption)
+
+
 # --- what a user can get wrong ----------------------------------------------------------------------------
 
 
