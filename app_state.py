@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitlib.artifacts import ArtifactError, available_models, model_files, models_dir, read_json, read_predictions
+from digitlib.artifacts import DEFAULT_MODEL, ArtifactError, available_models, model_files, models_dir, read_json, read_predictions
 from digitlib.data import DataError, label_counts, load_mnist, mean_images, mnist_path
 from digitlib.explain import occlusion_map
 from digitlib.neighbours import NeighbourIndex, load_index
@@ -18,9 +18,10 @@ from digitlib.neighbours import NeighbourIndex, load_index
 if TYPE_CHECKING:
     from digitlib.serving import Predictor
 
-MODEL_LABELS = {"digitnet": "DigitNet (strongest)", "cnn": "CNN", "mlp": "MLP"}
-# Strongest first: the picker lists models in this order and defaults to the first one trained.
-MODEL_STRENGTH = ("digitnet", "cnn", "mlp")
+MODEL_LABELS = {"drawnet": "DrawNet (for drawings)", "digitnet": "DigitNet (best on MNIST)", "cnn": "CNN", "mlp": "MLP"}
+# The default model first, then the others strongest first: the picker lists models in this order and
+# starts on the first one trained.
+MODEL_STRENGTH = (DEFAULT_MODEL, *(name for name in ("drawnet", "digitnet", "cnn", "mlp") if name != DEFAULT_MODEL))
 CHOSEN_MODEL = "chosen_model"
 MODEL_WIDGET = "model_picker"
 # Where the Evaluation page leaves the (true, predicted) mistakes the Misclassified page should open on.
@@ -53,7 +54,7 @@ def pick_model() -> str | None:
     if not names:
         st.error(
             f"No trained model found in `{folder}`. Train one with "
-            "`python -m digitlib train --model digitnet`, then reload this page."
+            f"`python -m digitlib train --model {DEFAULT_MODEL}`, then reload this page."
         )
         return None
     if st.session_state.get(CHOSEN_MODEL) not in names:
@@ -61,8 +62,8 @@ def pick_model() -> str | None:
     # Streamlit forgets a widget's state on pages that do not show it, so seed it from the lasting choice.
     st.session_state[MODEL_WIDGET] = st.session_state[CHOSEN_MODEL]
     st.sidebar.selectbox("Model", names, key=MODEL_WIDGET, format_func=model_label, on_change=_remember_model)
-    if "digitnet" not in names:
-        st.sidebar.caption("DigitNet, the strongest model, is not trained yet.")
+    if DEFAULT_MODEL not in names:
+        st.sidebar.caption(f"{model_label(DEFAULT_MODEL)}, the default model, is not trained yet.")
     return st.session_state[CHOSEN_MODEL]
 
 
