@@ -87,7 +87,7 @@ def ink_layer(image: np.ndarray) -> np.ndarray:
         gray = cv2.bitwise_not(gray)
         background = 255 - background
     if background > 0:
-        gray = cv2.subtract(gray, background)
+        gray = cv2.subtract(gray, np.full_like(gray, background))
     return gray
 
 
