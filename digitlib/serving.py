@@ -69,15 +69,11 @@ class Predictor:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Probabilities (N, 10) for float images (N, 28, 28) or one (28, 28) image in [0, 1]."""
-        batch = to_model_input(images, self.input_shape)
-        if len(batch) <= BATCH_SIZE:
-            return self._forward(batch)
-        return np.concatenate([self._forward(batch[i : i + BATCH_SIZE]) for i in range(0, len(batch), BATCH_SIZE)])
+        return _in_batches(self._forward, to_model_input(images, self.input_shape))
 
     def embed(self, images: np.ndarray) -> np.ndarray:
         """The model's penultimate-layer features (N, D) for float images (N, 28, 28) in [0, 1]."""
-        batch = to_model_input(images, self.input_shape)
-        return np.concatenate([self._embed(batch[i : i + BATCH_SIZE]) for i in range(0, max(1, len(batch)), BATCH_SIZE)])
+        return _in_batches(self._embed, to_model_input(images, self.input_shape))
 
     def answer(self, image: np.ndarray) -> Answer:
         """The answer for one preprocessed (28, 28) image."""
@@ -89,6 +85,13 @@ class Predictor:
         if stages is None:
             return None
         return stages, self.answer(stages.centered)
+
+
+def _in_batches(function, batch: np.ndarray) -> np.ndarray:
+    """`function` applied to a model-input batch in slices of at most BATCH_SIZE images, results joined."""
+    if len(batch) <= BATCH_SIZE:
+        return function(batch)
+    return np.concatenate([function(batch[i : i + BATCH_SIZE]) for i in range(0, len(batch), BATCH_SIZE)])
 
 
 def calibrated_threshold(files: ModelFiles) -> float:
