@@ -42,6 +42,16 @@ def _conv_bn_relu(x, filters: int, padding: str = "same", strides: int = 1):
     return layers.Activation("relu")(x)
 
 
+def _dense_head(x, features_name: str | None = None):
+    """Flatten, dropout, Dense 128 with batch norm and ReLU (the penultimate features), dropout."""
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.4)(x)
+    x = layers.Dense(128, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu", name=features_name)(x)
+    return layers.Dropout(0.4)(x)
+
+
 def build_digitnet() -> keras.Model:
     """A VGG-style CNN with batch norm and dropout, made to be trained with drawing-like augmentation."""
     inputs = keras.Input(shape=(28, 28, 1), name="image")
@@ -52,12 +62,7 @@ def build_digitnet() -> keras.Model:
     x = _conv_bn_relu(x, 64)
     x = layers.MaxPooling2D(2)(x)
     x = _conv_bn_relu(x, 128, padding="valid")
-    x = layers.Flatten()(x)
-    x = layers.Dropout(0.4)(x)
-    x = layers.Dense(128, use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
-    x = layers.Activation("relu")(x)
-    x = layers.Dropout(0.4)(x)
+    x = _dense_head(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="digitnet")
 
@@ -81,12 +86,7 @@ def build_drawnet() -> keras.Model:
     x = _conv_bn_relu(x, 64)
     x = layers.MaxPooling2D(2)(x)
     x = _conv_bn_relu(x, 128, padding="valid")
-    x = layers.Flatten()(x)
-    x = layers.Dropout(0.4)(x)
-    x = layers.Dense(128, use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
-    x = layers.Activation("relu", name="embedding")(x)
-    x = layers.Dropout(0.4)(x)
+    x = _dense_head(x, features_name="embedding")
     with_other = layers.Dense(NUM_CLASSES + 1, activation="softmax", name=WITH_OTHER)(x)
     outputs = DigitProbabilities(name="probabilities")(with_other)
     return keras.Model(inputs, outputs, name="drawnet")
