@@ -31,6 +31,24 @@ def mnist():
 
 
 @pytest.fixture(scope="session")
+def drawn(shared_data_dir) -> dict[str, np.ndarray]:
+    """drawn_dev: real people's digits on 280x280 canvases."""
+    with np.load(shared_data_dir / "drawn_dev.npz") as data:
+        return {"images": data["images"], "labels": data["labels"]}
+
+
+@pytest.fixture(scope="session")
+def predictor():
+    """The committed default model, from the project's models/."""
+    from digitlib.artifacts import DEFAULT_MODEL, model_files
+    from digitlib.serving import Predictor
+
+    if not model_files(DEFAULT_MODEL, ROOT / "models").model.is_file():
+        pytest.skip(f"the default model {DEFAULT_MODEL} is not trained")
+    return Predictor(DEFAULT_MODEL, ROOT / "models")
+
+
+@pytest.fixture(scope="session")
 def shared_data_dir() -> Path:
     """The folder that holds mnist.npz and the drawn sets (beside $DIGITLIB_MNIST)."""
     path = os.environ.get("DIGITLIB_MNIST")

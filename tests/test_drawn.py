@@ -10,11 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import ROOT
-from digitlib.artifacts import DEFAULT_MODEL
 from digitlib.data import load_drawings
 from digitlib.evaluate import evaluate_drawings
-from digitlib.serving import Predictor
 
 MIN_DIGIT_ACCURACY = 0.94
 MIN_ANSWERED = 0.96
@@ -24,11 +21,6 @@ MIN_LETTER_REJECTION = 0.28
 def _subset(path, step: int) -> dict[str, np.ndarray]:
     """Every `step`-th sample of a drawn set."""
     return {key: values[::step] for key, values in load_drawings(path).items()}
-
-
-@pytest.fixture(scope="module")
-def predictor() -> Predictor:
-    return Predictor(DEFAULT_MODEL, ROOT / "models")
 
 
 def test_drawn_digits_stay_right(predictor, shared_data_dir):

@@ -56,24 +56,6 @@ def ink_box(canvas: np.ndarray) -> tuple[int, int, int, int]:
     return cv2.boundingRect((canvas > 40).astype(np.uint8))
 
 
-@pytest.fixture(scope="module")
-def drawn(shared_data_dir) -> dict[str, np.ndarray]:
-    """drawn_dev: real people's digits on 280x280 canvases."""
-    with np.load(shared_data_dir / "drawn_dev.npz") as data:
-        return {"images": data["images"], "labels": data["labels"]}
-
-
-@pytest.fixture(scope="module")
-def predictor():
-    """The committed default model."""
-    from digitlib.artifacts import DEFAULT_MODEL, model_files
-    from digitlib.serving import Predictor
-
-    if not model_files(DEFAULT_MODEL).model.is_file():
-        pytest.skip(f"the default model {DEFAULT_MODEL} is not trained")
-    return Predictor(DEFAULT_MODEL)
-
-
 def test_numbers_and_photo_import_without_tensorflow():
     script = "import sys, digitlib.numbers, digitlib.photo; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -16,24 +16,6 @@ PHOTOS = 200
 PINNED_PHOTO_ACCURACY = 0.92
 
 
-@pytest.fixture(scope="module")
-def drawn(shared_data_dir) -> dict[str, np.ndarray]:
-    """drawn_dev: real people's digits on 280x280 canvases."""
-    with np.load(shared_data_dir / "drawn_dev.npz") as data:
-        return {"images": data["images"], "labels": data["labels"]}
-
-
-@pytest.fixture(scope="module")
-def predictor():
-    """The committed default model."""
-    from digitlib.artifacts import DEFAULT_MODEL, model_files
-    from digitlib.serving import Predictor
-
-    if not model_files(DEFAULT_MODEL).model.is_file():
-        pytest.skip(f"the default model {DEFAULT_MODEL} is not trained")
-    return Predictor(DEFAULT_MODEL)
-
-
 def answer(predictor, drawing: np.ndarray) -> int | None:
     """The digit the app would answer for a drawing; -1 for "not sure", None for no ink."""
     read = predictor.read_drawing(drawing)
