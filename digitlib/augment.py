@@ -205,19 +205,18 @@ def distort(big: np.ndarray, rng: np.random.Generator, jitter: float) -> np.ndar
     return big
 
 
-def augment_digit(image: np.ndarray, label: int, rng: np.random.Generator, mix: StyleMix | None = STYLE_MIXES["digitnet"]) -> np.ndarray:
+def augment_digit(image: np.ndarray, label: int, rng: np.random.Generator, mix: StyleMix = STYLE_MIXES["digitnet"]) -> np.ndarray:
     """One random drawing-like variant of a 28x28 uint8 digit, as float32 (28, 28) in [0, 1]."""
     big = cv2.resize(image, None, fx=UPSCALE, fy=UPSCALE, interpolation=cv2.INTER_LINEAR)
     big = cv2.copyMakeBorder(big, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=0)
-    if mix is not None:
-        big = add_style(big, label, rng, mix)
-    big = distort(big, rng, mix.pen_jitter if mix is not None else 0.0)
+    big = add_style(big, label, rng, mix)
+    big = distort(big, rng, mix.pen_jitter)
     result = to_mnist(big)
     return result if result is not None else image.astype(np.float32) / 255.0
 
 
 def augment_batch(
-    images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, rate: float = 0.85, mix: StyleMix | None = STYLE_MIXES["digitnet"]
+    images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, rate: float = 0.85, mix: StyleMix = STYLE_MIXES["digitnet"]
 ) -> np.ndarray:
     """Augment a fraction `rate` of a uint8 batch; return float32 (N, 28, 28) in [0, 1]."""
     out = images.astype(np.float32) / 255.0

@@ -135,7 +135,7 @@ def train(
     keras.utils.set_random_seed(settings.seed)
     model = BUILDERS[name]()
     # A model with a "not a digit" class is fitted on all 11 classes and saved with its 10 digit outputs.
-    fitted = (eleven_class_model(model) if settings.not_digits else None) or model
+    fitted = eleven_class_model(model) if settings.not_digits else model
     batches = DigitBatches(x_fit, y_fit, settings, model.input_shape)
     compile_model(fitted, settings, len(batches))
     validation = (to_model_input(x_val.astype(np.float32) / 255.0, model.input_shape), y_val)
