@@ -6,7 +6,7 @@ so the network trains on exactly the kind of input the app will give it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import cv2
@@ -108,6 +108,22 @@ def add_crossbar(seven: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def lift_bar(five: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A 5 whose flat top bar is drawn as a separate stroke, lifted off the body."""
+    x0, y0, x1, y1 = ink_extent(five)
+    h, w = y1 - y0, x1 - x0
+    cut = y0 + round(rng.uniform(0.18, 0.3) * h)
+    gap = round(rng.uniform(0.06, 0.15) * h)
+    shift = round(rng.uniform(-0.05, 0.15) * w)
+    out = five.copy()
+    out[:cut] = 0
+    bar = five[y0:cut]
+    top = max(0, y0 - gap)
+    left, right = max(0, shift), min(five.shape[1], five.shape[1] + shift)
+    out[top : top + len(bar), left:right] = np.maximum(out[top : top + len(bar), left:right], bar[:, left - shift : right - shift])
+    return out
+
+
 @dataclass(frozen=True)
 class StyleMix:
     """How often each synthetic handwriting style is given to a digit, and how it is drawn."""
@@ -119,6 +135,7 @@ class StyleMix:
     flag_angles: tuple[float, float] = (25, 65)  # degrees below the horizontal
     base_one: float = 0.1
     crossed_seven: float = 0.0
+    lifted_five: float = 0.0
     pen_jitter: float = 0.0
 
 
@@ -135,10 +152,11 @@ STYLE_MIXES: dict[str, StyleMix] = {
         pen_jitter=0.5,
     ),
 }
+STYLE_MIXES["drawn2"] = replace(STYLE_MIXES["drawn"], lifted_five=0.3)
 
 
 def add_style(image: np.ndarray, label: int, rng: np.random.Generator, mix: StyleMix = STYLE_MIXES["digitnet"]) -> np.ndarray:
-    """Sometimes give a 0, 1 or 7 a style that MNIST lacks but people draw."""
+    """Sometimes give a 0, 1, 5 or 7 a style that MNIST lacks but people draw."""
     if label == 0:
         u = rng.random()
         if u < mix.slashed_zero:
@@ -153,6 +171,8 @@ def add_style(image: np.ndarray, label: int, rng: np.random.Generator, mix: Styl
             return add_base(image, rng)
     elif label == 7 and mix.crossed_seven > 0 and rng.random() < mix.crossed_seven:
         return add_crossbar(image, rng)
+    elif label == 5 and mix.lifted_five > 0 and rng.random() < mix.lifted_five:
+        return lift_bar(image, rng)
     return image
 
 

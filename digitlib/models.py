@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import keras
 from keras import layers, regularizers
@@ -78,7 +79,7 @@ class DigitProbabilities(layers.Layer):
         return (input_shape[0], NUM_CLASSES)
 
 
-def build_drawnet() -> keras.Model:
+def build_drawnet(name: str = "drawnet") -> keras.Model:
     """A compact CNN for drawings, trained on 11 classes (the digits and "not a digit"); outputs the 10 digits."""
     inputs = keras.Input(shape=(28, 28, 1), name="image")
     x = _conv_bn_relu(inputs, 32)
@@ -89,7 +90,14 @@ def build_drawnet() -> keras.Model:
     x = _dense_head(x, features_name="embedding")
     with_other = layers.Dense(NUM_CLASSES + 1, activation="softmax", name=WITH_OTHER)(x)
     outputs = DigitProbabilities(name="probabilities")(with_other)
-    return keras.Model(inputs, outputs, name="drawnet")
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_studionet(members: Sequence[keras.Model]) -> keras.Model:
+    """An ensemble: the mean of the digit probabilities of independently trained networks."""
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    outputs = layers.Average(name="probabilities")([member(inputs) for member in members])
+    return keras.Model(inputs, outputs, name="studionet")
 
 
 def eleven_class_model(model: keras.Model) -> keras.Model | None:
@@ -103,6 +111,7 @@ BUILDERS: dict[str, Callable[[], keras.Model]] = {
     "cnn": build_cnn,
     "digitnet": build_digitnet,
     "drawnet": build_drawnet,
+    "drawnet2": partial(build_drawnet, name="drawnet2"),
 }
 
 

@@ -14,6 +14,7 @@ from digitlib.augment import (
     augment_batch,
     draw_not_digit,
     ink_extent,
+    lift_bar,
     not_digit_batch,
     pen_jitter,
     stroke_width,
@@ -59,6 +60,18 @@ def test_crossbar_stays_inside_the_seven(mnist):
     assert len(ys) > 0 and y0 + 0.3 * (y1 - y0) < ys.mean() < y0 + 0.75 * (y1 - y0)
 
 
+def test_lifted_bar_leaves_a_gap_above_the_body_of_the_five(mnist):
+    five = big_digit(mnist, 5)
+    lifted = lift_bar(five, np.random.default_rng(7))
+    x0, y0, x1, y1 = ink_extent(five)
+    inked_rows = (lifted > 127).any(axis=1)
+    # An empty band of rows now separates the bar (higher than before) from the body.
+    assert np.nonzero(inked_rows)[0].min() < y0
+    top_half = inked_rows[np.nonzero(inked_rows)[0].min() : y0 + (y1 - y0) // 2]
+    assert not top_half.all()
+    assert 0.8 < (lifted > 127).sum() / (five > 127).sum() <= 1.0
+
+
 def test_pen_jitter_bends_but_keeps_the_ink(mnist):
     seven = big_digit(mnist, 7)
     bent = pen_jitter(seven, np.random.default_rng(4))
@@ -85,4 +98,6 @@ def test_not_digit_drawings_are_letters_and_signs_with_ink():
 def test_digitnet_mix_is_unchanged_so_its_recipe_reproduces():
     mix = STYLE_MIXES["digitnet"]
     assert (mix.slashed_zero, mix.flag_one, mix.base_one) == (0.2, 0.25, 0.1)
-    assert mix.struck_zero == mix.crossed_seven == mix.pen_jitter == 0.0
+    assert mix.struck_zero == mix.crossed_seven == mix.pen_jitter == mix.lifted_five == 0.0
+    # drawnet's recipe reproduces too: only drawnet2's mix lifts the bars of fives.
+    assert STYLE_MIXES["drawn"].lifted_five == 0.0 and STYLE_MIXES["drawn2"].lifted_five > 0
