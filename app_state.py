@@ -18,10 +18,17 @@ from digitlib.neighbours import NeighbourIndex, load_index
 if TYPE_CHECKING:
     from digitlib.serving import Predictor
 
-MODEL_LABELS = {"drawnet": "DrawNet (for drawings)", "digitnet": "DigitNet (best on MNIST)", "cnn": "CNN", "mlp": "MLP"}
+MODEL_LABELS = {
+    "studionet": "StudioNet (ensemble, most accurate)",
+    "drawnet": "DrawNet (for drawings)",
+    "drawnet2": "DrawNet 2 (ensemble member)",
+    "digitnet": "DigitNet",
+    "cnn": "CNN",
+    "mlp": "MLP",
+}
 # The default model first, then the others strongest first: the picker lists models in this order and
 # starts on the first one trained.
-MODEL_STRENGTH = (DEFAULT_MODEL, *(name for name in ("drawnet", "digitnet", "cnn", "mlp") if name != DEFAULT_MODEL))
+MODEL_STRENGTH = (DEFAULT_MODEL, *(name for name in MODEL_LABELS if name != DEFAULT_MODEL))
 CHOSEN_MODEL = "chosen_model"
 MODEL_WIDGET = "model_picker"
 # Where the Evaluation page leaves the (true, predicted) mistakes the Misclassified page should open on.

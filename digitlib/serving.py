@@ -147,11 +147,17 @@ def expose_embedding(exported) -> str:
 
 
 def penultimate_model(model):
-    """The Keras model cut before its last dense layer: it outputs the features the classifier reads."""
+    """The Keras model cut before its last dense layer: it outputs the features the classifier reads.
+
+    For an ensemble that is the last member's dense layer, as in the ONNX export.
+    """
     import keras
 
-    last_dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)][-1]
-    return keras.Model(model.input, last_dense.input)
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    if dense:
+        return keras.Model(model.input, dense[-1].input)
+    member = [layer for layer in model.layers if isinstance(layer, keras.Model)][-1]
+    return keras.Model(model.input, penultimate_model(member)(model.input))
 
 
 def load_keras_model(path: Path):

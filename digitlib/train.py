@@ -11,11 +11,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from digitlib.artifacts import ModelFiles, machine_description, model_files, write_json
+from digitlib.artifacts import ModelFiles, machine_description, model_files, read_json, write_json
 from digitlib.augment import STYLE_MIXES, augment_batch, not_digit_batch
 from digitlib.classes import NUM_CLASSES
 from digitlib.data import load_mnist
-from digitlib.models import BUILDERS, eleven_class_model
+from digitlib.models import BUILDERS, build_studionet, eleven_class_model
 from digitlib.preprocess import to_model_input
 
 VALIDATION_SIZE = 5000
@@ -41,7 +41,13 @@ RECIPES: dict[str, Settings] = {
     "cnn": Settings(epochs=10),
     "digitnet": Settings(epochs=24, learning_rate=2e-3, augment=True),
     "drawnet": Settings(epochs=30, learning_rate=2e-3, augment=True, styles="drawn", not_digits=0.1),
+    # A second drawnet for ensembles: another seed, and 5s with a lifted top bar.
+    "drawnet2": Settings(epochs=24, learning_rate=2e-3, augment=True, styles="drawn2", not_digits=0.1, seed=7),
 }
+
+
+# Ensembles are built from members trained with their own recipes.
+ENSEMBLES: dict[str, tuple[str, ...]] = {"studionet": ("digitnet", "drawnet", "drawnet2")}
 
 
 class DigitBatches(keras.utils.PyDataset):
@@ -118,8 +124,10 @@ def train(
     verbose: int | str = "auto",
 ) -> ModelFiles:
     """Train model `name` on MNIST train and write `<name>.keras` and `<name>.training.json`."""
+    if name in ENSEMBLES:
+        return train_ensemble(name, epochs, out, mnist, limit, seed, verbose)
     if name not in BUILDERS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(BUILDERS)}")
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join([*BUILDERS, *ENSEMBLES])}")
     settings = RECIPES[name]
     settings = replace(
         settings,
@@ -158,6 +166,44 @@ def train(
             "backend": keras.backend.backend(),
             "keras": keras.__version__,
             "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        },
+    )
+    return files
+
+
+def train_ensemble(
+    name: str,
+    epochs: int | None = None,
+    out: str | os.PathLike | None = None,
+    mnist: str | os.PathLike | None = None,
+    limit: int | None = None,
+    seed: int | None = None,
+    verbose: int | str = "auto",
+) -> ModelFiles:
+    """Train the members of ensemble `name` that `out` lacks, then save their average as `<name>.keras`."""
+    members, records = [], []
+    for member in ENSEMBLES[name]:
+        member_files = model_files(member, out)
+        if not member_files.model.is_file():
+            train(member, epochs, out, mnist, limit, seed, verbose)
+        members.append(load_model(member_files.model))
+        records.append(read_json(member_files.training))
+    model = build_studionet(members)
+    files = model_files(name, out)
+    model.save(files.model)
+    write_json(
+        files.training,
+        {
+            "model": name,
+            "parameters": model.count_params(),
+            "members": list(ENSEMBLES[name]),
+            "settings": {"members": list(ENSEMBLES[name]), "augment": all(r["settings"]["augment"] for r in records)},
+            "train_images": records[0]["train_images"],
+            "validation_images": records[0]["validation_images"],
+            "wall_time_s": round(sum(r["wall_time_s"] for r in records), 1),
+            "machine": records[0]["machine"],
+            "backend": keras.backend.backend(),
+            "keras": keras.__version__,
         },
     )
     return files

@@ -15,7 +15,7 @@ def minutes(seconds: float) -> str:
 
 def comparison_row(name: str, record: dict) -> dict:
     """One model's line in the side-by-side table."""
-    settings, history, machine = record["settings"], record["history"], record.get("machine", {})
+    settings, history, machine = record["settings"], record.get("history"), record.get("machine", {})
     try:
         test_accuracy = app_state.test_metrics(name)["accuracy"]
     except ArtifactError:
@@ -23,12 +23,12 @@ def comparison_row(name: str, record: dict) -> dict:
     return {
         "model": app_state.model_label(name),
         "parameters": record["parameters"],
-        "epochs": settings["epochs"],
+        "epochs": settings.get("epochs"),
         "augmented": "yes" if settings["augment"] else "no",
         "training time": minutes(record["wall_time_s"]),
         "cores": machine.get("cores"),
-        "train accuracy": history["accuracy"][-1],
-        "validation accuracy": history["val_accuracy"][-1],
+        "train accuracy": history["accuracy"][-1] if history else None,
+        "validation accuracy": history["val_accuracy"][-1] if history else None,
         "test accuracy": test_accuracy,
     }
 
@@ -54,8 +54,24 @@ def curve_chart(history: dict, metric: str) -> alt.Chart:
     )
 
 
+def show_ensemble(record: dict) -> None:
+    """What an ensemble is made of; its members have the learning curves."""
+    time_column, members_column, parameters_column = st.columns(3)
+    time_column.metric("Training time (all members)", minutes(record["wall_time_s"]))
+    members_column.metric("Members", len(record["members"]))
+    parameters_column.metric("Parameters", f"{record['parameters']:,}")
+    st.markdown(
+        "An ensemble: it averages the digit probabilities of "
+        + ", ".join(app_state.model_label(member) for member in record["members"])
+        + ", each trained with its own recipe. Pick a member in the sidebar for its learning curves."
+    )
+
+
 def show_model(name: str, record: dict) -> None:
     """Learning curves, settings, time and architecture of one model."""
+    if "members" in record:
+        show_ensemble(record)
+        return
     history = record["history"]
     time_column, epochs_column, parameters_column, validation_column = st.columns(4)
     time_column.metric("Training time", minutes(record["wall_time_s"]))

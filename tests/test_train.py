@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from digitlib.artifacts import read_json, read_predictions
+from digitlib.artifacts import model_files, read_json, read_predictions
 from digitlib.evaluate import evaluate_mnist
 from digitlib.models import build_cnn, build_digitnet, build_drawnet, build_mlp, eleven_class_model
-from digitlib.serving import Predictor
-from digitlib.train import RECIPES, DigitBatches, train
+from digitlib.serving import Predictor, export_onnx
+from digitlib.train import ENSEMBLES, RECIPES, DigitBatches, train
 
 
 def test_architectures_match_the_reference_notebooks():
@@ -92,4 +92,26 @@ def test_every_named_model_has_a_builder_and_a_recipe():
     from digitlib.artifacts import DEFAULT_MODEL, MODEL_NAMES
     from digitlib.models import BUILDERS
 
-    assert set(BUILDERS) == set(MODEL_NAMES) == set(RECIPES) and DEFAULT_MODEL in MODEL_NAMES
+    assert set(BUILDERS) == set(RECIPES) and set(MODEL_NAMES) == set(BUILDERS) | set(ENSEMBLES)
+    assert DEFAULT_MODEL in MODEL_NAMES and all(set(members) <= set(BUILDERS) for members in ENSEMBLES.values())
+
+
+def test_ensemble_trains_its_missing_members_and_serves_their_mean(tmp_path, mnist):
+    train("drawnet", epochs=1, out=tmp_path, limit=200, verbose=0)
+    before = model_files("drawnet", tmp_path).model.stat().st_mtime_ns
+    files = train("studionet", epochs=1, out=tmp_path, limit=200, verbose=0)
+    # The member already there is reused, the others are trained.
+    assert model_files("drawnet", tmp_path).model.stat().st_mtime_ns == before
+    record = read_json(files.training)
+    members = record["members"]
+    assert members == list(ENSEMBLES["studionet"])
+    assert record["wall_time_s"] == pytest.approx(sum(read_json(model_files(m, tmp_path).training)["wall_time_s"] for m in members), abs=0.2)
+
+    _, (x_test, _) = mnist
+    images = x_test[:300].astype(np.float32) / 255.0
+    mean = np.mean([Predictor(member, tmp_path).predict(images) for member in members], axis=0)
+    assert np.allclose(Predictor("studionet", tmp_path).predict(images), mean, atol=1e-6)
+    export_onnx(files)
+    served = Predictor("studionet", tmp_path)
+    assert served.backend == "onnxruntime" and np.allclose(served.predict(images), mean, atol=1e-5)
+    assert served.embed(images[:2]).shape == (2, 128)
