@@ -13,7 +13,7 @@ import numpy as np
 
 MODELS_ENV = "DIGITLIB_MODELS"
 MODEL_NAMES = ("mlp", "cnn", "digitnet", "drawnet", "drawnet2", "studionet")  # each has a `build_<name>` in digitlib.models
-DEFAULT_MODEL = "digitnet"
+DEFAULT_MODEL = "drawnet"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 

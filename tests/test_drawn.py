@@ -13,9 +13,11 @@ import pytest
 from digitlib.data import load_drawings
 from digitlib.evaluate import evaluate_drawings
 
-MIN_DIGIT_ACCURACY = 0.94
-MIN_ANSWERED = 0.96
-MIN_LETTER_REJECTION = 0.28
+# The committed default (drawnet) on these subsets: 95.9% of digits right, 98.2% answered, 85.0% of letters
+# rejected; the big institutions 93.5% (ibm) to 99.1% (gmd).
+MIN_DIGIT_ACCURACY = 0.945
+MIN_ANSWERED = 0.97
+MIN_LETTER_REJECTION = 0.8
 
 
 def _subset(path, step: int) -> dict[str, np.ndarray]:

@@ -10,34 +10,35 @@ from digitlib.neighbours import build_index, load_index, save_index
 from digitlib.serving import Predictor, load_keras_model, penultimate_model
 
 
-@pytest.fixture(scope="module")
-def digitnet():
-    return Predictor("digitnet")
+@pytest.fixture(scope="module", params=["drawnet", "digitnet"])
+def served(request):
+    """A committed model with a neighbour index: the default, and the one trained without letters."""
+    return Predictor(request.param)
 
 
-def test_nearest_training_images_of_test_digits_share_their_label(digitnet, mnist):
+def test_nearest_training_images_of_test_digits_share_their_label(served, mnist):
     _, (x_test, y_test) = mnist
-    index = load_index(digitnet.files)
-    features = digitnet.embed(x_test[:500].astype(np.float32) / 255)
+    index = load_index(served.files)
+    features = served.embed(x_test[:500].astype(np.float32) / 255)
     nearest = np.array([index.labels[index.nearest(f, 5)[0]] for f in features])
     assert (nearest[:, 0] == y_test[:500]).mean() >= 0.98
     assert (nearest == y_test[:500, None]).mean() >= 0.97
 
 
-def test_a_training_image_finds_itself_first(digitnet, mnist):
+def test_a_training_image_finds_itself_first(served, mnist):
     (x_train, _), _ = mnist
-    index = load_index(digitnet.files)
-    rows, similarity = index.nearest(digitnet.embed(x_train[123].astype(np.float32) / 255), 8)
+    index = load_index(served.files)
+    rows, similarity = index.nearest(served.embed(x_train[123].astype(np.float32) / 255), 8)
     assert rows[0] == 123 and similarity[0] == pytest.approx(1.0, abs=2e-3)
     assert np.all(np.diff(similarity) <= 0) and len(set(rows)) == 8
 
 
-def test_onnx_embedding_matches_the_keras_penultimate_layer(digitnet, mnist):
+def test_onnx_embedding_matches_the_keras_penultimate_layer(served, mnist):
     _, (x_test, _) = mnist
     images = x_test[:64].astype(np.float32) / 255
-    keras_features = np.asarray(penultimate_model(load_keras_model(digitnet.files.model))(images[..., None]))
-    assert digitnet.backend == "onnxruntime"
-    assert np.allclose(digitnet.embed(images), keras_features, atol=1e-4)
+    keras_features = np.asarray(penultimate_model(load_keras_model(served.files.model))(images[..., None]))
+    assert served.backend == "onnxruntime"
+    assert np.allclose(served.embed(images), keras_features, atol=1e-4)
 
 
 def test_index_round_trip_and_missing_index(tmp_path):
