@@ -31,6 +31,7 @@ class Settings:
     augment: bool = False
     styles: str = "digitnet"  # which augment.STYLE_MIXES to give the digits
     not_digits: float = 0.0  # letters and signs added to each batch as an 11th class, per digit
+    handwritten_letters: float = 0.0  # the share of those drawn stroke by stroke rather than from a font
     seed: int = 42
     validation_size: int = VALIDATION_SIZE
     limit: int | None = None  # use only this many training images (for quick runs)
@@ -40,7 +41,9 @@ RECIPES: dict[str, Settings] = {
     "mlp": Settings(epochs=20),
     "cnn": Settings(epochs=10),
     "digitnet": Settings(epochs=24, learning_rate=2e-3, augment=True),
-    "drawnet": Settings(epochs=30, learning_rate=2e-3, augment=True, styles="drawn", not_digits=0.1),
+    "drawnet": Settings(
+        epochs=24, learning_rate=2e-3, augment=True, styles="drawn2", not_digits=0.15, handwritten_letters=0.5
+    ),
     # A second drawnet for ensembles: another seed, and 5s with a lifted top bar.
     "drawnet2": Settings(epochs=24, learning_rate=2e-3, augment=True, styles="drawn2", not_digits=0.1, seed=7),
 }
@@ -75,7 +78,8 @@ class DigitBatches(keras.utils.PyDataset):
             batch = augment_batch(images, labels, rng, mix=STYLE_MIXES[self.settings.styles])
             extra = round(len(rows) * self.settings.not_digits)
             if extra:
-                batch = np.concatenate([batch, not_digit_batch(extra, rng, STYLE_MIXES[self.settings.styles].pen_jitter)])
+                letters = not_digit_batch(extra, rng, STYLE_MIXES[self.settings.styles].pen_jitter, self.settings.handwritten_letters)
+                batch = np.concatenate([batch, letters])
                 labels = np.concatenate([labels, np.full(extra, NUM_CLASSES, labels.dtype)])
         else:
             batch = images.astype(np.float32) / 255.0

@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 
 from digitlib.augment import (
+    HANDWRITTEN_LETTERS,
     NOT_DIGITS,
     STYLE_MIXES,
     add_crossbar,
     add_flag,
     add_strike,
     augment_batch,
+    draw_handwritten_letter,
     draw_not_digit,
     ink_extent,
     lift_bar,
@@ -93,6 +95,19 @@ def test_not_digit_drawings_are_letters_and_signs_with_ink():
     assert all(d.shape == (140, 140) and d.max() == 255 for d in drawings)
     batch = not_digit_batch(20, rng)
     assert batch.shape == (20, 28, 28) and np.all(batch.reshape(20, -1).max(axis=1) == pytest.approx(1.0))
+
+
+def test_handwritten_letters_are_drawn_stroke_by_stroke_inside_the_field():
+    assert not set(HANDWRITTEN_LETTERS) & set("0123456789OoIilZzSsBgqbGT")
+    rng = np.random.default_rng(8)
+    drawings = [draw_handwritten_letter(rng) for _ in range(100)]
+    assert all(d.shape == (140, 140) and d.max() == 255 for d in drawings)
+    # Nothing touches the border: every stroke fits the field, wobble included.
+    assert all(ink_extent(d)[0] > 0 and ink_extent(d)[1] > 0 and ink_extent(d)[2] < 139 and ink_extent(d)[3] < 139 for d in drawings)
+    batch = not_digit_batch(20, rng, handwritten=1.0)
+    assert np.all(batch.reshape(20, -1).max(axis=1) == pytest.approx(1.0))
+    # Without handwritten letters the random stream is the font-only one, so older recipes reproduce.
+    assert np.array_equal(not_digit_batch(5, np.random.default_rng(9)), not_digit_batch(5, np.random.default_rng(9), handwritten=0.0))
 
 
 def test_digitnet_mix_is_unchanged_so_its_recipe_reproduces():
