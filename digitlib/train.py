@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -129,7 +130,7 @@ def train(
 ) -> ModelFiles:
     """Train model `name` on MNIST train and write `<name>.keras` and `<name>.training.json`."""
     if name in ENSEMBLES:
-        return train_ensemble(name, epochs, out, mnist, limit, seed, verbose)
+        return combine_ensemble(name, out, lambda member: train(member, epochs, out, mnist, limit, seed, verbose))
     if name not in BUILDERS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join([*BUILDERS, *ENSEMBLES])}")
     settings = RECIPES[name]
@@ -175,21 +176,13 @@ def train(
     return files
 
 
-def train_ensemble(
-    name: str,
-    epochs: int | None = None,
-    out: str | os.PathLike | None = None,
-    mnist: str | os.PathLike | None = None,
-    limit: int | None = None,
-    seed: int | None = None,
-    verbose: int | str = "auto",
-) -> ModelFiles:
-    """Train the members of ensemble `name` that `out` lacks, then save their average as `<name>.keras`."""
+def combine_ensemble(name: str, out: str | os.PathLike | None, train_member: Callable[[str], object]) -> ModelFiles:
+    """Save the average of ensemble `name`'s members in `out` as `<name>.keras`, training those it lacks."""
     members, records = [], []
     for member in ENSEMBLES[name]:
         member_files = model_files(member, out)
         if not member_files.model.is_file():
-            train(member, epochs, out, mnist, limit, seed, verbose)
+            train_member(member)
         members.append(load_model(member_files.model))
         records.append(read_json(member_files.training))
     model = build_studionet(members)

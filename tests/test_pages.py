@@ -180,6 +180,23 @@ def test_training_shows_every_model_with_its_settings_curves_and_architecture(mo
     assert at.dataframe[2].value["type"].tolist().count("Dense") == 6
 
 
+def test_training_describes_an_ensemble_by_its_members(monkeypatch, tmp_path):
+    files = model_files("studionet", PROJECT_MODELS)
+    if not files.model.is_file():
+        pytest.skip("models/studionet.keras is not trained yet (python -m digitlib train --model studionet)")
+    for path in (files.model, files.training):
+        (tmp_path / path.name).symlink_to(path)
+    record = json.loads(files.training.read_text())
+    at = app(monkeypatch, tmp_path, "pages/training.py")
+    assert at.dataframe[0].value["model"].tolist() == ["StudioNet (ensemble, most accurate)"]
+    metrics = metric_values(at)
+    assert metrics["Members"] == "3" and metrics["Parameters"] == f"{record['parameters']:,}"
+    assert all(label in texts(at.markdown) for label in ("DigitNet", "DrawNet (for drawings)", "DrawNet 2"))
+    architecture = at.dataframe[1].value
+    assert architecture["type"].tolist().count("Functional") == 3 and "Average" in architecture["type"].tolist()
+    assert architecture["parameters"].sum() == record["parameters"]
+
+
 # --- evaluation -------------------------------------------------------------------------------------------
 
 
