@@ -67,10 +67,27 @@ def show_ensemble(record: dict) -> None:
     )
 
 
+def show_architecture(name: str) -> None:
+    """The model's layers with their output shapes and parameters."""
+    st.markdown("**Architecture**")
+    try:
+        layers = app_state.architecture(name)
+    except ArtifactError as error:
+        st.error(f"The architecture cannot be read: {error}")
+        return
+    st.dataframe(
+        pd.DataFrame(layers),
+        hide_index=True,
+        column_config={"output_shape": "output shape (without batch)"},
+    )
+    st.caption(f"{sum(layer['parameters'] for layer in layers):,} parameters in all.")
+
+
 def show_model(name: str, record: dict) -> None:
     """Learning curves, settings, time and architecture of one model."""
     if "members" in record:
         show_ensemble(record)
+        show_architecture(name)
         return
     history = record["history"]
     time_column, epochs_column, parameters_column, validation_column = st.columns(4)
@@ -102,18 +119,7 @@ def show_model(name: str, record: dict) -> None:
             f"Keras {record.get('keras', '?')} on {record.get('backend', '?')}."
         )
     with architecture_column:
-        st.markdown("**Architecture**")
-        try:
-            layers = app_state.architecture(name)
-        except ArtifactError as error:
-            st.error(f"The architecture cannot be read: {error}")
-            return
-        st.dataframe(
-            pd.DataFrame(layers),
-            hide_index=True,
-            column_config={"output_shape": "output shape (without batch)"},
-        )
-        st.caption(f"{sum(layer['parameters'] for layer in layers):,} parameters in all.")
+        show_architecture(name)
 
 
 st.title("Training")
