@@ -1,8 +1,8 @@
 """Regression: the default model on real people's drawings and on letters, through the app's own path.
 
-Fixed subsets (every 10th drawn digit, every 5th letter) keep this fast. The bars pin what the committed
-model reaches today, a little below, so that a worse model or preprocessing cannot land unnoticed; they
-are not the issue's targets (98.5% of digits right, 90% of letters rejected), which it does not reach yet.
+Fixed subsets (every 10th drawn digit, every 5th letter) keep this fast. The letter bar is the issue's
+target (90% rejected), which the model reaches; the digit bars pin what it reaches today, a little below,
+so that a worse model or preprocessing cannot land unnoticed: the issue's 98.5% it does not reach yet.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import pytest
 from digitlib.data import load_drawings
 from digitlib.evaluate import evaluate_drawings
 
-# The committed default (drawnet) on these subsets: 95.9% of digits right, 98.2% answered, 85.0% of letters
-# rejected; the big institutions 93.5% (ibm) to 99.1% (gmd).
-MIN_DIGIT_ACCURACY = 0.945
+# The committed default (drawnet) on these subsets: 96.2% of digits right, 98.4% answered, 93.5% of letters
+# rejected; the big institutions 92.9% (ibm) to 98.6% (val).
+MIN_DIGIT_ACCURACY = 0.95
 MIN_ANSWERED = 0.97
-MIN_LETTER_REJECTION = 0.8
+MIN_LETTER_REJECTION = 0.9
 
 
 def _subset(path, step: int) -> dict[str, np.ndarray]:
