@@ -23,6 +23,7 @@ MODEL_LABELS = {
     "drawnet": "DrawNet (for drawings)",
     "drawnet2": "DrawNet 2 (ensemble member)",
     "digitnet": "DigitNet",
+    "digitnet2": "DigitNet 2 (ensemble member)",
     "cnn": "CNN",
     "mlp": "MLP",
 }

@@ -53,7 +53,7 @@ def _dense_head(x, features_name: str | None = None):
     return layers.Dropout(0.4)(x)
 
 
-def build_digitnet() -> keras.Model:
+def build_digitnet(name: str = "digitnet") -> keras.Model:
     """A VGG-style CNN with batch norm and dropout, made to be trained with drawing-like augmentation."""
     inputs = keras.Input(shape=(28, 28, 1), name="image")
     x = _conv_bn_relu(inputs, 32)
@@ -65,7 +65,7 @@ def build_digitnet() -> keras.Model:
     x = _conv_bn_relu(x, 128, padding="valid")
     x = _dense_head(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name="digitnet")
+    return keras.Model(inputs, outputs, name=name)
 
 
 @keras.saving.register_keras_serializable(package="digitlib")
@@ -110,6 +110,7 @@ BUILDERS: dict[str, Callable[[], keras.Model]] = {
     "mlp": build_mlp,
     "cnn": build_cnn,
     "digitnet": build_digitnet,
+    "digitnet2": partial(build_digitnet, name="digitnet2"),
     "drawnet": build_drawnet,
     "drawnet2": partial(build_drawnet, name="drawnet2"),
 }

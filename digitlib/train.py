@@ -42,6 +42,8 @@ RECIPES: dict[str, Settings] = {
     "mlp": Settings(epochs=20),
     "cnn": Settings(epochs=10),
     "digitnet": Settings(epochs=24, learning_rate=2e-3, augment=True),
+    # A second digitnet for ensembles: another seed, half the epochs.
+    "digitnet2": Settings(epochs=12, learning_rate=2e-3, augment=True, seed=7),
     "drawnet": Settings(
         epochs=24, learning_rate=2e-3, augment=True, styles="drawn2", not_digits=0.15, handwritten_letters=0.5
     ),
@@ -51,7 +53,7 @@ RECIPES: dict[str, Settings] = {
 
 
 # Ensembles are built from members trained with their own recipes.
-ENSEMBLES: dict[str, tuple[str, ...]] = {"studionet": ("digitnet", "drawnet", "drawnet2")}
+ENSEMBLES: dict[str, tuple[str, ...]] = {"studionet": ("digitnet", "digitnet2", "drawnet", "drawnet2")}
 
 
 class DigitBatches(keras.utils.PyDataset):
