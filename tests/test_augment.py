@@ -83,7 +83,7 @@ def test_pen_jitter_bends_but_keeps_the_ink(mnist):
 
 def test_drawn_mix_keeps_every_label_and_gives_mnist_style_inputs(mnist):
     (x_train, y_train), _ = mnist
-    out = augment_batch(x_train[:200], y_train[:200], np.random.default_rng(5), rate=1.0, mix=STYLE_MIXES["drawn"])
+    out = augment_batch(x_train[:200], y_train[:200], np.random.default_rng(5), rate=1.0, mix=STYLE_MIXES["drawn2"])
     assert out.shape == (200, 28, 28) and out.dtype == np.float32
     assert np.all(out.reshape(200, -1).max(axis=1) == pytest.approx(1.0))
 
@@ -110,9 +110,11 @@ def test_handwritten_letters_are_drawn_stroke_by_stroke_inside_the_field():
     assert np.array_equal(not_digit_batch(5, np.random.default_rng(9)), not_digit_batch(5, np.random.default_rng(9), handwritten=0.0))
 
 
-def test_digitnet_mix_is_unchanged_so_its_recipe_reproduces():
+def test_style_mixes_are_unchanged_so_their_recipes_reproduce():
     mix = STYLE_MIXES["digitnet"]
     assert (mix.slashed_zero, mix.flag_one, mix.base_one) == (0.2, 0.25, 0.1)
     assert mix.struck_zero == mix.crossed_seven == mix.pen_jitter == mix.lifted_five == 0.0
-    # drawnet's recipe reproduces too: only drawnet2's mix lifts the bars of fives.
-    assert STYLE_MIXES["drawn"].lifted_five == 0.0 and STYLE_MIXES["drawn2"].lifted_five > 0
+    # drawnet's and drawnet2's mix is pinned the same way.
+    drawn = STYLE_MIXES["drawn2"]
+    assert (drawn.slashed_zero, drawn.struck_zero, drawn.flag_one, drawn.longest_flag, drawn.flag_angles) == (0.15, 0.15, 0.4, 0.8, (30, 70))
+    assert (drawn.base_one, drawn.crossed_seven, drawn.lifted_five, drawn.pen_jitter) == (0.1, 0.15, 0.3, 0.5)
