@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from digitlib.serving import Predictor
 
 MODEL_LABELS = {
-    "studionet": "StudioNet (ensemble, most accurate)",
+    "studionet": "StudioNet (ensemble)",
     "drawnet": "DrawNet (for drawings)",
     "drawnet2": "DrawNet 2 (ensemble member)",
     "digitnet": "DigitNet",

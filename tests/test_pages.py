@@ -188,7 +188,7 @@ def test_training_describes_an_ensemble_by_its_members(monkeypatch, tmp_path):
         (tmp_path / path.name).symlink_to(path)
     record = json.loads(files.training.read_text())
     at = app(monkeypatch, tmp_path, "pages/training.py")
-    assert at.dataframe[0].value["model"].tolist() == ["StudioNet (ensemble, most accurate)"]
+    assert at.dataframe[0].value["model"].tolist() == ["StudioNet (ensemble)"]
     metrics = metric_values(at)
     from app_state import model_label
 
