@@ -61,7 +61,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         rows = [("drawings", result["drawings"]), ("n", str(result["n"])), ("answered", f"{result['answered_rate']:.2%}")]
         if "accuracy" in result:
             rows.append(("accuracy", f"{result['accuracy']:.2%}"))
+            rows.append(("before threshold", f"{result['accuracy_before_threshold']:.2%}"))
             rows += [(f"  {k}", f"{v['score']:.2%} of {v['n']}") for k, v in result.get("per_institution", {}).items()]
+            rows.append(("most confused", ", ".join(f"{p['true']}->{p['predicted']} {p['count']}" for p in result["confused_pairs"][:5])))
         else:
             rows.append(("rejection rate", f"{result['rejection_rate']:.2%}"))
     else:

@@ -89,16 +89,16 @@ def preprocess_all(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def drawing_answers(predict: PredictFn, images: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """The app's answer for every canvas (NOT_SURE for blank or unsure) and the probabilities."""
+    """The app's answer for every canvas (NOT_SURE for blank or unsure), and its best guess whatever the threshold."""
     inputs, has_ink = preprocess_all(images)
     probabilities = predict(inputs)
     answers = np.where(has_ink, confident_digits(probabilities, threshold), NOT_SURE)
-    return answers, probabilities
+    return answers, np.where(has_ink, probabilities.argmax(axis=1), NOT_SURE)
 
 
 def evaluate_drawings(predict: PredictFn, drawings: dict[str, np.ndarray], threshold: float) -> dict:
     """Accuracy and answered rate on labelled canvases, or the rejection rate on non-digits."""
-    answers, _ = drawing_answers(predict, drawings["images"], threshold)
+    answers, guesses = drawing_answers(predict, drawings["images"], threshold)
     answered = answers != NOT_SURE
     result: dict = {"n": int(len(answers)), "threshold": threshold, "answered_rate": float(answered.mean())}
     if "labels" in drawings:
@@ -106,6 +106,10 @@ def evaluate_drawings(predict: PredictFn, drawings: dict[str, np.ndarray], thres
         correct = answers == labels
         result["accuracy"] = float(correct.mean())
         result["accuracy_when_answered"] = float(correct[answered].mean()) if answered.any() else 0.0
+        # What the model gets wrong, apart from what the threshold holds back.
+        result["accuracy_before_threshold"] = float((guesses == labels).mean())
+        inked = guesses != NOT_SURE
+        result["confused_pairs"] = confused_pairs(confusion_matrix(labels[inked], guesses[inked]))
         groups = {"per_institution": drawings.get("institution"), "per_digit": labels}
     else:
         letters = drawings["letters"]

@@ -68,8 +68,11 @@ def test_evaluate_drawings_scores_answers_and_groups(mnist):
     assert result["accuracy"] == 0.5 and result["answered_rate"] == 0.75
     assert result["accuracy_when_answered"] == pytest.approx(2 / 3)
     assert result["per_institution"] == {"a": {"n": 2, "score": 1.0}, "b": {"n": 2, "score": 0.0}}
+    # The wrongly labelled digit is the only confusion; the blank canvas has no guess to confuse.
+    assert result["confused_pairs"] == [{"true": int(labels[2]), "predicted": int(y_test[2]), "count": 1}]
     strict = evaluate_drawings(predict, drawings, threshold=0.99)
     assert strict["answered_rate"] == 0.0 and strict["accuracy"] == 0.0
+    assert strict["accuracy_before_threshold"] == result["accuracy_before_threshold"] == 0.5
 
 
 def test_rejection_rate_on_letters(mnist):
