@@ -7,7 +7,9 @@ sits at the centre. Only NumPy and OpenCV: this module must import without Tenso
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -29,11 +31,16 @@ cv2.setNumThreads(1)
 class Stages:
     """Every intermediate image of the recipe, for showing what the network sees."""
 
-    ink: np.ndarray  # (H, W) uint8, 255 = ink, background 0
+    drawing: np.ndarray  # the drawing as given, as uint8
     bbox: tuple[int, int, int, int]  # x, y, width, height of the ink in `ink`
     cropped: np.ndarray  # (h, w) uint8
     fitted: np.ndarray  # longer side 20 px, float32 in [0, 1]
     centered: np.ndarray  # (28, 28) float32 in [0, 1]
+
+    @cached_property
+    def ink(self) -> np.ndarray:
+        """(H, W) uint8, 255 = ink, background 0; made only when shown (the recipe reads less of it)."""
+        return ink_layer(self.drawing)
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
@@ -68,14 +75,18 @@ def _border(image: np.ndarray) -> np.ndarray:
     return np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
 
 
+def has_transparent_background(image: np.ndarray) -> bool:
+    """Whether an RGBA drawing keeps its strokes in the alpha channel (a transparent canvas, as the app's)."""
+    # Read from the border only: the background decides whether the canvas is transparent.
+    return image.ndim == 3 and image.shape[2] == 4 and _border(image[..., 3]).min() < 255
+
+
 def ink_layer(image: np.ndarray) -> np.ndarray:
     """Return the ink of any supported drawing as (H, W) uint8 with 255 = ink on 0 background."""
     image = _check_image(image)
+    if has_transparent_background(image):
+        return cv2.extractChannel(np.ascontiguousarray(image), 3)
     if image.ndim == 3 and image.shape[2] == 4:
-        # Read from the border only: the background decides whether the canvas is transparent.
-        if _border(image[..., 3]).min() < 255:
-            # Transparent background: the strokes are wherever the canvas is opaque.
-            return cv2.extractChannel(np.ascontiguousarray(image), 3)
         gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGBA2GRAY)
     elif image.ndim == 3 and image.shape[2] == 3:
         gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
@@ -94,10 +105,44 @@ def ink_layer(image: np.ndarray) -> np.ndarray:
 def ink_bbox(ink: np.ndarray) -> tuple[int, int, int, int] | None:
     """Bounding box (x, y, width, height) of the ink, or None when there is none."""
     _, mask = cv2.threshold(ink, INK_THRESHOLD, 255, cv2.THRESH_BINARY)
+    return _mask_bbox(mask)
+
+
+def _mask_bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Bounding box (x, y, width, height) of the non-zero pixels of a uint8 mask, or None."""
     x, y, w, h = cv2.boundingRect(mask)
     if w == 0 or h == 0:
         return None
     return x, y, w, h
+
+
+# An RGBA pixel read as one little-endian 32-bit word has its alpha in the top byte.
+_ALPHA_ABOVE_THRESHOLD = (INK_THRESHOLD << 24) | 0xFFFFFF
+
+
+def _alpha_ink_mask(image: np.ndarray) -> np.ndarray:
+    """uint8 mask of the pixels of an RGBA image whose alpha is ink."""
+    if sys.byteorder == "little" and image.flags.c_contiguous:
+        # One comparison per pixel, without first copying the alpha channel out of the canvas.
+        return (image.view(np.uint32)[..., 0] > _ALPHA_ABOVE_THRESHOLD).view(np.uint8)
+    return (image[..., 3] > INK_THRESHOLD).view(np.uint8)
+
+
+def crop_to_ink(image: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """The bounding box of a checked drawing's ink and the ink inside it, or None when there is none."""
+    if has_transparent_background(image):
+        # The app's own canvas: only the box's alpha is copied out, not the whole canvas's.
+        bbox = _mask_bbox(_alpha_ink_mask(image))
+        if bbox is None:
+            return None
+        x, y, w, h = bbox
+        return bbox, np.ascontiguousarray(image[y : y + h, x : x + w, 3])
+    ink = ink_layer(image)
+    bbox = ink_bbox(ink)
+    if bbox is None:
+        return None
+    x, y, w, h = bbox
+    return bbox, ink[y : y + h, x : x + w]
 
 
 def fit_to_box(cropped: np.ndarray, box: int = BOX) -> np.ndarray:
@@ -146,14 +191,13 @@ def center_by_mass(fitted: np.ndarray, field: int = FIELD) -> np.ndarray:
 
 def mnist_stages(image: np.ndarray) -> Stages | None:
     """Run the MNIST recipe and keep every stage, or None for a drawing without ink."""
-    ink = ink_layer(image)
-    bbox = ink_bbox(ink)
-    if bbox is None:
+    drawing = _check_image(image)
+    found = crop_to_ink(drawing)
+    if found is None:
         return None
-    x, y, w, h = bbox
-    cropped = ink[y : y + h, x : x + w]
+    bbox, cropped = found
     fitted = fit_to_box(cropped)
-    return Stages(ink=ink, bbox=bbox, cropped=cropped, fitted=fitted, centered=center_by_mass(fitted))
+    return Stages(drawing=drawing, bbox=bbox, cropped=cropped, fitted=fitted, centered=center_by_mass(fitted))
 
 
 def to_model_input(images: np.ndarray, input_shape: tuple) -> np.ndarray:

@@ -165,3 +165,21 @@ def test_export_drawings_without_a_database_or_drawings(drawings_db_path, tmp_pa
     garbage.write_bytes(b"not a database " * 100)
     assert_one_line_error(run_cli("export-drawings", str(out), "--db", str(garbage)), "not a database")
     assert not out.exists()
+
+
+def test_bench_reports_every_measurement_as_its_last_line(tmp_path):
+    for path in (ROOT / "models").glob("cnn.*"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    result = subprocess.run(
+        [sys.executable, "-m", "digitlib", "bench", "--model", "cnn", "--repeats", "30", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "DIGITLIB_MODELS": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["model"] == "cnn" and report["models"]["cnn"]["backend"] == "onnxruntime"
+    for key in ("full_path_p50_ms", "preprocess_p50_ms", "predict_p50_ms", "model_predict_p50_ms", "speedup_vs_model_predict"):
+        assert report[key] > 0, key
+    # The full path is preprocessing plus prediction; model.predict is the slow way to do the second.
+    assert report["full_path_p50_ms"] > report["predict_p50_ms"]
+    assert report["speedup_vs_model_predict"] == pytest.approx(report["model_predict_p50_ms"] / report["predict_p50_ms"])
+    assert json.loads((tmp_path / "bench.json").read_text())["model"] == "cnn"

@@ -54,6 +54,9 @@ def _layouts(canvas: np.ndarray) -> dict[str, np.ndarray]:
     alpha_only = np.zeros((*canvas.shape, 4), np.uint8)
     alpha_only[..., 3] = canvas  # black strokes on a transparent canvas
     opaque = np.dstack([canvas] * 3 + [np.full_like(canvas, 255)])
+    app = np.dstack([np.where(canvas > 0, 255, 0).astype(np.uint8)] * 3 + [canvas])  # what the Draw page returns
+    wider = np.zeros((canvas.shape[0], canvas.shape[1] + 9, 4), np.uint8)
+    wider[:, 9:] = app
     return {
         "gray": canvas,
         "gray_channel": canvas[..., None],
@@ -62,6 +65,8 @@ def _layouts(canvas: np.ndarray) -> dict[str, np.ndarray]:
         "black_on_white_rgb": 255 - rgb,
         "rgba_alpha_only": alpha_only,
         "rgba_opaque": opaque,
+        "rgba_app_canvas": app,
+        "rgba_app_canvas_view": wider[:, 9:],  # not contiguous: a view into a wider canvas
         "float": canvas.astype(np.float64) / 255.0,
         "bool": canvas > 127,
     }
@@ -75,6 +80,8 @@ def test_every_layout_gives_the_same_digit(mnist, layout):
     result = to_mnist(_layouts(canvas)[layout])
     tolerance = 0.15 if layout == "bool" else 0.01
     assert np.abs(result - expected).mean() < tolerance
+    if layout.startswith("rgba"):
+        assert np.array_equal(result, expected), "the alpha channel holds the same ink exactly"
 
 
 def test_grey_paper_background_is_removed(mnist):
@@ -93,6 +100,7 @@ def test_stages_show_the_recipe(mnist):
     x, y, w, h = stages.bbox
     assert abs(x - (90 + cols.min() * 100 / 28)) < 6 and abs(y - (30 + rows.min() * 100 / 28)) < 6
     assert stages.cropped.shape == (h, w)
+    assert stages.ink.shape == canvas.shape and np.array_equal(stages.ink[y : y + h, x : x + w], stages.cropped)
     assert max(stages.fitted.shape) == 20
     assert stages.fitted.shape[0] / stages.fitted.shape[1] == pytest.approx(h / w, rel=0.15)
     assert stages.centered.shape == (28, 28)
