@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import altair as alt
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from digitlib.artifacts import DEFAULT_MODEL, ArtifactError, available_models, model_files, models_dir, read_json, read_predictions
@@ -16,6 +14,8 @@ from digitlib.explain import occlusion_map
 from digitlib.neighbours import NeighbourIndex, load_index
 
 if TYPE_CHECKING:
+    import altair as alt
+
     from digitlib.serving import Predictor
 
 MODEL_LABELS = {
@@ -235,6 +235,10 @@ def show_why(predictor: Predictor, image: np.ndarray, digit: int, width: int) ->
 
 def probability_chart(probabilities: np.ndarray, height: int = 220) -> alt.Chart:
     """A bar per digit on a fixed 0-100% scale, the most likely digit highlighted."""
+    # Imported here, not at the top: an empty Draw page shows its canvas without waiting for them.
+    import altair as alt
+    import pandas as pd
+
     top = int(np.argmax(probabilities))
     frame = pd.DataFrame(
         {
