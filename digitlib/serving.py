@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlib import onnx_graph
 from digitlib.artifacts import ArtifactError, ModelFiles, model_files, read_json
 from digitlib.classes import NOT_SURE, confident_digits
 from digitlib.preprocess import Stages, mnist_stages, to_model_input
@@ -129,21 +130,12 @@ def export_onnx(files: ModelFiles) -> Path:
     tmp = files.onnx.with_name(files.onnx.name + ".tmp")
     model.export(str(tmp), format="onnx", verbose=False)
     exported = onnx.load(str(tmp))
-    embedding = expose_embedding(exported)
+    embedding = onnx_graph.expose_embedding(exported)
+    onnx_graph.simplify(exported)
     onnx.helper.set_model_props(exported, {SOURCE_HASH_KEY: file_sha256(files.model), EMBEDDING_OUTPUT: embedding})
     onnx.save(exported, str(tmp))
     os.replace(tmp, files.onnx)
     return files.onnx
-
-
-def expose_embedding(exported) -> str:
-    """Add the input of the last dense layer (the penultimate features) to an ONNX graph's outputs; its name."""
-    import onnx
-
-    graph = exported.graph
-    last_dense = [node for node in graph.node if node.op_type in ("MatMul", "Gemm")][-1]
-    graph.output.append(onnx.helper.make_tensor_value_info(last_dense.input[0], onnx.TensorProto.FLOAT, None))
-    return last_dense.input[0]
 
 
 def penultimate_model(model):

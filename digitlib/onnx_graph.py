@@ -1,0 +1,135 @@
+"""Rewrites of an exported ONNX graph: the embedding as an output, and fewer nodes for the same results.
+
+Keras exports a flatten as a Reshape whose shape is computed at run time (Shape, Gather, Slice,
+Concat, Casts) after a transpose back to channels-last, and a batch norm after a dense layer as a
+multiply and an add. For a single drawing these small nodes cost as much as a convolution, so the
+export folds them into constants and into the dense kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+CHANNELS_LAST = [0, 2, 3, 1]
+# Nodes between a convolution and a flatten that keep its channel count.
+CHANNEL_PRESERVING = ("Relu", "MaxPool", "Add", "Mul")
+
+
+def expose_embedding(model) -> str:
+    """Add the input of the last dense layer (the penultimate features) to the graph's outputs; its name."""
+    import onnx
+
+    graph = model.graph
+    last_dense = [node for node in graph.node if node.op_type in ("MatMul", "Gemm")][-1]
+    graph.output.append(onnx.helper.make_tensor_value_info(last_dense.input[0], onnx.TensorProto.FLOAT, None))
+    return last_dense.input[0]
+
+
+def _users(graph) -> dict[str, list]:
+    """For each tensor name, the nodes that read it."""
+    users: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            users.setdefault(name, []).append(node)
+    return users
+
+
+def _only_user(users: dict[str, list], name: str, op_type: str):
+    """The one node reading `name` if it is an `op_type`, else None."""
+    readers = users.get(name, [])
+    return readers[0] if len(readers) == 1 and readers[0].op_type == op_type else None
+
+
+def _conv_channels(producers: dict, weights: dict, name: str) -> int | None:
+    """The channel count of tensor `name` when it comes from a convolution, else None."""
+    node = producers.get(name)
+    while node is not None and node.op_type in CHANNEL_PRESERVING:
+        node = producers.get(node.input[0])
+    if node is not None and node.op_type == "Conv" and node.input[1] in weights:
+        return int(weights[node.input[1]].dims[0])
+    return None
+
+
+def fold_flatten(graph) -> int:
+    """Give each flatten before a dense layer a constant shape and flatten channels-first; how many were folded."""
+    from onnx import numpy_helper
+
+    weights = {tensor.name: tensor for tensor in graph.initializer}
+    users, producers = _users(graph), {out: node for node in graph.node for out in node.output}
+    folded = 0
+    for node in list(graph.node):
+        if node.op_type != "Reshape" or node.input[1] in weights:
+            continue
+        dense = _only_user(users, node.output[0], "MatMul")
+        if dense is None or dense.input[1] not in weights:
+            continue
+        kernel = numpy_helper.to_array(weights[dense.input[1]])
+        shape = f"{node.name}/constant_shape"
+        graph.initializer.append(numpy_helper.from_array(np.array([-1, kernel.shape[0]], np.int64), shape))
+        node.input[1] = shape
+        transpose = producers.get(node.input[0])
+        channels = None
+        if transpose is not None and transpose.op_type == "Transpose" and list(transpose.attribute[0].ints) == CHANNELS_LAST:
+            channels = _conv_channels(producers, weights, transpose.input[0])
+        if channels:
+            # The same products in another order: the kernel's rows follow the channels-first features.
+            rows = kernel.reshape(-1, channels, kernel.shape[1]).transpose(1, 0, 2).reshape(kernel.shape)
+            weights[dense.input[1]].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(rows), dense.input[1]))
+            node.input[0] = transpose.input[0]
+        folded += 1
+    return folded
+
+
+def fold_scales(graph) -> int:
+    """Fold a per-feature multiply after a dense layer (a batch norm's scale) into its kernel; how many were folded."""
+    from onnx import numpy_helper
+
+    weights = {tensor.name: tensor for tensor in graph.initializer}
+    users = _users(graph)
+    outputs = {output.name for output in graph.output}
+    folded = 0
+    for node in list(graph.node):
+        if node.op_type != "MatMul" or node.input[1] not in weights:
+            continue
+        multiply = _only_user(users, node.output[0], "Mul")
+        if multiply is None or multiply.output[0] in outputs:
+            continue
+        scale_name = multiply.input[1] if multiply.input[0] == node.output[0] else multiply.input[0]
+        if scale_name not in weights:
+            continue
+        kernel, scale = numpy_helper.to_array(weights[node.input[1]]), numpy_helper.to_array(weights[scale_name])
+        if scale.size != kernel.shape[1]:
+            continue
+        scaled = (kernel * scale.reshape(-1)).astype(kernel.dtype)
+        weights[node.input[1]].CopyFrom(numpy_helper.from_array(scaled, node.input[1]))
+        for reader in users.get(multiply.output[0], []):
+            for i, name in enumerate(reader.input):
+                if name == multiply.output[0]:
+                    reader.input[i] = node.output[0]
+        graph.node.remove(multiply)
+        folded += 1
+    return folded
+
+
+def drop_unused(graph) -> None:
+    """Remove the nodes and constants no graph output depends on."""
+    needed = {output.name for output in graph.output}
+    kept = set()
+    for index in range(len(graph.node) - 1, -1, -1):
+        node = graph.node[index]
+        if any(name in needed for name in node.output):
+            kept.add(index)
+            needed.update(node.input)
+    for index in range(len(graph.node) - 1, -1, -1):
+        if index not in kept:
+            del graph.node[index]
+    for index in range(len(graph.initializer) - 1, -1, -1):
+        if graph.initializer[index].name not in needed:
+            del graph.initializer[index]
+
+
+def simplify(model) -> None:
+    """Fold what Keras's export computes at run time into constants, and drop what is left unused."""
+    fold_flatten(model.graph)
+    fold_scales(model.graph)
+    drop_unused(model.graph)
