@@ -20,10 +20,12 @@ if TYPE_CHECKING:
 
 MODEL_LABELS = {
     "studionet": "StudioNet (ensemble)",
+    "mnistnet": "MNISTNet (ensemble of three DigitNets)",
     "drawnet": "DrawNet (for drawings)",
     "drawnet2": "DrawNet 2 (ensemble member)",
     "digitnet": "DigitNet",
     "digitnet2": "DigitNet 2 (ensemble member)",
+    "digitnet3": "DigitNet 3 (ensemble member)",
     "cnn": "CNN",
     "mlp": "MLP",
 }

@@ -12,7 +12,17 @@ from typing import Any
 import numpy as np
 
 MODELS_ENV = "DIGITLIB_MODELS"
-MODEL_NAMES = ("mlp", "cnn", "digitnet", "digitnet2", "drawnet", "drawnet2", "studionet")  # each has a `build_<name>` in digitlib.models
+MODEL_NAMES = (
+    "mlp",
+    "cnn",
+    "digitnet",
+    "digitnet2",
+    "digitnet3",
+    "drawnet",
+    "drawnet2",
+    "studionet",
+    "mnistnet",
+)  # each trainable with `python -m digitlib train --model <name>`
 DEFAULT_MODEL = "drawnet"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 

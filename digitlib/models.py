@@ -93,11 +93,11 @@ def build_drawnet(name: str = "drawnet") -> keras.Model:
     return keras.Model(inputs, outputs, name=name)
 
 
-def build_studionet(members: Sequence[keras.Model]) -> keras.Model:
+def build_ensemble(members: Sequence[keras.Model], name: str) -> keras.Model:
     """An ensemble: the mean of the digit probabilities of independently trained networks."""
     inputs = keras.Input(shape=(28, 28, 1), name="image")
     outputs = layers.Average(name="probabilities")([member(inputs) for member in members])
-    return keras.Model(inputs, outputs, name="studionet")
+    return keras.Model(inputs, outputs, name=name)
 
 
 def eleven_class_model(model: keras.Model) -> keras.Model | None:
@@ -111,6 +111,7 @@ BUILDERS: dict[str, Callable[[], keras.Model]] = {
     "cnn": build_cnn,
     "digitnet": build_digitnet,
     "digitnet2": partial(build_digitnet, name="digitnet2"),
+    "digitnet3": partial(build_digitnet, name="digitnet3"),
     "drawnet": build_drawnet,
     "drawnet2": partial(build_drawnet, name="drawnet2"),
 }
