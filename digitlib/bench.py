@@ -17,16 +17,36 @@ from digitlib.serving import Predictor, load_keras_model
 CANVAS = 280
 
 
+BLOCK = 50
+
+
+def _summary_ms(samples: np.ndarray) -> dict[str, float]:
+    """Median and 95th percentile of wall times in seconds, in milliseconds."""
+    return {"p50_ms": float(np.median(samples) * 1e3), "p95_ms": float(np.percentile(samples, 95) * 1e3), "n": len(samples)}
+
+
 def timings_ms(action: Callable[[], object], repeats: int, warmup: int) -> dict[str, float]:
     """Median and 95th percentile wall time of `action` in milliseconds, after a warm-up."""
-    for _ in range(warmup):
-        action()
-    samples = np.empty(repeats)
-    for i in range(repeats):
-        start = time.perf_counter()
-        action()
-        samples[i] = time.perf_counter() - start
-    return {"p50_ms": float(np.median(samples) * 1e3), "p95_ms": float(np.percentile(samples, 95) * 1e3), "n": repeats}
+    return interleaved_timings_ms({"action": action}, repeats, warmup)["action"]
+
+
+def interleaved_timings_ms(actions: dict[str, Callable[[], object]], repeats: int, warmup: int) -> dict[str, dict]:
+    """Timings of several actions measured in turns of BLOCK calls each, after a warm-up of each.
+
+    Taking turns exposes every action to the same drifts of a shared machine's speed, so their
+    times can be compared and added up.
+    """
+    for action in actions.values():
+        for _ in range(warmup):
+            action()
+    samples = {name: np.empty(repeats) for name in actions}
+    for start in range(0, repeats, BLOCK):
+        for name, action in actions.items():
+            for i in range(start, min(start + BLOCK, repeats)):
+                began = time.perf_counter()
+                action()
+                samples[name][i] = time.perf_counter() - began
+    return {name: _summary_ms(times) for name, times in samples.items()}
 
 
 def rgba_canvas(digit: np.ndarray) -> np.ndarray:
@@ -50,9 +70,17 @@ def serving_timings(name: str, canvas: np.ndarray, test_images: np.ndarray, repe
     timings = {
         "backend": predictor.backend,
         "load_s": round(load_s, 3),
-        "preprocess": timings_ms(lambda: to_mnist(canvas), repeats, warmup=50),
-        "predict": timings_ms(lambda: predictor.predict(image), repeats, warmup=50),
-        "full_path": timings_ms(lambda: predictor.read_drawing(canvas), repeats, warmup=50),
+        # In turns, so the full path compares with its parts; it costs more than their sum measured alone
+        # because the model's weights and the canvas push each other out of the CPU cache.
+        **interleaved_timings_ms(
+            {
+                "preprocess": lambda: to_mnist(canvas),
+                "predict": lambda: predictor.predict(image),
+                "full_path": lambda: predictor.read_drawing(canvas),
+            },
+            repeats,
+            warmup=50,
+        ),
         "why_map": timings_ms(lambda: occlusion_map(predictor.predict, image, digit), max(20, repeats // 20), warmup=5),
     }
     start = time.perf_counter()
