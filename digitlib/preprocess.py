@@ -86,6 +86,11 @@ def ink_layer(image: np.ndarray) -> np.ndarray:
     image = _check_image(image)
     if has_transparent_background(image):
         return cv2.extractChannel(np.ascontiguousarray(image), 3)
+    return _opaque_ink(image)
+
+
+def _opaque_ink(image: np.ndarray) -> np.ndarray:
+    """The ink of a checked drawing whose background is not transparent: grey, background removed."""
     if image.ndim == 3 and image.shape[2] == 4:
         gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGBA2GRAY)
     elif image.ndim == 3 and image.shape[2] == 3:
@@ -137,7 +142,7 @@ def crop_to_ink(image: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarra
             return None
         x, y, w, h = bbox
         return bbox, np.ascontiguousarray(image[y : y + h, x : x + w, 3])
-    ink = ink_layer(image)
+    ink = _opaque_ink(image)
     bbox = ink_bbox(ink)
     if bbox is None:
         return None
