@@ -50,13 +50,12 @@ def _conv_channels(producers: dict, weights: dict, name: str) -> int | None:
     return None
 
 
-def fold_flatten(graph) -> int:
-    """Give each flatten before a dense layer a constant shape and flatten channels-first; how many were folded."""
+def fold_flatten(graph) -> None:
+    """Give each flatten before a dense layer a constant shape, and flatten channels-first where it can."""
     from onnx import numpy_helper
 
     weights = {tensor.name: tensor for tensor in graph.initializer}
     users, producers = _users(graph), {out: node for node in graph.node for out in node.output}
-    folded = 0
     for node in list(graph.node):
         if node.op_type != "Reshape" or node.input[1] in weights:
             continue
@@ -76,18 +75,15 @@ def fold_flatten(graph) -> int:
             rows = kernel.reshape(-1, channels, kernel.shape[1]).transpose(1, 0, 2).reshape(kernel.shape)
             weights[dense.input[1]].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(rows), dense.input[1]))
             node.input[0] = transpose.input[0]
-        folded += 1
-    return folded
 
 
-def fold_scales(graph) -> int:
-    """Fold a per-feature multiply after a dense layer (a batch norm's scale) into its kernel; how many were folded."""
+def fold_scales(graph) -> None:
+    """Fold a per-feature multiply after a dense layer (a batch norm's scale) into its kernel."""
     from onnx import numpy_helper
 
     weights = {tensor.name: tensor for tensor in graph.initializer}
     users = _users(graph)
     outputs = {output.name for output in graph.output}
-    folded = 0
     for node in list(graph.node):
         if node.op_type != "MatMul" or node.input[1] not in weights:
             continue
@@ -107,8 +103,6 @@ def fold_scales(graph) -> int:
                 if name == multiply.output[0]:
                     reader.input[i] = node.output[0]
         graph.node.remove(multiply)
-        folded += 1
-    return folded
 
 
 def drop_unused(graph) -> None:
