@@ -57,7 +57,7 @@ RECIPES: dict[str, Settings] = {
 # Ensembles are built from members trained with their own recipes.
 ENSEMBLES: dict[str, tuple[str, ...]] = {
     "studionet": ("digitnet", "digitnet2", "drawnet", "drawnet2"),
-    # For MNIST's test set alone: three digitnets, none trained on letters or drawing styles.
+    # For MNIST's test set alone: three digitnets, none trained on letters or the drawn2 styles.
     "mnistnet": ("digitnet", "digitnet2", "digitnet3"),
 }
 
