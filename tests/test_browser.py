@@ -252,7 +252,6 @@ def streamlit_app(log: Path, database: Path, poll_s: float = 0.2):
         "--server.headless", "true",
         "--server.address", "127.0.0.1",
         "--server.port", str(port),
-        "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "DIGITLIB_DRAWINGS_DB": str(database)}

@@ -533,6 +533,14 @@ print("tensorflow" in sys.modules)
     assert result.stdout.strip().splitlines()[-1] == "False"
 
 
+def test_the_served_app_does_not_watch_its_folder_for_edits():
+    """Streamlit's default watcher walks the app's whole folder, .venv included, before the first page shows."""
+    script = "import streamlit.config as c; c.get_config_options(); print(c.get_option('server.fileWatcherType'))"
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "none"
+
+
 def png_bytes(image: np.ndarray) -> bytes:
     """An image encoded as PNG, as a user's file would be."""
     buffer = io.BytesIO()
