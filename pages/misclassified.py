@@ -15,7 +15,7 @@ from digitlib.data import DataError
 from digitlib.evaluate import misclassified
 
 PER_PAGE = 24
-GRID_COLUMNS = 6
+GRID_COLUMNS = 4  # wide enough for "#9999" on its button and the caption on one line
 THUMBNAIL = 84
 DETAIL = 224  # px: the inspected image and its map side by side
 TRUE_KEY, PREDICTED_KEY, ORDER_KEY, PAGE_KEY = "mistakes_true", "mistakes_predicted", "mistakes_order", "mistakes_page"

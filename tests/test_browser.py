@@ -360,6 +360,24 @@ def wait_for_script(page, timeout_s: float = PAGE_LOAD_S) -> None:
     page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout_s * 1000)
 
 
+# True once a page is drawn: it has its title, the script is idle, nothing shows as still loading (a
+# freshly opened page shows grey placeholders until its first run ends) and every image has loaded.
+SETTLED_JS = """
+() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute("data-test-script-state") !== "notRunning") return false;
+  if (document.querySelector('[data-testid="stStatusWidget"], [data-testid^="stSkeleton"], [data-testid="stAppSkeleton"]')) return false;
+  if (!document.querySelector('[data-testid="stMain"] h1')) return false;
+  return [...document.querySelectorAll('[data-testid="stMain"] img')].every((img) => img.complete && img.naturalWidth > 0);
+}
+"""
+
+
+def wait_until_settled(page, timeout_s: float = PAGE_LOAD_S) -> None:
+    """Wait until the page is fully drawn (SETTLED_JS)."""
+    page.wait_for_function(SETTLED_JS, polling="raf", timeout=timeout_s * 1000)
+
+
 def canvas(page):
     """The canvas layer that takes the mouse (inside the component's open shadow root)."""
     return page.locator("canvas.upper-canvas")
@@ -529,6 +547,15 @@ def _draw_predict_clear(app_url, page, capsys, record_property, samples=SAMPLES)
     return latencies
 
 
+def clipped_button_labels(page) -> list[str]:
+    """The labels of the main area's buttons that do not fit their button and show cut off."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stMain"] button')]
+            .filter(button => [button, ...button.querySelectorAll('*')].some(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1))
+            .map(button => button.innerText)"""
+    )
+
+
 def test_every_page_renders_and_screenshots(page, app_url, tmp_path, capsys):
     folder = SCREENSHOT_DIR if os.environ.get(SCREENSHOTS_ENV) == "1" else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
@@ -552,15 +579,16 @@ def _screenshot_every_page(app_url, page, folder: Path, capsys):
     record = load_records([SCREENSHOT_SAMPLE])[SCREENSHOT_SAMPLE]
     for name in PAGES:
         page.goto(links[name] if links[name].startswith("http") else app_url + links[name])
-        wait_for_script(page)
+        wait_until_settled(page)
         if name == "Draw":
             canvas(page).wait_for()
             draw(page, record["canvas_strokes"])
             value = prediction(page).get_by_test_id("stMetricValue")
             expect(value).to_have_text(str(record["label"]), timeout=FIRST_PREDICTION_S * 1000)
-            wait_for_script(page)
+            wait_until_settled(page)
         exceptions = page.get_by_test_id("stException")
         assert exceptions.count() == 0, f"{name} page shows an exception: {exceptions.first.inner_text()[:500]}"
+        assert not clipped_button_labels(page), f"{name} page cuts off button labels: {clipped_button_labels(page)}"
         target = folder / f"{name.lower()}.png"
         screenshot(page, target)
         _report(capsys, f"screenshot {target} ({target.stat().st_size // 1024} KiB)")
