@@ -6,6 +6,7 @@ $DIGITLIB_DRAWN_STROKES) as mouse down / moves / up on the canvas. It also measu
 last mouse-up to the Prediction metric changing, and takes a full-page screenshot of every page:
 into docs/screenshots/ when DIGITLIB_SCREENSHOTS=1, else into pytest's tmp_path. Several sessions draw
 different digits at once (each must see its own answer), and one leaves mid-stroke while another draws.
+In "A number" mode three recorded digits written side by side on the wide canvas must read as the number.
 One test times a fresh `streamlit run` (launch -> canvas usable, first stroke -> first Prediction,
 mouse-up -> Prediction p50, Evaluation and Misclassified render times on first and later visits, whether
 the server loaded TensorFlow) and writes the numbers, with the machine, to docs/app_timings.json when
@@ -554,6 +555,62 @@ def clipped_button_labels(page) -> list[str]:
             .filter(button => [button, ...button.querySelectorAll('*')].some(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1))
             .map(button => button.innerText)"""
     )
+
+
+NUMBER_CANVAS_WIDTH = 560  # the canvas of the Draw page's "A number" mode, as wide as two single ones
+NUMBER_DIGIT_HEIGHT = 160  # px on that canvas: three digits side by side with room between them
+
+
+def side_by_side(records: list[dict], height: int = NUMBER_DIGIT_HEIGHT) -> list[list[tuple[float, float]]]:
+    """The strokes of several drawings scaled to `height` and set left to right on the wide canvas, with the
+    same gap between and around them (coordinates in 280-high canvas pixels)."""
+    boxes = []
+    for record in records:
+        points = [point for stroke in record["canvas_strokes"] for point in stroke]
+        xs, ys = [x for x, _ in points], [y for _, y in points]
+        boxes.append((min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
+    scales = [height / max(h, 1) for _, _, _, h in boxes]
+    widths = [w * scale for (_, _, w, _), scale in zip(boxes, scales)]
+    gap = (NUMBER_CANVAS_WIDTH - sum(widths)) / (len(records) + 1)
+    assert gap > 30, f"the digits do not fit side by side with room between them: gap {gap:.0f} px"
+    placed, left = [], gap
+    for record, (x0, y0, _, _), scale, width in zip(records, boxes, scales, widths):
+        top = (CANVAS_SIZE - height) / 2
+        placed += [[(left + (x - x0) * scale, top + (y - y0) * scale) for x, y in stroke] for stroke in record["canvas_strokes"]]
+        left += width + gap
+    return placed
+
+
+def test_a_number_written_side_by_side_is_read_left_to_right(page, app_url, tmp_path):
+    with _screenshot_on_failure(page, tmp_path):
+        _read_a_number(app_url, page)
+
+
+def _read_a_number(app_url, page):
+    from playwright.sync_api import expect
+
+    records = load_records(index for index, _ in SAMPLES)
+    number = "".join(str(label) for _, label in SAMPLES)
+    open_app(page, app_url)
+    page.get_by_text("A number", exact=True).click()
+    expect(page.get_by_role("heading", name="Draw a number")).to_be_visible(timeout=PAGE_LOAD_S * 1000)
+    wait_until_settled(page)
+    target = canvas(page)
+    expect(target).to_have_count(1)
+    box = target.bounding_box()
+    assert box and abs(box["width"] / box["height"] - NUMBER_CANVAS_WIDTH / CANVAS_SIZE) < 0.05, f"not the wide canvas: {box}"
+
+    strokes = side_by_side([records[index] for index, _ in SAMPLES])
+    scale = box["height"] / CANVAS_SIZE
+    for stroke in strokes:
+        page.mouse.move(box["x"] + stroke[0][0] * scale, box["y"] + stroke[0][1] * scale)
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
+        page.mouse.up()
+    value = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text("Number", exact=True))
+    expect(value.get_by_test_id("stMetricValue")).to_have_text(number, timeout=FIRST_PREDICTION_S * 1000)
+    expect(page.get_by_text(f"{len(number)} digits found, left to right")).to_be_visible()
 
 
 def test_every_page_renders_and_screenshots(page, app_url, tmp_path, capsys):
