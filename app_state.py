@@ -163,6 +163,16 @@ def dataset_summary() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return _cached_summary(mnist_path())
 
 
+def percent(probability: float, decimals: int = 1) -> str:
+    """A probability as a percentage that never rounds up to a certain 100% nor down to an impossible 0%."""
+    step = 10.0**-decimals
+    if probability * 100 >= 100 - step / 2:
+        return f">{100 - step:.{decimals}f}%"
+    if 0 < probability * 100 < step / 2:
+        return f"<{step:.{decimals}f}%"
+    return f"{probability:.{decimals}%}"
+
+
 def pixelated(image: np.ndarray, scale: int) -> np.ndarray:
     """An image enlarged by repeating pixels, so the browser shows sharp squares instead of blur."""
     return image.repeat(scale, axis=0).repeat(scale, axis=1)

@@ -86,12 +86,12 @@ def show_answer(answer: Answer) -> None:
     """The digit and its confidence, or the two best guesses when the model is not sure."""
     if answer.sure:
         st.metric("Prediction", answer.digit)
-        st.metric("Confidence", f"{answer.confidence:.1%}")
+        st.metric("Confidence", app_state.percent(answer.confidence))
         return
     (first, first_probability), (second, second_probability) = answer.top_two
     st.warning(
         f"Not sure: no digit reaches the {answer.threshold:.0%} confidence needed for an answer. "
-        f"It could be a **{first}** ({first_probability:.0%}) or a **{second}** ({second_probability:.0%})."
+        f"It could be a **{first}** ({app_state.percent(first_probability, 0)}) or a **{second}** ({app_state.percent(second_probability, 0)})."
     )
     best, runner_up = st.columns(2)
     best.metric("Best guess", first)
@@ -149,9 +149,9 @@ def show_digit_input(column, reading: NumberReading, index: int) -> None:
     answer, confidence = reading.answers[index], reading.confidences[index]
     if answer == NOT_SURE:
         best = int(reading.probabilities[index].argmax())
-        column.caption(f"**?** not sure: a {best}? ({confidence:.0%})")
+        column.caption(f"**?** not sure: a {best}? ({app_state.percent(confidence, 0)})")
     else:
-        column.caption(f"**{answer}** · {confidence:.1%}")
+        column.caption(f"**{answer}** · {app_state.percent(confidence)}")
 
 
 def show_number(reading: NumberReading) -> None:

@@ -70,7 +70,7 @@ def export_file(path: str, count: int, newest: int) -> bytes:
 
 def caption(drawing: SavedDrawing) -> str:
     """The right digit and what the model said, in a few words."""
-    return f"**{drawing.label}** · {app_state.model_label(drawing.model)} said {drawing.predicted} ({drawing.confidence:.0%})"
+    return f"**{drawing.label}** · {app_state.model_label(drawing.model)} said {drawing.predicted} ({app_state.percent(drawing.confidence, 0)})"
 
 
 st.title("Your drawings")

@@ -116,7 +116,7 @@ with grid_tab:
         for row in range(0, len(shown), GRID_COLUMNS):
             for column, index in zip(st.columns(GRID_COLUMNS), shown[row : row + GRID_COLUMNS]):
                 column.image(app_state.pixelated(x_test[index], 3), width=THUMBNAIL)
-                column.caption(f"**{labels[index]} → {guesses[index]}** · {confidences[index]:.0%}")
+                column.caption(f"**{labels[index]} → {guesses[index]}** · {app_state.percent(confidences[index], 0)}")
                 column.button(
                     f"#{index}", key=f"inspect_{index}", help=f"Inspect test image #{index}", on_click=inspect, args=(int(index),)
                 )
@@ -127,7 +127,7 @@ with grid_tab:
         else:
             st.markdown(
                 f"**Test image #{inspected}**: true **{labels[inspected]}**, read as **{guesses[inspected]}** "
-                f"with {confidences[inspected]:.1%} confidence."
+                f"with {app_state.percent(confidences[inspected])} confidence."
             )
             image_column, why_column = st.columns(2)
             image_column.image(app_state.pixelated(x_test[inspected], DETAIL // 28), width=DETAIL)

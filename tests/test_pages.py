@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import app_state
 from digitlib.artifacts import model_files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -400,7 +401,7 @@ def test_draw_page_reads_real_drawings(monkeypatch, trained_cnn, drawings):
         draw(at, drawings["images"][i])
         shown = metric_values(at)
         assert shown["Prediction"] == str(drawings["labels"][i])
-        assert shown["Confidence"] == f"{answers[i].confidence:.1%}"
+        assert shown["Confidence"] == app_state.percent(answers[i].confidence)
         captions = [c.value for c in at.caption]
         assert "Centred by mass in 28×28" in captions, "the recipe's stages are shown"
 
@@ -541,6 +542,24 @@ def test_the_served_app_does_not_watch_its_folder_for_edits():
     assert result.stdout.strip() == "none"
 
 
+@pytest.mark.parametrize(
+    ("probability", "decimals", "shown"),
+    [
+        (0.99996, 1, ">99.9%"),
+        (1.0, 1, ">99.9%"),
+        (0.9994, 1, "99.9%"),
+        (0.5, 1, "50.0%"),
+        (0.00004, 1, "<0.1%"),
+        (0.0, 1, "0.0%"),
+        (0.996, 0, ">99%"),
+        (0.994, 0, "99%"),
+        (0.004, 0, "<1%"),
+    ],
+)
+def test_probabilities_never_show_as_certain_or_impossible(probability, decimals, shown):
+    assert app_state.percent(probability, decimals) == shown
+
+
 def png_bytes(image: np.ndarray) -> bytes:
     """An image encoded as PNG, as a user's file would be."""
     buffer = io.BytesIO()
@@ -642,7 +661,7 @@ def test_saving_the_right_digit_on_the_draw_page_adds_it_to_your_drawings(monkey
     downloads = record_downloads(monkeypatch)
     at.switch_page("pages/drawings.py").run()
     assert not at.exception and not at.error
-    assert drawing_captions(at) == [f"**{label}** · CNN said {answer.digit} ({answer.confidence:.0%})"]
+    assert drawing_captions(at) == [f"**{label}** · CNN said {answer.digit} ({app_state.percent(answer.confidence, 0)})"]
     exported = read_npz(downloads[-1]["data"])
     assert exported["labels"].tolist() == [label] and np.array_equal(exported["images"][0], image)
 
