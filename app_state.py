@@ -20,12 +20,13 @@ if TYPE_CHECKING:
 
 MODEL_LABELS = {
     "studionet": "StudioNet (ensemble)",
-    "mnistnet": "MNISTNet (ensemble of three DigitNets)",
+    "mnistnet": "MNISTNet (ensemble of four DigitNets)",
     "drawnet": "DrawNet (for drawings)",
     "drawnet2": "DrawNet 2 (ensemble member)",
     "digitnet": "DigitNet",
     "digitnet2": "DigitNet 2 (ensemble member)",
     "digitnet3": "DigitNet 3 (ensemble member)",
+    "digitnet4": "DigitNet 4 (ensemble member)",
     "cnn": "CNN",
     "mlp": "MLP",
 }

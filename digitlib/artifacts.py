@@ -18,6 +18,7 @@ MODEL_NAMES = (
     "digitnet",
     "digitnet2",
     "digitnet3",
+    "digitnet4",
     "drawnet",
     "drawnet2",
     "studionet",

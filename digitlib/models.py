@@ -112,6 +112,7 @@ BUILDERS: dict[str, Callable[[], keras.Model]] = {
     "digitnet": build_digitnet,
     "digitnet2": partial(build_digitnet, name="digitnet2"),
     "digitnet3": partial(build_digitnet, name="digitnet3"),
+    "digitnet4": partial(build_digitnet, name="digitnet4"),
     "drawnet": build_drawnet,
     "drawnet2": partial(build_drawnet, name="drawnet2"),
 }
