@@ -6,7 +6,8 @@ $DIGITLIB_DRAWN_STROKES) as mouse down / moves / up on the canvas. It also measu
 last mouse-up to the Prediction metric changing, and takes a full-page screenshot of every page:
 into docs/screenshots/ when DIGITLIB_SCREENSHOTS=1, else into pytest's tmp_path. Several sessions draw
 different digits at once (each must see its own answer), and one leaves mid-stroke while another draws.
-In "A number" mode three recorded digits written side by side on the wide canvas must read as the number.
+In "A number" mode three recorded digits written side by side on the wide canvas must read as the number
+(screenshot number.png).
 One test times a fresh `streamlit run` (launch -> canvas usable, first stroke -> first Prediction,
 mouse-up -> Prediction p50, Evaluation and Misclassified render times on first and later visits, whether
 the server loaded TensorFlow) and writes the numbers, with the machine, to docs/app_timings.json when
@@ -581,9 +582,15 @@ def side_by_side(records: list[dict], height: int = NUMBER_DIGIT_HEIGHT) -> list
     return placed
 
 
-def test_a_number_written_side_by_side_is_read_left_to_right(page, app_url, tmp_path):
+def test_a_number_written_side_by_side_is_read_left_to_right(page, app_url, tmp_path, capsys):
+    folder = SCREENSHOT_DIR if os.environ.get(SCREENSHOTS_ENV) == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
     with _screenshot_on_failure(page, tmp_path):
         _read_a_number(app_url, page)
+        wait_until_settled(page)
+        target = folder / "number.png"
+        screenshot(page, target)
+        _report(capsys, f"screenshot {target} ({target.stat().st_size // 1024} KiB)")
 
 
 def _read_a_number(app_url, page):
