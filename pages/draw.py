@@ -27,6 +27,9 @@ NUMBER_CANVAS_WIDTH = 560
 MODE = "draw_mode"
 ONE_DIGIT, A_NUMBER = "One digit", "A number"
 DIGIT_INPUT_SIZE = 112
+# px: the number read and one line under it, above the wide canvas; a fixed height keeps the canvas
+# from moving while the digits are written.
+NUMBER_ANSWER_HEIGHT = 110
 # Bumped by Clear: a canvas with a new key mounts empty, and the old drawing's state is dropped.
 CANVAS_ROUND = "canvas_round"
 STAGE_SIZE = 140
@@ -158,7 +161,7 @@ def show_number(reading: NumberReading) -> None:
     """The number read, with a word on the digits the model is not sure of."""
     st.metric("Number", reading.text)
     if NOT_SURE in reading.answers:
-        st.warning(f"Not sure of the digits marked ?: no digit reaches the {reading.threshold:.0%} confidence needed there.")
+        st.caption(f"Not sure of the digits marked ?: no digit reaches the {reading.threshold:.0%} confidence needed there.")
 
 
 def show_number_digits(reading: NumberReading) -> None:
@@ -179,9 +182,12 @@ st.title("Draw a number" if number_mode else "Draw a digit")
 model = app_state.pick_model()
 st.radio("Read", [ONE_DIGIT, A_NUMBER], horizontal=True, key=MODE, label_visibility="collapsed")
 canvas_width = NUMBER_CANVAS_WIDTH if number_mode else CANVAS_SIZE
+# The wide canvas leaves no room beside it on most screens, so the number read goes above it, in view.
+number_answer = st.container(height=NUMBER_ANSWER_HEIGHT, border=False) if number_mode else None
 # Fixed widths keep the canvas whole; on a narrow screen the three parts wrap below each other.
 row = st.container(horizontal=True, gap="large")
-canvas_column, answer_column = row.container(width=canvas_width + 20), row.container(width=240)
+canvas_column = row.container(width=canvas_width + 20)
+answer_column = number_answer if number_mode else row.container(width=240)
 chart_column = row.container(width="stretch")
 
 with canvas_column:

@@ -617,6 +617,8 @@ def _read_a_number(app_url, page):
         page.mouse.up()
     value = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text("Number", exact=True))
     expect(value.get_by_test_id("stMetricValue")).to_have_text(number, timeout=FIRST_PREDICTION_S * 1000)
+    expect(value).to_be_in_viewport()  # read without scrolling away from the canvas
+    assert abs(target.bounding_box()["y"] - box["y"]) < 1, "the canvas moved while the number was written"
     expect(page.get_by_text(f"{len(number)} digits found, left to right")).to_be_visible()
 
 
