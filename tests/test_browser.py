@@ -181,9 +181,10 @@ def load_records(indices) -> dict[int, dict]:
 
 
 def to_screen(strokes, box: dict) -> list[list[tuple[float, float]]]:
-    """Strokes in 280x280 canvas pixels -> page coordinates inside the canvas's bounding box."""
-    sx, sy = box["width"] / CANVAS_SIZE, box["height"] / CANVAS_SIZE
-    return [[(box["x"] + x * sx, box["y"] + y * sy) for x, y in stroke] for stroke in strokes]
+    """Strokes in canvas pixels -> page coordinates inside the canvas's bounding box. Every canvas is 280
+    pixels high with square pixels, so one scale serves both axes (the number canvas is twice as wide)."""
+    scale = box["height"] / CANVAS_SIZE
+    return [[(box["x"] + x * scale, box["y"] + y * scale) for x, y in stroke] for stroke in strokes]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -447,9 +448,16 @@ def settle(page) -> None:
     page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
 
-def screenshot(page, path: Path) -> None:
-    """The whole page. Streamlit scrolls inside its main block, not the document, so a `full_page`
-    screenshot alone stops at the viewport: grow the viewport to the content's height first."""
+def screenshot_folder(tmp_path: Path) -> Path:
+    """Where screenshots go: docs/screenshots/ with DIGITLIB_SCREENSHOTS=1, else pytest's tmp_path."""
+    folder = SCREENSHOT_DIR if os.environ.get(SCREENSHOTS_ENV) == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def screenshot(page, path: Path, capsys) -> None:
+    """The whole page, saved and reported. Streamlit scrolls inside its main block, not the document, so
+    a `full_page` screenshot alone stops at the viewport: grow the viewport to the content's height first."""
     height = page.get_by_test_id("stMain").evaluate("(main) => main.scrollHeight")
     height = max(VIEWPORT["height"], min(height, MAX_SCREENSHOT_HEIGHT))
     page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
@@ -461,6 +469,7 @@ def screenshot(page, path: Path) -> None:
     finally:
         page.set_viewport_size(VIEWPORT)
     shrink_png(path)
+    _report(capsys, f"screenshot {path} ({path.stat().st_size // 1024} KiB)")
 
 
 def shrink_png(path: Path) -> None:
@@ -583,14 +592,10 @@ def side_by_side(records: list[dict], height: int = NUMBER_DIGIT_HEIGHT) -> list
 
 
 def test_a_number_written_side_by_side_is_read_left_to_right(page, app_url, tmp_path, capsys):
-    folder = SCREENSHOT_DIR if os.environ.get(SCREENSHOTS_ENV) == "1" else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
     with _screenshot_on_failure(page, tmp_path):
         _read_a_number(app_url, page)
         wait_until_settled(page)
-        target = folder / "number.png"
-        screenshot(page, target)
-        _report(capsys, f"screenshot {target} ({target.stat().st_size // 1024} KiB)")
+        screenshot(page, screenshot_folder(tmp_path) / "number.png", capsys)
 
 
 def _read_a_number(app_url, page):
@@ -607,14 +612,7 @@ def _read_a_number(app_url, page):
     box = target.bounding_box()
     assert box and abs(box["width"] / box["height"] - NUMBER_CANVAS_WIDTH / CANVAS_SIZE) < 0.05, f"not the wide canvas: {box}"
 
-    strokes = side_by_side([records[index] for index, _ in SAMPLES])
-    scale = box["height"] / CANVAS_SIZE
-    for stroke in strokes:
-        page.mouse.move(box["x"] + stroke[0][0] * scale, box["y"] + stroke[0][1] * scale)
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
-        page.mouse.up()
+    draw(page, side_by_side([records[index] for index, _ in SAMPLES]))
     value = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text("Number", exact=True))
     expect(value.get_by_test_id("stMetricValue")).to_have_text(number, timeout=FIRST_PREDICTION_S * 1000)
     expect(value).to_be_in_viewport()  # read without scrolling away from the canvas
@@ -623,10 +621,8 @@ def _read_a_number(app_url, page):
 
 
 def test_every_page_renders_and_screenshots(page, app_url, tmp_path, capsys):
-    folder = SCREENSHOT_DIR if os.environ.get(SCREENSHOTS_ENV) == "1" else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
     with _screenshot_on_failure(page, tmp_path):
-        _screenshot_every_page(app_url, page, folder, capsys)
+        _screenshot_every_page(app_url, page, screenshot_folder(tmp_path), capsys)
 
 
 def _screenshot_every_page(app_url, page, folder: Path, capsys):
@@ -655,9 +651,7 @@ def _screenshot_every_page(app_url, page, folder: Path, capsys):
         exceptions = page.get_by_test_id("stException")
         assert exceptions.count() == 0, f"{name} page shows an exception: {exceptions.first.inner_text()[:500]}"
         assert not clipped_button_labels(page), f"{name} page cuts off button labels: {clipped_button_labels(page)}"
-        target = folder / f"{name.lower()}.png"
-        screenshot(page, target)
-        _report(capsys, f"screenshot {target} ({target.stat().st_size // 1024} KiB)")
+        screenshot(page, folder / f"{name.lower()}.png", capsys)
 
 
 def test_a_drawing_saved_with_its_right_digit_is_listed_and_downloads(page, app_url, server_drawings_db, tmp_path):
