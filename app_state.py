@@ -23,6 +23,7 @@ MODEL_LABELS = {
     "mnistnet": "MNISTNet (ensemble of four DigitNets)",
     "drawnet": "DrawNet (for drawings)",
     "drawnet2": "DrawNet 2 (ensemble member)",
+    "drawnet3": "DrawNet 3 (flags off the stem, hooked nines)",
     "digitnet": "DigitNet",
     "digitnet2": "DigitNet 2 (ensemble member)",
     "digitnet3": "DigitNet 3 (ensemble member)",

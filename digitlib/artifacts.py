@@ -21,6 +21,7 @@ MODEL_NAMES = (
     "digitnet4",
     "drawnet",
     "drawnet2",
+    "drawnet3",
     "studionet",
     "mnistnet",
 )  # each trainable with `python -m digitlib train --model <name>`

@@ -71,6 +71,45 @@ def add_flag(one: np.ndarray, rng: np.random.Generator, longest: float = 0.5, an
     return out
 
 
+def stem_direction(image: np.ndarray) -> tuple[float, float]:
+    """Unit vector (x, y) along the principal axis of the ink, pointing down the image."""
+    moments = cv2.moments((image > 127).astype(np.uint8), binaryImage=True)
+    angle = 0.5 * np.arctan2(2 * moments["mu11"], moments["mu20"] - moments["mu02"])
+    dx, dy = float(np.cos(angle)), float(np.sin(angle))
+    return (-dx, -dy) if dy < 0 else (dx, dy)
+
+
+def add_stem_flag(one: np.ndarray, rng: np.random.Generator, longest: float = 0.8, angles: tuple[float, float] = (25, 65)) -> np.ndarray:
+    """A continental 1 whose flag opens at an angle to the 1's own stem, so a slanted stem does not hide it."""
+    out = one.copy()
+    x0, y0, x1, y1 = ink_extent(out)
+    top_x = float(np.mean(np.nonzero(out[y0] > 127)[0]))
+    dx, dy = stem_direction(out)
+    lean = np.rad2deg(np.arctan2(dx, dy))  # the stem's angle from the vertical, positive to the right
+    # Turned from the stem towards the left, but kept steeper than a 7's bar (at least 25 deg below the
+    # horizontal), else a 1 that leans left would get a 7's top.
+    slope = np.deg2rad(np.clip(rng.uniform(*angles) - lean, 15, 65))  # from the vertical, to the left
+    length = rng.uniform(0.2, longest) * (y1 - y0)
+    end = (top_x - length * np.sin(slope), y0 + length * np.cos(slope))
+    _draw_line(out, (top_x, y0), end, stroke_width(out) * rng.uniform(0.7, 1.0))
+    return out
+
+
+def add_hook(nine: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A 9 whose tail curls to the left at the bottom, as in a cursive 9."""
+    out = nine.copy()
+    x0, y0, x1, y1 = ink_extent(out)
+    bottom_x = float(np.mean(np.nonzero(out[y1] > 127)[0]))
+    radius = rng.uniform(0.1, 0.22) * (y1 - y0)
+    sweep = np.deg2rad(np.linspace(0, rng.uniform(120, 180), 8))  # clockwise from the tail's end: down, left, up
+    xs = bottom_x - radius + radius * np.cos(sweep)
+    ys = y1 + radius * np.sin(sweep)
+    width = stroke_width(out) * rng.uniform(0.7, 1.0)
+    for i in range(len(sweep) - 1):
+        _draw_line(out, (xs[i], ys[i]), (xs[i + 1], ys[i + 1]), width)
+    return out
+
+
 def add_base(one: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A 1 with a base serif: a short horizontal stroke under it."""
     out = one.copy()
@@ -137,6 +176,8 @@ class StyleMix:
     crossed_seven: float = 0.0
     lifted_five: float = 0.0
     pen_jitter: float = 0.0
+    flag_from_stem: bool = False  # flag angles measured from the 1's stem rather than from the horizontal
+    hooked_nine: float = 0.0
 
 
 STYLE_MIXES: dict[str, StyleMix] = {
@@ -153,11 +194,26 @@ STYLE_MIXES: dict[str, StyleMix] = {
         lifted_five=0.3,
         pen_jitter=0.5,
     ),
+    # drawnet3's mix: drawn2 with the flag drawn away from a slanted stem (drawn2's flag, measured from the
+    # horizontal, runs along the stem of a 1 that leans left and vanishes into it), and hooked nines.
+    "drawn3": StyleMix(
+        slashed_zero=0.15,
+        struck_zero=0.15,
+        flag_one=0.4,
+        longest_flag=0.8,
+        flag_angles=(25, 65),
+        base_one=0.1,
+        crossed_seven=0.15,
+        lifted_five=0.3,
+        pen_jitter=0.5,
+        flag_from_stem=True,
+        hooked_nine=0.2,
+    ),
 }
 
 
 def add_style(image: np.ndarray, label: int, rng: np.random.Generator, mix: StyleMix = STYLE_MIXES["digitnet"]) -> np.ndarray:
-    """Sometimes give a 0, 1, 5 or 7 a style that MNIST lacks but people draw."""
+    """Sometimes give a 0, 1, 5, 7 or 9 a style that MNIST lacks but people draw."""
     if label == 0:
         u = rng.random()
         if u < mix.slashed_zero:
@@ -167,13 +223,16 @@ def add_style(image: np.ndarray, label: int, rng: np.random.Generator, mix: Styl
     elif label == 1:
         u = rng.random()
         if u < mix.flag_one:
-            return add_flag(image, rng, mix.longest_flag, mix.flag_angles)
+            flag = add_stem_flag if mix.flag_from_stem else add_flag
+            return flag(image, rng, mix.longest_flag, mix.flag_angles)
         if u < mix.flag_one + mix.base_one:
             return add_base(image, rng)
     elif label == 7 and mix.crossed_seven > 0 and rng.random() < mix.crossed_seven:
         return add_crossbar(image, rng)
     elif label == 5 and mix.lifted_five > 0 and rng.random() < mix.lifted_five:
         return lift_bar(image, rng)
+    elif label == 9 and mix.hooked_nine > 0 and rng.random() < mix.hooked_nine:
+        return add_hook(image, rng)
     return image
 
 

@@ -115,6 +115,7 @@ BUILDERS: dict[str, Callable[[], keras.Model]] = {
     "digitnet4": partial(build_digitnet, name="digitnet4"),
     "drawnet": build_drawnet,
     "drawnet2": partial(build_drawnet, name="drawnet2"),
+    "drawnet3": partial(build_drawnet, name="drawnet3"),
 }
 
 

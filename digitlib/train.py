@@ -52,6 +52,10 @@ RECIPES: dict[str, Settings] = {
     ),
     # A second drawnet for ensembles: another seed, and 5s with a lifted top bar.
     "drawnet2": Settings(epochs=24, learning_rate=2e-3, augment=True, styles="drawn2", not_digits=0.1, seed=7),
+    # drawnet's recipe with the drawn3 mix: flags that stand off the stem of a slanted 1, hooked nines.
+    "drawnet3": Settings(
+        epochs=24, learning_rate=2e-3, augment=True, styles="drawn3", not_digits=0.15, handwritten_letters=0.5
+    ),
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,8 @@ from digitlib.augment import (
     STYLE_MIXES,
     add_crossbar,
     add_flag,
+    add_hook,
+    add_stem_flag,
     add_strike,
     augment_batch,
     draw_handwritten_letter,
@@ -52,6 +56,48 @@ def test_flag_starts_at_the_top_of_the_one_and_goes_down_left(mnist):
     # It starts at the top (give or take the round cap of the pen) and reaches out down to the left.
     top_x = np.nonzero(one[y0] > 127)[0].mean()
     assert ys.min() >= y0 - width and ys.mean() > y0 and xs.min() < top_x - width
+
+
+def leaning_one() -> np.ndarray:
+    """Oracle: a 1 drawn as one straight stroke leaning 30 degrees to the left, on the augmentation field."""
+    import cv2
+
+    one = np.zeros((140, 140), np.uint8)
+    cv2.line(one, (90, 30), (90 - round(80 * np.tan(np.deg2rad(30))), 110), 255, 8, cv2.LINE_AA)
+    return one
+
+
+def flag_angles(flagged: np.ndarray, one: np.ndarray) -> tuple[float, float]:
+    """The flag's angle to the stem and below the horizontal, in degrees, from the top of the 1 to the flag's far end."""
+    added = (flagged > 127) & ~(one > 127)
+    ys, xs = np.nonzero(added)
+    top = np.array([90.0, 26.0])  # the top of the stroke, its round cap included
+    far = np.argmax((xs - top[0]) ** 2 + (ys - top[1]) ** 2)
+    flag = np.array([xs[far], ys[far]]) - top
+    stem = np.array([-np.tan(np.deg2rad(30)), 1.0])
+    between = np.rad2deg(np.arccos(flag @ stem / np.linalg.norm(flag) / np.linalg.norm(stem)))
+    return float(between), float(np.rad2deg(np.arctan2(flag[1], -flag[0])))
+
+
+def test_a_stem_flag_stands_off_a_leaning_stem_and_stays_steeper_than_a_sevens_bar():
+    one = leaning_one()
+    for seed in range(20):
+        between, below_horizontal = flag_angles(add_stem_flag(one, np.random.default_rng(seed), 0.8, (25, 65)), one)
+        assert between > 15 and 20 < below_horizontal < 80, (seed, between, below_horizontal)
+    # drawn2's flag, measured from the horizontal, can run along such a stem and vanish into it.
+    parallel = [flag_angles(add_flag(one, np.random.default_rng(seed), 0.8, (30, 70)), one)[0] for seed in range(20)]
+    assert min(parallel) < 10
+
+
+def test_a_hook_curls_left_under_the_nine(mnist):
+    nine = big_digit(mnist, 9)
+    hooked = add_hook(nine, np.random.default_rng(4))
+    x0, y0, x1, y1 = ink_extent(nine)
+    added = (hooked > 127) & ~(nine > 127)
+    ys, xs = np.nonzero(added)
+    tail_x = np.nonzero(nine[y1] > 127)[0].mean()
+    # Below the tail's end (give or take the pen's round cap), and out to its left.
+    assert ys.min() >= y1 - stroke_width(nine) and ys.max() > y1 + 3 and xs.min() < tail_x - 5
 
 
 def test_crossbar_stays_inside_the_seven(mnist):
@@ -118,3 +164,7 @@ def test_style_mixes_are_unchanged_so_their_recipes_reproduce():
     drawn = STYLE_MIXES["drawn2"]
     assert (drawn.slashed_zero, drawn.struck_zero, drawn.flag_one, drawn.longest_flag, drawn.flag_angles) == (0.15, 0.15, 0.4, 0.8, (30, 70))
     assert (drawn.base_one, drawn.crossed_seven, drawn.lifted_five, drawn.pen_jitter) == (0.1, 0.15, 0.3, 0.5)
+    assert not drawn.flag_from_stem and drawn.hooked_nine == 0.0
+    # drawnet3's mix is drawn2 with flags measured from the stem and hooked nines.
+    drawn3 = STYLE_MIXES["drawn3"]
+    assert drawn3 == dataclasses.replace(drawn, flag_angles=(25, 65), flag_from_stem=True, hooked_nine=0.2)
