@@ -6,7 +6,7 @@ so the network trains on exactly the kind of input the app will give it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import cv2
@@ -36,6 +36,11 @@ def ink_extent(image: np.ndarray) -> tuple[int, int, int, int]:
     return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
 
 
+def ink_middle(image: np.ndarray, row: int) -> float:
+    """The mean x of the ink brighter than mid-grey in one row."""
+    return float(np.mean(np.nonzero(image[row] > 127)[0]))
+
+
 def _draw_line(image: np.ndarray, p0: tuple[float, float], p1: tuple[float, float], width: float) -> None:
     """Draw an anti-aliased white line in place."""
     shift = 4  # sub-pixel precision of cv2.line
@@ -62,7 +67,7 @@ def add_flag(one: np.ndarray, rng: np.random.Generator, longest: float = 0.5, an
     """A continental 1: an up-stroke from the top of the 1 going down to the left."""
     out = one.copy()
     x0, y0, x1, y1 = ink_extent(out)
-    top_x = float(np.mean(np.nonzero(out[y0] > 127)[0]))
+    top_x = ink_middle(out, y0)
     height = y1 - y0
     length = rng.uniform(0.2, longest) * height
     angle = np.deg2rad(rng.uniform(*angles))  # below the horizontal
@@ -83,7 +88,7 @@ def add_stem_flag(one: np.ndarray, rng: np.random.Generator, longest: float = 0.
     """A continental 1 whose flag opens at an angle to the 1's own stem, so a slanted stem does not hide it."""
     out = one.copy()
     x0, y0, x1, y1 = ink_extent(out)
-    top_x = float(np.mean(np.nonzero(out[y0] > 127)[0]))
+    top_x = ink_middle(out, y0)
     dx, dy = stem_direction(out)
     lean = np.rad2deg(np.arctan2(dx, dy))  # the stem's angle from the vertical, positive to the right
     # Turned from the stem towards the left, but kept steeper than a 7's bar (at least 25 deg below the
@@ -99,7 +104,7 @@ def add_hook(nine: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A 9 whose tail curls to the left at the bottom, as in a cursive 9."""
     out = nine.copy()
     x0, y0, x1, y1 = ink_extent(out)
-    bottom_x = float(np.mean(np.nonzero(out[y1] > 127)[0]))
+    bottom_x = ink_middle(out, y1)
     radius = rng.uniform(0.1, 0.22) * (y1 - y0)
     sweep = np.deg2rad(np.linspace(0, rng.uniform(120, 180), 8))  # clockwise from the tail's end: down, left, up
     xs = bottom_x - radius + radius * np.cos(sweep)
@@ -114,7 +119,7 @@ def add_base(one: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A 1 with a base serif: a short horizontal stroke under it."""
     out = one.copy()
     x0, y0, x1, y1 = ink_extent(out)
-    bottom_x = float(np.mean(np.nonzero(out[y1] > 127)[0]))
+    bottom_x = ink_middle(out, y1)
     half = rng.uniform(0.2, 0.4) * (y1 - y0)
     tilt = rng.uniform(-0.08, 0.08) * (y1 - y0)
     _draw_line(out, (bottom_x - half, y1 - tilt), (bottom_x + half, y1 + tilt), stroke_width(out) * rng.uniform(0.7, 1.0))
@@ -180,35 +185,24 @@ class StyleMix:
     hooked_nine: float = 0.0
 
 
+# The drawn mix of drawnet and drawnet2, in its second version (with lifted fives).
+DRAWN2 = StyleMix(
+    slashed_zero=0.15,
+    struck_zero=0.15,
+    flag_one=0.4,
+    longest_flag=0.8,
+    flag_angles=(30, 70),
+    base_one=0.1,
+    crossed_seven=0.15,
+    lifted_five=0.3,
+    pen_jitter=0.5,
+)
 STYLE_MIXES: dict[str, StyleMix] = {
     "digitnet": StyleMix(),
-    # The drawn mix of drawnet and drawnet2, in its second version (with lifted fives).
-    "drawn2": StyleMix(
-        slashed_zero=0.15,
-        struck_zero=0.15,
-        flag_one=0.4,
-        longest_flag=0.8,
-        flag_angles=(30, 70),
-        base_one=0.1,
-        crossed_seven=0.15,
-        lifted_five=0.3,
-        pen_jitter=0.5,
-    ),
-    # drawnet3's mix: drawn2 with the flag drawn away from a slanted stem (drawn2's flag, measured from the
+    "drawn2": DRAWN2,
+    # drawnet3's: drawn2 with the flag drawn away from a slanted stem (drawn2's flag, measured from the
     # horizontal, runs along the stem of a 1 that leans left and vanishes into it), and hooked nines.
-    "drawn3": StyleMix(
-        slashed_zero=0.15,
-        struck_zero=0.15,
-        flag_one=0.4,
-        longest_flag=0.8,
-        flag_angles=(25, 65),
-        base_one=0.1,
-        crossed_seven=0.15,
-        lifted_five=0.3,
-        pen_jitter=0.5,
-        flag_from_stem=True,
-        hooked_nine=0.2,
-    ),
+    "drawn3": replace(DRAWN2, flag_angles=(25, 65), flag_from_stem=True, hooked_nine=0.2),
 }
 
 
