@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 MODEL_LABELS = {
     "studionet": "StudioNet (ensemble)",
     "mnistnet": "MNISTNet (ensemble of four DigitNets)",
-    "drawnet": "DrawNet (for drawings)",
+    "drawnet3": "DrawNet 3 (for drawings)",
+    "drawnet": "DrawNet (the previous default)",
     "drawnet2": "DrawNet 2 (ensemble member)",
-    "drawnet3": "DrawNet 3 (flags off the stem, hooked nines)",
     "digitnet": "DigitNet",
     "digitnet2": "DigitNet 2 (ensemble member)",
     "digitnet3": "DigitNet 3 (ensemble member)",

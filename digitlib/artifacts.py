@@ -25,7 +25,7 @@ MODEL_NAMES = (
     "studionet",
     "mnistnet",
 )  # each trainable with `python -m digitlib train --model <name>`
-DEFAULT_MODEL = "drawnet"
+DEFAULT_MODEL = "drawnet3"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 

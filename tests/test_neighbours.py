@@ -10,7 +10,7 @@ from digitlib.neighbours import build_index, load_index, save_index
 from digitlib.serving import Predictor, load_keras_model, penultimate_model
 
 
-@pytest.fixture(scope="module", params=["drawnet", "digitnet"])
+@pytest.fixture(scope="module", params=["drawnet3", "digitnet"])
 def served(request):
     """A committed model with a neighbour index: the default, and the one trained without letters."""
     return Predictor(request.param)
