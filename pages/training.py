@@ -7,6 +7,8 @@ import streamlit as st
 import app_state
 from digitlib.artifacts import ArtifactError, available_models
 
+NOT_APPLICABLE = "—"  # shown instead of "None" for what a model does not have
+
 
 def minutes(seconds: float) -> str:
     """A duration for people: seconds under two minutes, minutes above."""
@@ -109,7 +111,7 @@ def show_model(name: str, record: dict) -> None:
         st.markdown("**Settings**")
         settings = {**record["settings"], "training images": record["train_images"]}
         st.dataframe(
-            pd.DataFrame({"setting": list(settings), "value": [str(v) for v in settings.values()]}),
+            pd.DataFrame({"setting": list(settings), "value": [NOT_APPLICABLE if v is None else str(v) for v in settings.values()]}),
             hide_index=True,
         )
         machine = record.get("machine", {})
@@ -136,6 +138,7 @@ if records:
     st.dataframe(
         pd.DataFrame([comparison_row(name, record) for name, record in records.items()]),
         hide_index=True,
+        placeholder=NOT_APPLICABLE,  # an ensemble has no epochs or training accuracy of its own
         column_config={
             "parameters": st.column_config.NumberColumn(format="localized"),
             **{

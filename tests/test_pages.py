@@ -201,6 +201,22 @@ def test_training_describes_an_ensemble_by_its_members(monkeypatch, tmp_path):
     assert architecture["parameters"].sum() == record["parameters"]
 
 
+def test_training_shows_what_a_model_does_not_have_as_a_dash(monkeypatch, tmp_path):
+    names = ("studionet", "drawnet3")
+    for name in names:
+        files = model_files(name, PROJECT_MODELS)
+        if not files.model.is_file():
+            pytest.skip(f"models/{name}.keras is not trained yet")
+        for path in (files.model, files.training):
+            (tmp_path / path.name).symlink_to(path)
+    at = app(monkeypatch, tmp_path, "pages/training.py")
+    table = at.dataframe[0].value.set_index("model")
+    assert table["epochs"].isna()["StudioNet (ensemble)"] and at.dataframe[0].proto.placeholder == "—"
+    at.sidebar.selectbox[0].select("drawnet3").run()
+    settings = at.dataframe[1].value.set_index("setting")["value"]
+    assert settings["limit"] == "—" and "None" not in settings.tolist(), "a full training run has no image limit"
+
+
 # --- evaluation -------------------------------------------------------------------------------------------
 
 
