@@ -4,8 +4,9 @@ The ink is split into connected components. Pieces of one digit are put back tog
 horizontal extents overlap substantially (a 7's crossbar, a 5's flag above its body), then pieces much
 shorter than the line's digits that sit right beside a neighbour (a 4 drawn as an L and a separate
 bar). Specks much smaller than the rest are dropped. Each digit then goes through the same MNIST
-recipe as a single drawing. Touching digits form one component and are read as one digit: leave a gap.
-Only NumPy and OpenCV: this module must import without TensorFlow.
+recipe as a single drawing. Touching digits form one component: when the model cannot read such a wide
+piece as one digit, it is cut at the column where its two halves read best, if both read as sure
+digits. Only NumPy and OpenCV: this module must import without TensorFlow.
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ FRAGMENT_GAP = 0.1
 # Anti-aliased fringe kept around a digit's strokes, in pixels, so its edges look as in a single drawing.
 FRINGE = 3
 UNSURE_MARK = "?"
+# A piece at least this wide for its height may be two touching digits...
+TOUCHING_WIDTH = 1.1
+# ...cut at one of this many columns of least ink, between these shares of its width, this far apart,
+CUT_CANDIDATES = 4
+CUT_SPAN = (0.15, 0.85)
+CUT_SPACING = 0.1
+# ...and its halves cut again, up to this many times, for three or more digits in a row.
+CUT_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -200,11 +209,76 @@ def split_digits(drawing: np.ndarray) -> list[Digit]:
     return split_ink(ink_layer(drawing))
 
 
+def cut_columns(ink: np.ndarray, bbox: tuple[int, int, int, int]) -> list[int]:
+    """Canvas columns where a piece has least ink, the places to try cutting touching digits apart."""
+    x, y, w, h = bbox
+    profile = (ink[y : y + h, x : x + w] > INK_THRESHOLD).sum(axis=0).astype(np.float32)
+    profile = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
+    low, high = int(CUT_SPAN[0] * w), int(CUT_SPAN[1] * w)
+    columns: list[int] = []
+    for column in low + np.argsort(profile[low:high], kind="stable"):
+        if all(abs(column - other) > CUT_SPACING * w for other in columns):
+            columns.append(int(column))
+        if len(columns) == CUT_CANDIDATES:
+            break
+    return [x + column for column in columns]
+
+
+def cut_at(ink: np.ndarray, column: int) -> list[Digit] | None:
+    """The two digits left and right of a canvas column, or None when one side has no ink."""
+    left, right = ink.copy(), ink.copy()
+    left[:, column:] = 0
+    right[:, :column] = 0
+    halves = [mnist_stages(left), mnist_stages(right)]
+    if halves[0] is None or halves[1] is None:
+        return None
+    return [Digit(stages.bbox, stages) for stages in halves]
+
+
+def is_touching_pair(digit: Digit, confidence: float, threshold: float) -> bool:
+    """Whether a digit may be two touching ones: wide for its height and not read as one digit."""
+    _, _, w, h = digit.bbox
+    return w >= TOUCHING_WIDTH * h and confidence < threshold
+
+
+def cut_touching(model: Model, digits: list[Digit], probabilities: np.ndarray) -> tuple[list[Digit], np.ndarray]:
+    """Cut apart the pieces that read best as two sure digits; one model call per round of cuts."""
+    for _ in range(CUT_ROUNDS):
+        suspects = [i for i, d in enumerate(digits) if is_touching_pair(d, probabilities[i].max(), model.threshold)]
+        tries = [
+            (i, halves)
+            for i in suspects
+            for column in cut_columns(digits[i].stages.ink, digits[i].bbox)
+            if (halves := cut_at(digits[i].stages.ink, column)) is not None
+        ]
+        if not tries:
+            break
+        read = model.predict(np.stack([half.image for _, halves in tries for half in halves])).reshape(len(tries), 2, -1)
+        surest = read.max(axis=2).min(axis=1)  # a cut is as sure as its less sure half
+        best: dict[int, int] = {}
+        for k, (i, _) in enumerate(tries):
+            if surest[k] >= model.threshold and (i not in best or surest[k] > surest[best[i]]):
+                best[i] = k
+        if not best:
+            break
+        cut_digits, cut_probabilities = [], []
+        for i, digit in enumerate(digits):
+            if i in best:
+                cut_digits += tries[best[i]][1]
+                cut_probabilities += list(read[best[i]])
+            else:
+                cut_digits.append(digit)
+                cut_probabilities.append(probabilities[i])
+        digits, probabilities = cut_digits, np.asarray(cut_probabilities, np.float32)
+    return digits, probabilities
+
+
 def read_number(model: Model, drawing: np.ndarray) -> NumberReading:
-    """Split a drawing into digits and read them all with one call of `model.predict`."""
+    """Split a drawing into digits and read them all with one call of `model.predict` (more only to cut touching digits)."""
     ink = ink_layer(drawing)
     digits = split_ink(ink)
     if not digits:
         return NumberReading(ink, [], np.zeros((0, 10), np.float32), model.threshold)
-    probabilities = model.predict(np.stack([d.image for d in digits]))
-    return NumberReading(ink, digits, np.asarray(probabilities, np.float32), model.threshold)
+    probabilities = np.asarray(model.predict(np.stack([d.image for d in digits])), np.float32)
+    digits, probabilities = cut_touching(model, digits, probabilities)
+    return NumberReading(ink, digits, probabilities, model.threshold)

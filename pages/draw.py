@@ -192,7 +192,10 @@ chart_column = row.container(width="stretch")
 
 with canvas_column:
     if number_mode:
-        st.caption("Write the digits side by side with a little space between them: touching digits read as one.")
+        st.caption(
+            "Write the digits side by side with a little space between them: touching digits are cut apart only "
+            "where the model cannot read them as one digit and reads two."
+        )
     else:
         st.caption("White ink on black, like MNIST. The answer follows every stroke.")
     st.space("small")  # room for the canvas's own toolbar, which floats above it

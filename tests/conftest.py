@@ -79,17 +79,25 @@ def ink_crop(drawing: np.ndarray, height: int) -> np.ndarray:
     return cv2.resize(drawing[y : y + h, x : x + w], (max(1, round(w * scale)), height), interpolation=interpolation)
 
 
-def compose_number(crops: list[np.ndarray], rng: np.random.Generator, canvas_height: int = 280, margin: int = 40) -> np.ndarray:
-    """Digits of one height written side by side on a black canvas: small random gaps, a little up and down."""
+def compose_number(
+    crops: list[np.ndarray],
+    rng: np.random.Generator,
+    canvas_height: int = 280,
+    margin: int = 40,
+    gap_range: tuple[float, float] = (0.05, 0.3),
+) -> np.ndarray:
+    """Digits of one height written side by side on a black canvas: random gaps (in digit heights; negative ones
+    overlap the digits), a little up and down."""
     height = crops[0].shape[0]
-    gaps = np.round(rng.uniform(0.05, 0.3, len(crops)) * height).astype(int)  # the last one is unused
+    gaps = np.round(rng.uniform(*gap_range, len(crops)) * height).astype(int)  # the last one is unused
     jitter = np.round(rng.uniform(-0.1, 0.1, len(crops)) * height).astype(int)
     width = 2 * margin + sum(c.shape[1] for c in crops) + int(gaps[:-1].sum())
     canvas = np.zeros((canvas_height, width), np.uint8)
     x = margin
     for crop, gap, dy in zip(crops, gaps, jitter):
         top = (canvas_height - height) // 2 + dy
-        canvas[top : top + height, x : x + crop.shape[1]] = crop
+        region = canvas[top : top + height, x : x + crop.shape[1]]
+        np.maximum(region, crop, out=region)
         x += crop.shape[1] + gap
     return canvas
 
