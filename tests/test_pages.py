@@ -776,6 +776,33 @@ def test_number_mode_reads_a_number_drawn_on_the_wide_canvas(monkeypatch, traine
     assert "4 digits found, left to right" in [c for element in at.get("image") for c in element.captions]
 
 
+def test_number_mode_shows_touching_digits_cut_apart(monkeypatch, trained_cnn, drawings):
+    import cv2
+
+    from conftest import compose_number, ink_crop
+    from digitlib.numbers import read_number
+    from digitlib.serving import Predictor
+
+    # Oracle: the first pair of touching digits that the library cuts apart and reads right with this model.
+    predictor, rng = Predictor("cnn", trained_cnn), np.random.default_rng(5)
+    for _ in range(100):
+        chosen = rng.choice(len(drawings["labels"]), 2, replace=False)
+        number = compose_number([ink_crop(drawings["images"][i], 120) for i in chosen], rng, gap_range=(-0.12, 0.0))
+        expected = "".join(str(drawings["labels"][i]) for i in chosen)
+        one_piece = cv2.connectedComponents((number > 40).astype(np.uint8))[0] == 2
+        if one_piece and number.shape[1] <= 560 and read_number(predictor, number).text == expected:
+            break
+    else:
+        pytest.fail("no pair of touching digits was cut apart and read right")
+    at = number_mode(app(monkeypatch, trained_cnn))
+    canvas = np.zeros((280, 560), np.uint8)
+    canvas[:, : number.shape[1]] = number
+    draw(at, canvas)
+    assert not at.error and metric_values(at)["Number"] == expected
+    assert [c.split("**")[1] for c in digit_captions(at)] == list(expected), "each half's input with its answer"
+    assert "2 digits found, left to right" in [c for element in at.get("image") for c in element.captions]
+
+
 def test_number_mode_reads_an_uploaded_photo_of_a_number(monkeypatch, trained_cnn, drawings):
     from conftest import photographed
 
