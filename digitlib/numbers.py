@@ -243,8 +243,11 @@ def is_touching_pair(digit: Digit, confidence: float, threshold: float) -> bool:
 
 def cut_touching(model: Model, digits: list[Digit], probabilities: np.ndarray) -> tuple[list[Digit], np.ndarray]:
     """Cut apart the pieces that read best as two sure digits; one model call per round of cuts."""
+    fresh = [True] * len(digits)  # a piece that could not be cut in one round reads the same in the next
     for _ in range(CUT_ROUNDS):
-        suspects = [i for i, d in enumerate(digits) if is_touching_pair(d, probabilities[i].max(), model.threshold)]
+        suspects = [
+            i for i, d in enumerate(digits) if fresh[i] and is_touching_pair(d, probabilities[i].max(), model.threshold)
+        ]
         tries = [
             (i, halves)
             for i in suspects
@@ -261,14 +264,16 @@ def cut_touching(model: Model, digits: list[Digit], probabilities: np.ndarray) -
                 best[i] = k
         if not best:
             break
-        cut_digits, cut_probabilities = [], []
+        cut_digits, cut_probabilities, fresh = [], [], []
         for i, digit in enumerate(digits):
             if i in best:
                 cut_digits += tries[best[i]][1]
                 cut_probabilities += list(read[best[i]])
+                fresh += [True, True]
             else:
                 cut_digits.append(digit)
                 cut_probabilities.append(probabilities[i])
+                fresh.append(False)
         digits, probabilities = cut_digits, np.asarray(cut_probabilities, np.float32)
     return digits, probabilities
 
