@@ -24,6 +24,7 @@ MODEL_NAMES = (
     "drawnet3",
     "studionet",
     "mnistnet",
+    "mildnet",
 )  # each trainable with `python -m digitlib train --model <name>`
 DEFAULT_MODEL = "drawnet3"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"

@@ -203,6 +203,8 @@ STYLE_MIXES: dict[str, StyleMix] = {
     # drawnet3's: drawn2 with the flag drawn away from a slanted stem (drawn2's flag, measured from the
     # horizontal, runs along the stem of a 1 that leans left and vanishes into it), and hooked nines.
     "drawn3": replace(DRAWN2, flag_angles=(25, 65), flag_from_stem=True, hooked_nine=0.2),
+    # Only MNIST's own styles, distorted.
+    "none": StyleMix(slashed_zero=0.0, flag_one=0.0, base_one=0.0),
 }
 
 
