@@ -14,6 +14,7 @@ from digitlib.augment import (
     add_crossbar,
     add_flag,
     add_hook,
+    add_style,
     add_stem_flag,
     add_strike,
     augment_batch,
@@ -168,3 +169,21 @@ def test_style_mixes_are_unchanged_so_their_recipes_reproduce():
     # drawnet3's mix is drawn2 with flags measured from the stem and hooked nines.
     drawn3 = STYLE_MIXES["drawn3"]
     assert drawn3 == dataclasses.replace(drawn, flag_angles=(25, 65), flag_from_stem=True, hooked_nine=0.2)
+
+
+def test_the_plain_mix_adds_no_style_to_any_digit(mnist):
+    (x_train, y_train), _ = mnist
+    rng = np.random.default_rng(10)
+    for label in range(10):
+        digit = x_train[np.flatnonzero(y_train == label)[0]]
+        assert all(add_style(digit, label, rng, STYLE_MIXES["none"]) is digit for _ in range(50))
+
+
+def test_augment_rate_is_the_share_of_digits_distorted(mnist):
+    (x_train, y_train), _ = mnist
+    images, labels = x_train[:400], y_train[:400]
+    plain = images.astype(np.float32) / 255.0
+    for rate in (0.5, 0.85):
+        out = augment_batch(images, labels, np.random.default_rng(11), rate=rate, mix=STYLE_MIXES["none"])
+        changed = np.abs(out - plain).reshape(len(out), -1).max(axis=1) > 1e-6
+        assert abs(changed.mean() - rate) < 0.07, (rate, changed.mean())

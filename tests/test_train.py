@@ -77,6 +77,20 @@ def test_augmented_batches_are_reproducible_and_change_every_epoch(mnist):
     assert not np.array_equal(first[0][0], batch)
 
 
+def test_batches_distort_the_share_of_digits_their_recipe_names(mnist):
+    (x_train, y_train), _ = mnist
+    for name in ("digitnet", "mildnet"):
+        settings = RECIPES[name]
+        batches = DigitBatches(x_train[:512], y_train[:512], settings, (None, 28, 28))
+        changed = []
+        for index in range(len(batches)):
+            batch, _ = batches[index]
+            plain = x_train[batches.order[index * 128 : (index + 1) * 128]].astype(np.float32) / 255.0
+            changed.extend(np.abs(batch - plain).reshape(len(batch), -1).max(axis=1) > 1e-6)
+        assert abs(np.mean(changed) - settings.augment_rate) < 0.06, (name, np.mean(changed))
+    assert RECIPES["mildnet"].augment_rate == 0.5 and RECIPES["digitnet"].augment_rate == 0.85
+
+
 def test_batches_with_not_a_digit_class_add_letters_labelled_ten(mnist):
     (x_train, y_train), _ = mnist
     settings = RECIPES["drawnet"]
