@@ -22,9 +22,11 @@ MODEL_NAMES = (
     "drawnet",
     "drawnet2",
     "drawnet3",
+    "drawnet4",
     "studionet",
     "mnistnet",
     "mildnet",
+    "pairnet",
 )  # each trainable with `python -m digitlib train --model <name>`
 DEFAULT_MODEL = "drawnet3"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"

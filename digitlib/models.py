@@ -116,6 +116,7 @@ BUILDERS: dict[str, Callable[[], keras.Model]] = {
     "drawnet": build_drawnet,
     "drawnet2": partial(build_drawnet, name="drawnet2"),
     "drawnet3": partial(build_drawnet, name="drawnet3"),
+    "drawnet4": partial(build_drawnet, name="drawnet4"),
     "mildnet": partial(build_digitnet, name="mildnet"),
 }
 
