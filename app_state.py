@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 MODEL_LABELS = {
     "studionet": "StudioNet (ensemble)",
     "mnistnet": "MNISTNet (ensemble of four DigitNets)",
+    "pairnet": "PairNet (DrawNet 3 and 4)",
+    "mildnet": "MildNet (for MNIST)",
     "drawnet3": "DrawNet 3 (for drawings)",
+    "drawnet4": "DrawNet 4 (DrawNet 3, another seed)",
     "drawnet": "DrawNet (the previous default)",
     "drawnet2": "DrawNet 2 (ensemble member)",
     "digitnet": "DigitNet",
