@@ -16,6 +16,7 @@ from digitlib.preprocess import to_mnist
 
 UPSCALE = 3  # work at 84x84 so that stroke-width changes come in fine steps
 PAD = 28
+AUGMENT_RATE = 0.85  # the share of a batch's digits distorted, unless a recipe says otherwise
 
 
 def stroke_width(image: np.ndarray) -> float:
@@ -292,7 +293,7 @@ def augment_digit(image: np.ndarray, label: int, rng: np.random.Generator, mix: 
 
 
 def augment_batch(
-    images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, rate: float = 0.85, mix: StyleMix = STYLE_MIXES["digitnet"]
+    images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, rate: float = AUGMENT_RATE, mix: StyleMix = STYLE_MIXES["digitnet"]
 ) -> np.ndarray:
     """Augment a fraction `rate` of a uint8 batch; return float32 (N, 28, 28) in [0, 1]."""
     out = images.astype(np.float32) / 255.0
