@@ -27,6 +27,7 @@ MODEL_NAMES = (
     "mnistnet",
     "mildnet",
     "pairnet",
+    "shiftnet",
 )  # each trainable with `python -m digitlib train --model <name>`
 DEFAULT_MODEL = "drawnet3"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"

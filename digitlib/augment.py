@@ -302,6 +302,21 @@ def augment_batch(
     return out
 
 
+def place(digit: np.ndarray, dx: float, dy: float, scale: float) -> np.ndarray:
+    """A 28x28 digit scaled about the image centre and moved by (dx, dy) pixels."""
+    h, w = digit.shape
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    matrix = np.array([[scale, 0.0, (1 - scale) * cx + dx], [0.0, scale, (1 - scale) * cy + dy]], np.float32)
+    return cv2.warpAffine(digit, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+
+
+def jitter_placement(batch: np.ndarray, rng: np.random.Generator, shift: float, zoom: float) -> np.ndarray:
+    """Move every digit of a float batch by up to `shift` px and resize it by up to `zoom`, MNIST's classic augmentation."""
+    moves = rng.uniform(-shift, shift, size=(len(batch), 2))
+    scales = rng.uniform(1 - zoom, 1 + zoom, size=len(batch))
+    return np.stack([place(digit, dx, dy, s) for digit, (dx, dy), s in zip(batch, moves, scales)])
+
+
 # Letters and signs that nobody reads as a digit, for the "not a digit" class. Left out on purpose:
 # O o D Q C c (a 0), I i l j L (a 1), Z z (a 2), S s (a 5), G b (a 6), T (a 7), B (an 8), g q (a 9).
 NOT_DIGITS = "AEFHKMNPRUVWXYaedfhkmnprtuvwxy#*@"

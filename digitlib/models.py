@@ -118,6 +118,7 @@ BUILDERS: dict[str, Callable[[], keras.Model]] = {
     "drawnet3": partial(build_drawnet, name="drawnet3"),
     "drawnet4": partial(build_drawnet, name="drawnet4"),
     "mildnet": partial(build_digitnet, name="mildnet"),
+    "shiftnet": partial(build_digitnet, name="shiftnet"),
 }
 
 

@@ -21,9 +21,11 @@ from digitlib.augment import (
     draw_handwritten_letter,
     draw_not_digit,
     ink_extent,
+    jitter_placement,
     lift_bar,
     not_digit_batch,
     pen_jitter,
+    place,
     stroke_width,
 )
 
@@ -187,3 +189,32 @@ def test_augment_rate_is_the_share_of_digits_distorted(mnist):
         out = augment_batch(images, labels, np.random.default_rng(11), rate=rate, mix=STYLE_MIXES["none"])
         changed = np.abs(out - plain).reshape(len(out), -1).max(axis=1) > 1e-6
         assert abs(changed.mean() - rate) < 0.07, (rate, changed.mean())
+
+
+def center_of_mass(digits: np.ndarray) -> np.ndarray:
+    """The (x, y) centre of mass of each float digit in a batch."""
+    ys, xs = np.mgrid[: digits.shape[1], : digits.shape[2]]
+    mass = digits.sum(axis=(1, 2))
+    return np.stack([(digits * xs).sum(axis=(1, 2)) / mass, (digits * ys).sum(axis=(1, 2)) / mass], axis=1)
+
+
+def test_place_moves_a_digit_by_whole_pixels_exactly_and_resizes_it_about_the_centre(mnist):
+    (x_train, _), _ = mnist
+    digit = x_train[0].astype(np.float32) / 255.0
+    assert np.array_equal(place(digit, 2, -1, 1.0), np.roll(digit, (-1, 2), axis=(0, 1)))
+    x0, y0, x1, y1 = ink_extent((digit * 255).astype(np.uint8))
+    bx0, by0, bx1, by1 = ink_extent((place(digit, 0, 0, 1.2) * 255).astype(np.uint8))
+    assert (by1 - by0) / (y1 - y0) == pytest.approx(1.2, abs=0.1) and (bx1 - bx0) / (x1 - x0) == pytest.approx(1.2, abs=0.15)
+    assert center_of_mass(place(digit, 0, 0, 1.2)[None])[0] == pytest.approx(13.5 + 1.2 * (center_of_mass(digit[None])[0] - 13.5), abs=0.1)
+
+
+def test_jitter_placement_spreads_the_digits_within_its_limits(mnist):
+    (x_train, _), _ = mnist
+    digits = x_train[:300].astype(np.float32) / 255.0
+    before = center_of_mass(digits)
+    after = center_of_mass(jitter_placement(digits, np.random.default_rng(3), shift=2.0, zoom=0.1))
+    moved = after - before
+    # Shifts up to 2 px, plus up to 10% of a centre of mass's distance from the middle from the zoom.
+    assert np.abs(moved).max() < 2.2 and moved.std(axis=0) == pytest.approx(2 / np.sqrt(3), abs=0.15)
+    unchanged = jitter_placement(digits, np.random.default_rng(3), shift=0.0, zoom=0.0)
+    assert np.allclose(unchanged, digits, atol=1e-6)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -89,6 +90,18 @@ def test_batches_distort_the_share_of_digits_their_recipe_names(mnist):
             changed.extend(np.abs(batch - plain).reshape(len(batch), -1).max(axis=1) > 1e-6)
         assert abs(np.mean(changed) - settings.augment_rate) < 0.06, (name, np.mean(changed))
     assert RECIPES["mildnet"].augment_rate == 0.5 and RECIPES["digitnet"].augment_rate == 0.85
+
+
+def test_batches_move_digits_off_centre_only_when_their_recipe_shifts_them(mnist):
+    (x_train, y_train), _ = mnist
+    ys, xs = np.mgrid[:28, :28]
+    spread = {}
+    for name in ("mildnet", "shiftnet"):
+        batch, _ = DigitBatches(x_train[:256], y_train[:256], RECIPES[name], (None, 28, 28))[0]
+        spread[name] = ((batch * xs).sum(axis=(1, 2)) / batch.sum(axis=(1, 2))).std()
+    # The recipe centres every distorted digit; shiftnet's then moves it by up to 2 px (std 1.15 px).
+    assert spread["mildnet"] < 0.5 and spread["shiftnet"] > 0.9, spread
+    assert RECIPES["shiftnet"] == dataclasses.replace(RECIPES["mildnet"], shift=2.0, zoom=0.1)
 
 
 def test_batches_with_not_a_digit_class_add_letters_labelled_ten(mnist):
