@@ -194,7 +194,7 @@ with canvas_column:
     if number_mode:
         st.caption(
             "Write the digits side by side with a little space between them: touching digits are cut apart only "
-            "where the model cannot read them as one digit and reads two."
+            "where the model reads two digits much more surely than one."
         )
     else:
         st.caption("White ink on black, like MNIST. The answer follows every stroke.")
