@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from digitlib.serving import Predictor
 
 MODEL_LABELS = {
+    "shiftnet": "ShiftNet (for MNIST)",
     "studionet": "StudioNet (ensemble)",
     "mnistnet": "MNISTNet (ensemble of four DigitNets)",
     "pairnet": "PairNet (DrawNet 3 and 4)",
