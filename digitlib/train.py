@@ -106,6 +106,7 @@ class DigitBatches(keras.utils.PyDataset):
         if self.settings.augment:
             rng = np.random.default_rng([self.settings.seed, self.epoch, index])
             batch = augment_batch(images, labels, rng, self.settings.augment_rate, STYLE_MIXES[self.settings.styles])
+            # Only when asked: drawing the moves from `rng` would change the letters of the recipes without them.
             if self.settings.shift or self.settings.zoom:
                 batch = jitter_placement(batch, rng, self.settings.shift, self.settings.zoom)
             extra = round(len(rows) * self.settings.not_digits)
