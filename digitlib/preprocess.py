@@ -78,7 +78,11 @@ def _border(image: np.ndarray) -> np.ndarray:
 def has_transparent_background(image: np.ndarray) -> bool:
     """Whether an RGBA drawing keeps its strokes in the alpha channel (a transparent canvas, as the app's)."""
     # Read from the border only: the background decides whether the canvas is transparent.
-    return image.ndim == 3 and image.shape[2] == 4 and _border(image[..., 3]).min() < 255
+    if image.ndim != 3 or image.shape[2] != 4:
+        return False
+    alpha = image[..., 3]
+    # Side by side, so that a canvas whose top row is transparent (the app's) answers after one row.
+    return any(side.min() < 255 for side in (alpha[0], alpha[-1], alpha[:, 0], alpha[:, -1]))
 
 
 def ink_layer(image: np.ndarray) -> np.ndarray:
@@ -177,17 +181,36 @@ def center_of_mass(image: np.ndarray) -> tuple[float, float]:
     return _weighted_mean_index(rows, mass), _weighted_mean_index(cols, mass)
 
 
+def _ink_extent(profile: np.ndarray) -> tuple[int, int]:
+    """First and last index of a 1-D ink profile's non-zero values."""
+    nonzero = np.flatnonzero(profile)
+    return int(nonzero[0]), int(nonzero[-1])
+
+
+def _clamped_shift(shift: float, image: np.ndarray, axis: int, field: int) -> float:
+    """A shift of `image` along `axis` (0: down, 1: right) limited so that none of its ink leaves the field."""
+    if 0 <= shift <= field - image.shape[axis]:
+        return shift  # the whole image fits at this shift, so its ink does too
+    first, last = _ink_extent(image.sum(axis=1 - axis))
+    return min(max(shift, -first), field - 1 - last)
+
+
 def center_by_mass(fitted: np.ndarray, field: int = FIELD) -> np.ndarray:
     """Place the image in a field x field square with its centre of mass at the MNIST centre."""
-    row_ink, col_ink = fitted.sum(axis=1, dtype=np.float64), fitted.sum(axis=0, dtype=np.float64)
-    mass = float(row_ink.sum())
+    if fitted.shape[1] == 2:
+        # OpenCV reads an (N, 2) array as N points, not as an image.
+        cy, cx = center_of_mass(fitted)
+        mass = float(fitted.sum(dtype=np.float64))
+    else:
+        moments = cv2.moments(fitted)
+        mass = moments["m00"]
+        if mass > 0:
+            cy, cx = moments["m01"] / mass, moments["m10"] / mass
     if mass <= 0:
         return np.zeros((field, field), np.float32)
-    cy, cx = _weighted_mean_index(row_ink, mass), _weighted_mean_index(col_ink, mass)
-    rows, cols = np.flatnonzero(row_ink), np.flatnonzero(col_ink)
     # Clamped so that lopsided ink (a heavy end with a long thin tail) is moved, never cut off.
-    dx = min(max(MNIST_CENTER[1] - cx, -cols[0]), field - 1 - cols[-1])
-    dy = min(max(MNIST_CENTER[0] - cy, -rows[0]), field - 1 - rows[-1])
+    dx = _clamped_shift(MNIST_CENTER[1] - cx, fitted, 1, field)
+    dy = _clamped_shift(MNIST_CENTER[0] - cy, fitted, 0, field)
     shift = np.float32([[1, 0, dx], [0, 1, dy]])
     placed = cv2.warpAffine(fitted, shift, (field, field), flags=cv2.INTER_LINEAR, borderValue=0)
     placed *= 1 / placed.max()

@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from conftest import digit_on_canvas
-from digitlib.preprocess import MNIST_CENTER, center_of_mass, decode_image, fit_to_box, mnist_stages, to_mnist
+from digitlib.preprocess import (
+    MNIST_CENTER,
+    center_by_mass,
+    center_of_mass,
+    decode_image,
+    fit_to_box,
+    mnist_stages,
+    to_mnist,
+)
 
 PLACEMENTS = [(200, 40, 40), (120, 10, 150), (250, 0, 30), (60, 200, 200), (280, 0, 0)]
 
@@ -121,6 +129,23 @@ def test_center_of_mass_of_two_column_images():
     image = np.zeros((20, 2), np.float32)
     image[15:, :] = 1.0
     assert center_of_mass(image) == pytest.approx((17.0, 0.5))
+
+
+@pytest.mark.parametrize("shape", [(20, 2), (2, 20), (20, 1)])
+def test_narrow_images_are_centred_by_their_pixels(shape):
+    # A (N, 2) float image is what cv2.moments reads as N points: centring must not go that way.
+    image = np.zeros(shape, np.float32)
+    image[-5:, -1] = 1.0
+    cy, cx = center_of_mass(center_by_mass(image))
+    assert cy == pytest.approx(MNIST_CENTER[0], abs=0.05) and cx == pytest.approx(MNIST_CENTER[1], abs=0.05)
+
+
+def test_ink_in_a_corner_of_a_large_image_is_still_centred():
+    # The image cannot move 13 px right and stay inside the field, but its ink can: only ink is kept in.
+    image = np.zeros((20, 20), np.float32)
+    image[:3, :3] = 1.0
+    cy, cx = center_of_mass(center_by_mass(image))
+    assert cy == pytest.approx(MNIST_CENTER[0], abs=0.05) and cx == pytest.approx(MNIST_CENTER[1], abs=0.05)
 
 
 def test_fit_to_box_keeps_aspect_ratio():
