@@ -28,6 +28,7 @@ MODEL_NAMES = (
     "mildnet",
     "pairnet",
     "shiftnet",
+    "quicknet",
 )  # each trainable with `python -m digitlib train --model <name>`
 DEFAULT_MODEL = "drawnet3"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
