@@ -25,6 +25,7 @@ MODEL_LABELS = {
     "pairnet": "PairNet (DrawNet 3 and 4)",
     "mildnet": "MildNet (for MNIST)",
     "drawnet3": "DrawNet 3 (for drawings)",
+    "quicknet": "QuickNet (DrawNet 3 at half the width)",
     "drawnet4": "DrawNet 4 (DrawNet 3, another seed)",
     "drawnet": "DrawNet (the previous default)",
     "drawnet2": "DrawNet 2 (ensemble member)",
