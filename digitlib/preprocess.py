@@ -81,7 +81,7 @@ def has_transparent_background(image: np.ndarray) -> bool:
     if image.ndim != 3 or image.shape[2] != 4:
         return False
     alpha = image[..., 3]
-    # Side by side, so that a canvas whose top row is transparent (the app's) answers after one row.
+    # One side at a time: a canvas whose top row is transparent (the app's) is known after one row.
     return any(side.min() < 255 for side in (alpha[0], alpha[-1], alpha[:, 0], alpha[:, -1]))
 
 
@@ -195,17 +195,21 @@ def _clamped_shift(shift: float, image: np.ndarray, axis: int, field: int) -> fl
     return min(max(shift, -first), field - 1 - last)
 
 
+def _mass_and_centre(image: np.ndarray) -> tuple[float, float, float]:
+    """The total ink of a float image and its centre of mass (row, column)."""
+    if image.shape[1] == 2:
+        # OpenCV reads an (N, 2) array as N points, not as an image.
+        return float(image.sum(dtype=np.float64)), *center_of_mass(image)
+    moments = cv2.moments(image)
+    mass = moments["m00"]
+    if mass <= 0:
+        return 0.0, 0.0, 0.0
+    return mass, moments["m01"] / mass, moments["m10"] / mass
+
+
 def center_by_mass(fitted: np.ndarray, field: int = FIELD) -> np.ndarray:
     """Place the image in a field x field square with its centre of mass at the MNIST centre."""
-    if fitted.shape[1] == 2:
-        # OpenCV reads an (N, 2) array as N points, not as an image.
-        cy, cx = center_of_mass(fitted)
-        mass = float(fitted.sum(dtype=np.float64))
-    else:
-        moments = cv2.moments(fitted)
-        mass = moments["m00"]
-        if mass > 0:
-            cy, cx = moments["m01"] / mass, moments["m10"] / mass
+    mass, cy, cx = _mass_and_centre(fitted)
     if mass <= 0:
         return np.zeros((field, field), np.float32)
     # Clamped so that lopsided ink (a heavy end with a long thin tail) is moved, never cut off.
