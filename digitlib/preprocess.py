@@ -78,11 +78,7 @@ def _border(image: np.ndarray) -> np.ndarray:
 def has_transparent_background(image: np.ndarray) -> bool:
     """Whether an RGBA drawing keeps its strokes in the alpha channel (a transparent canvas, as the app's)."""
     # Read from the border only: the background decides whether the canvas is transparent.
-    if image.ndim != 3 or image.shape[2] != 4:
-        return False
-    alpha = image[..., 3]
-    # One side at a time: a canvas whose top row is transparent (the app's) is known after one row.
-    return any(side.min() < 255 for side in (alpha[0], alpha[-1], alpha[:, 0], alpha[:, -1]))
+    return image.ndim == 3 and image.shape[2] == 4 and _border(image[..., 3]).min() < 255
 
 
 def ink_layer(image: np.ndarray) -> np.ndarray:
