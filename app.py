@@ -1,15 +1,44 @@
-"""digit studio: draw a digit and watch a network read it, then see how the models were trained and where they fail."""
+"""digit studio: draw a digit and watch a network read it, then see how the models were trained and where they fail.
+
+`streamlit run app.py` imports this file as a module to serve it (the `st.App` below), then runs it
+as the script of every browser session (`__main__`: the pages).
+"""
+
+import threading
+from contextlib import asynccontextmanager
 
 import streamlit as st
 
-st.set_page_config(page_title="digit studio", page_icon="✍️", layout="wide")
 
-pages = [
-    st.Page("pages/draw.py", title="Draw", icon=":material/draw:", default=True),
-    st.Page("pages/dataset.py", title="Dataset", icon=":material/grid_view:"),
-    st.Page("pages/training.py", title="Training", icon=":material/show_chart:"),
-    st.Page("pages/evaluation.py", title="Evaluation", icon=":material/fact_check:"),
-    st.Page("pages/misclassified.py", title="Misclassified", icon=":material/error:"),
-    st.Page("pages/drawings.py", title="Your drawings", icon=":material/photo_library:"),
-]
-st.navigation(pages).run()
+def import_first_page_libraries() -> None:
+    """Import the libraries that the Draw page's first run would otherwise wait for."""
+    import pandas  # noqa: F401  Streamlit imports it (and pyarrow) when the canvas is first drawn
+    import onnxruntime  # noqa: F401  the model's serving path
+
+    import app_state  # noqa: F401
+    import digitlib.collection  # noqa: F401
+    import digitlib.numbers  # noqa: F401
+    import digitlib.photo  # noqa: F401
+    import digitlib.serving  # noqa: F401  and OpenCV, through digitlib.preprocess
+
+
+@asynccontextmanager
+async def warm_up(_app):
+    """Import the first page's libraries in the background while the browser loads the app."""
+    threading.Thread(target=import_first_page_libraries, name="warm-up", daemon=True).start()
+    yield
+
+
+if __name__ == "__main__":
+    st.set_page_config(page_title="digit studio", page_icon="✍️", layout="wide")
+    pages = [
+        st.Page("pages/draw.py", title="Draw", icon=":material/draw:", default=True),
+        st.Page("pages/dataset.py", title="Dataset", icon=":material/grid_view:"),
+        st.Page("pages/training.py", title="Training", icon=":material/show_chart:"),
+        st.Page("pages/evaluation.py", title="Evaluation", icon=":material/fact_check:"),
+        st.Page("pages/misclassified.py", title="Misclassified", icon=":material/error:"),
+        st.Page("pages/drawings.py", title="Your drawings", icon=":material/photo_library:"),
+    ]
+    st.navigation(pages).run()
+else:
+    app = st.App(__file__, lifespan=warm_up)

@@ -12,6 +12,7 @@ One test times a fresh `streamlit run` (launch -> canvas usable, first stroke ->
 mouse-up -> Prediction p50, Evaluation and Misclassified render times on first and later visits, whether
 the server loaded TensorFlow) and writes the numbers, with the machine, to docs/app_timings.json when
 DIGITLIB_SCREENSHOTS=1 (else tmp_path): recorded, never asserted against targets.
+Another checks that the server imports the Draw page's slow libraries before any browser connects.
 
 Without Chromium or Playwright the tests skip, unless DIGITLIB_REQUIRE_BROWSER=1 (CI), where they fail.
 """
@@ -65,6 +66,8 @@ SERVER_START_S = 60  # streamlit itself starts in a few seconds
 FIRST_PREDICTION_S = 60  # the first prediction loads TensorFlow and the model
 PREDICTION_S = 20
 PAGE_LOAD_S = 60
+# The server's background imports take about 1 s; this leaves room for a slow machine.
+WARM_UP_S = 20
 VIEWPORT = {"width": 1200, "height": 900}
 MAX_SCREENSHOT_HEIGHT = 4000  # px: keeps the PNGs small
 CHROMIUM_ARGS = [
@@ -868,13 +871,17 @@ def visit(page, name: str, title: str, ready=()) -> float:
     return rendered.json_value() / 1000
 
 
-def loaded_libraries(pid: int) -> dict[str, bool | None]:
-    """Whether the process has TensorFlow's and ONNX Runtime's native libraries mapped (None: cannot tell)."""
+# Native libraries by the paths they are mapped from.
+LIBRARY_FILES = {"tensorflow": "libtensorflow", "onnxruntime": "onnxruntime", "pyarrow": "libarrow", "opencv": "/cv2/"}
+
+
+def loaded_libraries(pid: int, names: tuple[str, ...] = ("tensorflow", "onnxruntime")) -> dict[str, bool | None]:
+    """Whether the process has these native libraries mapped (None: cannot tell)."""
     try:
         maps = Path(f"/proc/{pid}/maps").read_text()
     except OSError:
-        return {"tensorflow": None, "onnxruntime": None}
-    return {"tensorflow": "libtensorflow" in maps, "onnxruntime": "onnxruntime" in maps}
+        return dict.fromkeys(names)
+    return {name: LIBRARY_FILES[name] in maps for name in names}
 
 
 def first_script_run(page, since: float) -> tuple[float, float]:
@@ -905,6 +912,21 @@ def machine() -> dict:
 
 def _s(ms: float | None) -> float | None:
     return None if ms is None else round(ms / 1000, 3)
+
+
+def test_the_server_loads_the_first_pages_libraries_before_a_browser_connects(tmp_path):
+    """The Draw page's first run would wait for pandas/pyarrow (Streamlit's, for the canvas), OpenCV and
+    ONNX Runtime: the server imports them while the browser is still loading the app, and never TensorFlow."""
+    _app_unavailable()
+    wanted = ("pyarrow", "opencv", "onnxruntime")
+    with streamlit_app(tmp_path / "streamlit.log", tmp_path / "drawings.sqlite3") as server:
+        deadline = time.monotonic() + WARM_UP_S
+        loaded = loaded_libraries(server.process.pid, (*wanted, "tensorflow"))
+        while not all(loaded[name] for name in wanted) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            loaded = loaded_libraries(server.process.pid, (*wanted, "tensorflow"))
+    assert all(loaded[name] for name in wanted), f"{WARM_UP_S} s after the health check, no browser yet: {loaded}"
+    assert loaded["tensorflow"] is False, "the server loaded TensorFlow without being asked for a Keras model"
 
 
 def test_start_up_and_page_render_times(page, tmp_path, capsys, record_property):
