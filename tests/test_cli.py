@@ -177,7 +177,8 @@ def test_bench_reports_every_measurement_as_its_last_line(tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["model"] == "cnn" and report["models"]["cnn"]["backend"] == "onnxruntime"
-    for key in ("full_path_p50_ms", "preprocess_p50_ms", "predict_p50_ms", "model_predict_p50_ms", "speedup_vs_model_predict"):
+    keys = ("full_path_p50_ms", "full_path_after_pause_p50_ms", "preprocess_p50_ms", "predict_p50_ms", "model_predict_p50_ms")
+    for key in (*keys, "speedup_vs_model_predict"):
         assert report[key] > 0, key
     # The full path is preprocessing plus prediction; model.predict is the slow way to do the second.
     assert report["full_path_p50_ms"] > report["predict_p50_ms"]
