@@ -185,6 +185,11 @@ def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.2%}"
 
 
+def _milliseconds(timings: dict | None) -> str:
+    """A bench entry's p50; a dash for one that an older bench did not measure."""
+    return "–" if timings is None else f"{timings['p50_ms']:.3f} ms"
+
+
 def _read_optional(path) -> dict:
     return read_json(path) if path.is_file() else {}
 
@@ -238,7 +243,7 @@ def results_table(names: list[str], directory: str | os.PathLike | None = None) 
         for name, r in bench["models"].items():
             lines.append(
                 f"| {name} | {r['backend']} | {r['preprocess']['p50_ms']:.3f} ms | {r['predict']['p50_ms']:.3f} ms "
-                f"| {r['full_path']['p50_ms']:.3f} ms | {r['full_path_after_pause']['p50_ms']:.3f} ms | {r['model_predict']['p50_ms']:.1f} ms "
+                f"| {r['full_path']['p50_ms']:.3f} ms | {_milliseconds(r.get('full_path_after_pause'))} | {r['model_predict']['p50_ms']:.1f} ms "
                 f"| {r['speedup_vs_model_predict']:.0f}x | {r['batch_10k_s']:.2f} s | {r['load_s']:.2f} s |"
             )
         lines.append(f"\nPeak memory of the benchmark process: {bench['peak_memory_mib']:.0f} MiB.")

@@ -14,7 +14,9 @@ from digitlib.evaluate import (
     evaluate_drawings,
     mnist_metrics,
     per_class_scores,
+    results_table,
 )
+from digitlib.artifacts import bench_path, write_json
 
 
 def test_confusion_matrix_and_scores_by_hand():
@@ -92,3 +94,17 @@ def test_choose_threshold_keeps_the_answered_rate():
     assert chosen["threshold"] == 0.9  # the highest that answers 4 of 5 digits
     assert chosen["digits_answered_rate"] == 0.8 and chosen["nondigits_rejection_rate"] == 0.75
     assert choose_threshold(digits, letters, min_answered=1.0)["threshold"] == 0.5
+
+
+def test_results_table_shows_a_bench_from_before_the_pause_timings(tmp_path):
+    timing = {"p50_ms": 0.4, "p95_ms": 0.5, "n": 100}
+    model = {
+        "backend": "onnxruntime", "preprocess": timing, "predict": timing, "full_path": timing,
+        "model_predict": {"p50_ms": 80.0}, "speedup_vs_model_predict": 200.0, "batch_10k_s": 1.0, "load_s": 0.01,
+    }  # fmt: skip
+    bench = {"machine": {"cpu": "a CPU", "cores": 2}, "peak_memory_mib": 800, "models": {"old": model}}
+    write_json(bench_path(tmp_path), bench)
+    assert "| old | onnxruntime | 0.400 ms | 0.400 ms | 0.400 ms | – | 80.0 ms |" in results_table([], tmp_path)
+    model["full_path_after_pause"] = {"p50_ms": 1.1, "p95_ms": 1.5, "n": 100}
+    write_json(bench_path(tmp_path), bench)
+    assert "| 0.400 ms | 1.100 ms | 80.0 ms |" in results_table([], tmp_path)
