@@ -5,9 +5,9 @@ horizontal extents overlap substantially (a 7's crossbar, a 5's flag above its b
 shorter than the line's digits that sit right beside a neighbour (a 4 drawn as an L and a separate
 bar). Specks much smaller than the rest are dropped. Each digit then goes through the same MNIST
 recipe as a single drawing. Touching digits form one component: a piece wide enough to be two digits is
-cut at the column where its two halves read best, if both read as sure digits and, when the model was
-already sure of the whole piece, much surer than of the whole. Only NumPy and OpenCV: this module must
-import without TensorFlow.
+cut at the column where its two halves read best, if each half has a piece of ink as tall as a digit,
+both read as sure digits and, when the model was already sure of the whole piece, much surer than of the
+whole. Only NumPy and OpenCV: this module must import without TensorFlow.
 """
 
 from __future__ import annotations
@@ -253,9 +253,17 @@ def cut_bar(confidence: float, threshold: float) -> float:
     return max(threshold, 1 - SURE_PIECE_DOUBT * (1 - confidence))
 
 
+def is_digit_sized(half: Digit, line_height: int) -> bool:
+    """Whether a cut-off half has a piece of ink as tall as a digit of the line, not only fragments (see merge_fragments)."""
+    mask = (half.stages.cropped > INK_THRESHOLD).astype(np.uint8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return int(stats[1:, cv2.CC_STAT_HEIGHT].max(initial=0)) >= FRAGMENT_HEIGHT * line_height
+
+
 def cut_touching(model: Model, digits: list[Digit], probabilities: np.ndarray) -> tuple[list[Digit], np.ndarray]:
     """Cut apart the wide pieces that read best as two sure digits; one model call per round of cuts."""
     fresh = [True] * len(digits)  # a piece that could not be cut in one round reads the same in the next
+    line_height = max(digit.bbox[3] for digit in digits)
     for _ in range(CUT_ROUNDS):
         suspects = [i for i, d in enumerate(digits) if fresh[i] and is_wide(d)]
         tries = [
@@ -263,6 +271,7 @@ def cut_touching(model: Model, digits: list[Digit], probabilities: np.ndarray) -
             for i in suspects
             for column in cut_columns(digits[i].stages.ink, digits[i].bbox)
             if (halves := cut_at(digits[i].stages.ink, column)) is not None
+            and all(is_digit_sized(half, line_height) for half in halves)
         ]
         if not tries:
             break
