@@ -30,7 +30,7 @@ MODEL_NAMES = (
     "shiftnet",
     "quicknet",
 )  # each trainable with `python -m digitlib train --model <name>`
-DEFAULT_MODEL = "drawnet3"
+DEFAULT_MODEL = "quicknet"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 

@@ -69,7 +69,8 @@ RECIPES: dict[str, Settings] = {
     # reads at least 96.07% of drawn_dev right (drawnet4's score: the lower of drawnet3's recipe's two
     # seeds, so within what the seed alone moves), rejects at least 90% of nondigit_dev, stays within 0.1
     # point of drawnet3's MNIST accuracy (99.49%) and its full path is faster than drawnet3's in one bench.
-    # It met all four, but read numbers worse than drawnet3, so it is not the default (README, "Models").
+    # It met all four, and became the default once the number reader no longer cut its wide digits in two
+    # (README, "Models").
     "quicknet": DRAWNET3,
     # digitnet's network for MNIST's test set alone: milder augmentation (half the digits distorted, no
     # synthetic styles), more epochs.

@@ -18,14 +18,15 @@ from digitlib.preprocess import mnist_stages
 NUMBERS = 200
 DIGITS_PER_NUMBER = 4
 DIGIT_HEIGHT = 160
-# Measured with the committed default model (drawnet3): 81.0% of these numbers fully right, exactly those whose
-# four digits are all right when read alone; 95.00% of their digits right, in numbers and alone ("not sure"
-# counts as wrong). The target, 95% of numbers, needs about 98.7% per digit: the model's accuracy,
-# not segmentation, is what is missing.
+# Measured with the committed default model (quicknet), and with drawnet3 alike: 81.0% of these numbers fully
+# right, exactly those whose four digits are all right when read alone; 95.00% of their digits right, in
+# numbers and alone ("not sure" counts as wrong). The target, 95% of numbers, needs about 98.7% per
+# digit: the model's accuracy, not segmentation, is what is missing.
 PINNED_NUMBER_ACCURACY = 0.76
-# Numbers whose neighbours overlap by up to 12% of a digit's height, so that most touch: measured with drawnet3,
-# 33.5% fully right with cuts (35.5% before cuts had to leave a digit-tall piece in each half, 24.0% when only
-# pieces the model was unsure of were cut), 10.5% by pieces of ink alone (a number needs every cut right).
+# Numbers whose neighbours overlap by up to 12% of a digit's height, so that most touch: measured with quicknet
+# and with drawnet3, 33.5% fully right with cuts (drawnet3: 35.5% before cuts had to leave a digit-tall piece in
+# each half, 24.0% when only pieces the model was unsure of were cut), 11.0% (drawnet3 10.5%) by pieces of ink
+# alone (a number needs every cut right).
 TOUCHING_GAPS = (-0.12, 0.0)
 PINNED_TOUCHING_ACCURACY = 0.3
 
