@@ -393,6 +393,19 @@ def ink(page) -> int:
     return page.locator("canvas.dc-canvas.lower-canvas").evaluate(INK_JS)
 
 
+def wait_for_ink(page, timeout_s: float = PREDICTION_S) -> int:
+    """The ink on the canvas once the strokes are on its drawing layer, which the canvas paints a frame or
+    more after the mouse-up; 0 if none comes within `timeout_s`."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    layer = page.locator("canvas.dc-canvas.lower-canvas").element_handle()
+    try:
+        page.wait_for_function(f"(layer) => ({INK_JS})(layer) > 0", arg=layer, polling="raf", timeout=timeout_s * 1000)
+    except PlaywrightTimeout:
+        return 0
+    return ink(page)
+
+
 def prediction(page):
     """The Prediction metric (an `st.metric` labelled exactly "Prediction")."""
     return page.get_by_test_id("stMetric").filter(
@@ -530,7 +543,7 @@ def _draw_predict_clear(app_url, page, capsys, record_property, samples=SAMPLES)
         record = records[index]
         assert record["label"] == label, f"sample {index} is a {record['label']}, expected {label}"
         draw(page, record["canvas_strokes"])
-        assert ink(page) > 0, "the strokes left no ink on the canvas"
+        assert wait_for_ink(page) > 0, "the strokes left no ink on the canvas"
         timeout_s = FIRST_PREDICTION_S if n == 0 else PREDICTION_S
         value = prediction(page).get_by_test_id("stMetricValue")
         expect(value).to_have_text(str(label), timeout=timeout_s * 1000)
@@ -955,7 +968,7 @@ def _time_start_up_and_pages(server: AppServer, page, strokes, label: int, capsy
     canvas(page).wait_for(state="visible", timeout=PAGE_LOAD_S * 1000)
     visible_s = time.monotonic() - server.launched
     draw(page, strokes)
-    assert ink(page) > 0, "the first stroke left no ink on the canvas"
+    assert wait_for_ink(page) > 0, "the first stroke left no ink on the canvas"
     stroke_s = time.monotonic() - server.launched
 
     # 2. The first stroke's mouse-up -> the first Prediction, and what the server has loaded by then.
