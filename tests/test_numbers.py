@@ -255,6 +255,30 @@ def test_four_digit_numbers_lose_nothing_to_segmentation(drawn, predictor):
     assert numbers_right / NUMBERS >= PINNED_NUMBER_ACCURACY
 
 
+def test_wide_mnist_digits_are_not_cut_into_fragments(mnist, predictor, monkeypatch):
+    """Numbers of MNIST training digits, each stretched to 1-2 times its width and written apart: the rule
+    that each half of a cut keeps a digit-tall piece of ink (chosen on these, not on drawn_dev) saves some."""
+    (x_train, y_train), _ = mnist
+
+    def fully_right() -> float:
+        rng = np.random.default_rng(7)
+        right = 0
+        for _ in range(NUMBERS):
+            chosen = rng.choice(len(y_train), DIGITS_PER_NUMBER, replace=False)
+            crops = []
+            for i in chosen:
+                crop = ink_crop(cv2.resize(x_train[i], (112, 112), interpolation=cv2.INTER_CUBIC), DIGIT_HEIGHT)
+                crops.append(cv2.resize(crop, (round(crop.shape[1] * rng.uniform(1, 2)), DIGIT_HEIGHT)))
+            right += read_number(predictor, compose_number(crops, rng)).text == "".join(map(str, y_train[chosen]))
+        return right / NUMBERS
+
+    with_rule = fully_right()
+    monkeypatch.setattr(numbers, "is_digit_sized", lambda half, line_height: True)
+    without = fully_right()
+    print(f"wide MNIST digits in 4-digit numbers, fully right: {with_rule:.1%} with the fragment rule, {without:.1%} without")
+    assert with_rule >= without + 0.02
+
+
 def test_touching_digits_are_cut_apart_where_the_model_reads_them(drawn, predictor, monkeypatch):
     def fully_right() -> float:
         rng = np.random.default_rng(2026)
