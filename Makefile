@@ -26,7 +26,7 @@ test: $(VENV)/.dev
 
 # Everything below reproduces the committed models and the README's numbers (DIGITLIB_MNIST and DATA must point at the data).
 DATA ?= ../shared/data
-MODELS := mlp cnn digitnet digitnet2 digitnet3 digitnet4 drawnet drawnet2 drawnet3 drawnet4 studionet mnistnet mildnet pairnet shiftnet quicknet
+MODELS := mlp cnn digitnet digitnet2 digitnet3 digitnet4 drawnet drawnet2 drawnet3 drawnet4 studionet mnistnet mildnet pairnet shiftnet quicknet quicknet2
 
 .PHONY: models results
 

@@ -25,6 +25,7 @@ MODEL_LABELS = {
     "pairnet": "PairNet (DrawNet 3 and 4)",
     "mildnet": "MildNet (for MNIST)",
     "quicknet": "QuickNet (for drawings)",
+    "quicknet2": "QuickNet 2 (QuickNet, crossed 7s)",
     "drawnet3": "DrawNet 3 (QuickNet at twice the width)",
     "drawnet4": "DrawNet 4 (DrawNet 3, another seed)",
     "drawnet": "DrawNet (an earlier default)",

@@ -29,6 +29,7 @@ MODEL_NAMES = (
     "pairnet",
     "shiftnet",
     "quicknet",
+    "quicknet2",
 )  # each trainable with `python -m digitlib train --model <name>`
 DEFAULT_MODEL = "quicknet"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"

@@ -139,8 +139,8 @@ def add_strike(zero: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def add_crossbar(seven: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A continental 7: a short bar across the middle of its stem."""
+def add_crossbar(seven: np.ndarray, rng: np.random.Generator, reach: tuple[float, float] = (0.15, 0.3)) -> np.ndarray:
+    """A continental 7: a bar across the middle of its stem, reaching `reach` of the 7's width to each side."""
     out = seven.copy()
     x0, y0, x1, y1 = ink_extent(out)
     y = round(y0 + rng.uniform(0.45, 0.6) * (y1 - y0))
@@ -148,7 +148,7 @@ def add_crossbar(seven: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if len(stem) == 0:
         return out
     x = float(stem.mean())
-    half = rng.uniform(0.15, 0.3) * (x1 - x0 + 1)
+    half = rng.uniform(*reach) * (x1 - x0 + 1)
     _draw_line(out, (x - half, y), (x + half, y - rng.uniform(-0.05, 0.05) * (y1 - y0)), stroke_width(out) * rng.uniform(0.7, 1.0))
     return out
 
@@ -184,6 +184,8 @@ class StyleMix:
     pen_jitter: float = 0.0
     flag_from_stem: bool = False  # flag angles measured from the 1's stem rather than from the horizontal
     hooked_nine: float = 0.0
+    crossbar_reach: tuple[float, float] = (0.15, 0.3)  # half a 7's crossbar, as a share of the 7's width
+    flag_and_base: float = 0.0  # the share of flagged ones that get a base too
 
 
 # The drawn mix of drawnet and drawnet2, in its second version (with lifted fives).
@@ -198,12 +200,16 @@ DRAWN2 = StyleMix(
     lifted_five=0.3,
     pen_jitter=0.5,
 )
+# drawnet3's: drawn2 with the flag drawn away from a slanted stem (drawn2's flag, measured from the
+# horizontal, runs along the stem of a 1 that leans left and vanishes into it), and hooked nines.
+DRAWN3 = replace(DRAWN2, flag_angles=(25, 65), flag_from_stem=True, hooked_nine=0.2)
 STYLE_MIXES: dict[str, StyleMix] = {
     "digitnet": StyleMix(),
     "drawn2": DRAWN2,
-    # drawnet3's: drawn2 with the flag drawn away from a slanted stem (drawn2's flag, measured from the
-    # horizontal, runs along the stem of a 1 that leans left and vanishes into it), and hooked nines.
-    "drawn3": replace(DRAWN2, flag_angles=(25, 65), flag_from_stem=True, hooked_nine=0.2),
+    "drawn3": DRAWN3,
+    # quicknet2's: drawn3 with more 7s crossed, by bars as long as people draw them (the shorter ones left
+    # crossed 7s to be read as 2s), and ones with both a flag and a base (read as 2s too).
+    "drawn4": replace(DRAWN3, crossed_seven=0.25, crossbar_reach=(0.2, 0.45), flag_and_base=0.3),
     # Only MNIST's own styles, distorted.
     "none": StyleMix(slashed_zero=0.0, flag_one=0.0, base_one=0.0),
 }
@@ -221,11 +227,15 @@ def add_style(image: np.ndarray, label: int, rng: np.random.Generator, mix: Styl
         u = rng.random()
         if u < mix.flag_one:
             flag = add_stem_flag if mix.flag_from_stem else add_flag
-            return flag(image, rng, mix.longest_flag, mix.flag_angles)
+            flagged = flag(image, rng, mix.longest_flag, mix.flag_angles)
+            # Drawn only when asked: one more draw from `rng` would change the digits of the mixes without it.
+            if mix.flag_and_base and rng.random() < mix.flag_and_base:
+                return add_base(flagged, rng)
+            return flagged
         if u < mix.flag_one + mix.base_one:
             return add_base(image, rng)
     elif label == 7 and mix.crossed_seven > 0 and rng.random() < mix.crossed_seven:
-        return add_crossbar(image, rng)
+        return add_crossbar(image, rng, mix.crossbar_reach)
     elif label == 5 and mix.lifted_five > 0 and rng.random() < mix.lifted_five:
         return lift_bar(image, rng)
     elif label == 9 and mix.hooked_nine > 0 and rng.random() < mix.hooked_nine:

@@ -80,6 +80,7 @@ class DigitProbabilities(layers.Layer):
 
 
 DRAWNET_FILTERS = (32, 32, 64, 128)
+QUICKNET_FILTERS = tuple(n // 2 for n in DRAWNET_FILTERS)
 
 
 def build_drawnet(name: str = "drawnet", filters: Sequence[int] = DRAWNET_FILTERS) -> keras.Model:
@@ -122,7 +123,8 @@ BUILDERS: dict[str, Callable[[], keras.Model]] = {
     "drawnet3": partial(build_drawnet, name="drawnet3"),
     "drawnet4": partial(build_drawnet, name="drawnet4"),
     # drawnet with half the filters in every convolution: about half the time per drawing.
-    "quicknet": partial(build_drawnet, name="quicknet", filters=tuple(n // 2 for n in DRAWNET_FILTERS)),
+    "quicknet": partial(build_drawnet, name="quicknet", filters=QUICKNET_FILTERS),
+    "quicknet2": partial(build_drawnet, name="quicknet2", filters=QUICKNET_FILTERS),
     "mildnet": partial(build_digitnet, name="mildnet"),
     "shiftnet": partial(build_digitnet, name="shiftnet"),
 }

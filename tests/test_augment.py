@@ -112,6 +112,30 @@ def test_crossbar_stays_inside_the_seven(mnist):
     assert len(ys) > 0 and y0 + 0.3 * (y1 - y0) < ys.mean() < y0 + 0.75 * (y1 - y0)
 
 
+def test_a_long_crossbar_reaches_across_most_of_the_seven(mnist):
+    seven = big_digit(mnist, 7)
+    x0, _, x1, _ = ink_extent(seven)
+    for reach, least, most in (((0.15, 0.3), 0.25, 0.65), ((0.4, 0.45), 0.75, 1.0)):
+        crossed = add_crossbar(seven, np.random.default_rng(3), reach)
+        _, xs = np.nonzero((crossed > 127) & ~(seven > 127))
+        # The added bar, less what of it lies on the stem (round caps add a little at each end).
+        assert least * (x1 - x0) < xs.max() - xs.min() < most * (x1 - x0) + 2 * stroke_width(seven)
+
+
+def test_a_one_can_get_both_a_flag_and_a_base(mnist):
+    one = big_digit(mnist, 1)
+    x0, y0, x1, y1 = ink_extent(one)
+    both = dataclasses.replace(STYLE_MIXES["drawn4"], flag_one=1.0, base_one=0.0, flag_and_base=1.0)
+    flag_only = dataclasses.replace(both, flag_and_base=0.0)
+    for seed in range(5):
+        added = (add_style(one, 1, np.random.default_rng(seed), both) > 127) & ~(one > 127)
+        ys, xs = np.nonzero(added)
+        assert ys.min() < y0 + 0.3 * (y1 - y0) and xs.min() < x0, "a flag at the top, out to the left"
+        assert ys.max() >= y1 and xs.max() > x1, "a base under the stem, out to the right"
+        flagged = (add_style(one, 1, np.random.default_rng(seed), flag_only) > 127) & ~(one > 127)
+        assert np.nonzero(flagged)[0].max() < y1 - 2, "without it, nothing is added at the foot"
+
+
 def test_lifted_bar_leaves_a_gap_above_the_body_of_the_five(mnist):
     five = big_digit(mnist, 5)
     lifted = lift_bar(five, np.random.default_rng(7))
@@ -172,6 +196,10 @@ def test_style_mixes_are_unchanged_so_their_recipes_reproduce():
     # drawnet3's mix is drawn2 with flags measured from the stem and hooked nines.
     drawn3 = STYLE_MIXES["drawn3"]
     assert drawn3 == dataclasses.replace(drawn, flag_angles=(25, 65), flag_from_stem=True, hooked_nine=0.2)
+    assert all(m.crossbar_reach == (0.15, 0.3) and m.flag_and_base == 0.0 for m in (mix, drawn, drawn3))
+    # quicknet2's mix is drawn3 with more and longer crossbars and ones with a flag and a base.
+    drawn4 = STYLE_MIXES["drawn4"]
+    assert drawn4 == dataclasses.replace(drawn3, crossed_seven=0.25, crossbar_reach=(0.2, 0.45), flag_and_base=0.3)
 
 
 def test_the_plain_mix_adds_no_style_to_any_digit(mnist):
