@@ -15,7 +15,7 @@ MODELS = ROOT / "models"
 # MNIST test accuracy each committed model must keep: what it reaches today, rounded down, so that a worse
 # model cannot be committed unnoticed (digitnet 99.61%, digitnet2 99.52%, digitnet3 99.60%, digitnet4 99.58%,
 # drawnet 99.51%, drawnet2 99.49%, drawnet3 99.49%, drawnet4 99.49%, studionet 99.59%, mnistnet 99.64%,
-# mildnet 99.60%, pairnet 99.49%, shiftnet 99.68%, quicknet 99.42%).
+# mildnet 99.60%, pairnet 99.49%, shiftnet 99.68%, quicknet 99.42%, quicknet2 99.33%).
 BARS = {
     "mlp": 0.95,
     "cnn": 0.99,
@@ -33,6 +33,7 @@ BARS = {
     "pairnet": 0.994,
     "shiftnet": 0.996,
     "quicknet": 0.994,
+    "quicknet2": 0.993,
 }
 
 
