@@ -399,11 +399,10 @@ def wait_for_ink(page, timeout_s: float = PREDICTION_S) -> int:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     layer = page.locator("canvas.dc-canvas.lower-canvas").element_handle()
-    try:
-        page.wait_for_function(f"(layer) => ({INK_JS})(layer) > 0", arg=layer, polling="raf", timeout=timeout_s * 1000)
+    try:  # the count itself is the condition: 0 keeps the wait going
+        return page.wait_for_function(INK_JS, arg=layer, polling="raf", timeout=timeout_s * 1000).json_value()
     except PlaywrightTimeout:
         return 0
-    return ink(page)
 
 
 def prediction(page):
