@@ -46,15 +46,22 @@ def _print_table(rows: list[tuple[str, str]]) -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from digitlib.data import load_drawings
-    from digitlib.evaluate import evaluate_drawings, evaluate_mnist
+    from digitlib.evaluate import drawing_answers, drawing_scores, evaluate_mnist, misread_drawings
     from digitlib.serving import Predictor
+    from digitlib.sheet import contact_sheet, save_sheet
 
     files = model_files(args.model, args.models)
+    if args.errors and not args.drawings:
+        raise UsageError("--errors needs --drawings")
     if args.drawings:
         drawings = load_drawings(args.drawings)
         predictor = Predictor(args.model, args.models)
         threshold = predictor.threshold if args.threshold is None else args.threshold
-        result = {"model": args.model, "drawings": Path(args.drawings).name, **evaluate_drawings(predictor.predict, drawings, threshold)}
+        answers, guesses = drawing_answers(predictor.predict, drawings["images"], threshold)
+        result = {"model": args.model, "drawings": Path(args.drawings).name, **drawing_scores(drawings, answers, guesses, threshold)}
+        if args.errors:
+            wrong, captions = misread_drawings(drawings, answers, guesses)
+            save_sheet(args.errors, contact_sheet(drawings["images"][wrong], captions))
         saved = read_json(files.drawn) if files.drawn.is_file() else {}
         saved[Path(args.drawings).stem] = result
         write_json(files.drawn, saved)
@@ -66,6 +73,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             rows.append(("most confused", ", ".join(f"{p['true']}->{p['predicted']} {p['count']}" for p in result["confused_pairs"][:5])))
         else:
             rows.append(("rejection rate", f"{result['rejection_rate']:.2%}"))
+        if args.errors:
+            rows.append(("errors sheet", f"{len(wrong)} drawings in {args.errors}"))
     else:
         result = evaluate_mnist(Predictor(args.model, args.models).predict, files, args.mnist)
         rows = [("model", args.model), ("n", str(result["n"])), ("accuracy", f"{result['accuracy']:.2%}"), ("loss", f"{result['loss']:.4f}")]
@@ -245,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--models", help=models_help)
     evaluate.add_argument("--mnist", help=mnist_help)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument(
+        "--errors", metavar="SHEET.png", help="with --drawings: a PNG of every drawing misread (best guess wrong; letters answered as digits)"
+    )
     evaluate.set_defaults(run=_evaluate)
 
     predict = commands.add_parser("predict", help="read the digit in PNG/JPEG images")

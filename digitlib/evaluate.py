@@ -98,7 +98,11 @@ def drawing_answers(predict: PredictFn, images: np.ndarray, threshold: float) ->
 
 def evaluate_drawings(predict: PredictFn, drawings: dict[str, np.ndarray], threshold: float) -> dict:
     """Accuracy and answered rate on labelled canvases, or the rejection rate on non-digits."""
-    answers, guesses = drawing_answers(predict, drawings["images"], threshold)
+    return drawing_scores(drawings, *drawing_answers(predict, drawings["images"], threshold), threshold)
+
+
+def drawing_scores(drawings: dict[str, np.ndarray], answers: np.ndarray, guesses: np.ndarray, threshold: float) -> dict:
+    """The scores of `evaluate_drawings` from the answers and best guesses already made."""
     answered = answers != NOT_SURE
     result: dict = {"n": int(len(answers)), "threshold": threshold, "answered_rate": float(answered.mean())}
     if "labels" in drawings:
@@ -124,6 +128,23 @@ def evaluate_drawings(predict: PredictFn, drawings: dict[str, np.ndarray], thres
             for v in np.unique(values)
         }
     return result
+
+
+def misread_drawings(drawings: dict[str, np.ndarray], answers: np.ndarray, guesses: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The drawings a model gets wrong (a digit's best guess, a letter answered as a digit), captioned like "4->1"."""
+    if "labels" in drawings:
+        truths, said = drawings["labels"].astype(int), guesses
+        wrong = np.flatnonzero(said != truths)
+    else:
+        truths, said = drawings["letters"], answers
+        wrong = np.flatnonzero(said != NOT_SURE)
+    groups = drawings.get("institution")
+    captions = []
+    for i in wrong:
+        guess = "?" if said[i] == NOT_SURE else str(said[i])
+        group = f" {groups[i]}" if groups is not None else ""
+        captions.append(f"{i} {truths[i]}->{guess}{group}")
+    return wrong, captions
 
 
 def row_normalised(confusion: np.ndarray) -> np.ndarray:

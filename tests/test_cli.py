@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, digit_on_canvas
+from digitlib.sheet import CAPTION_HEIGHT, COLUMNS, GUTTER, TILE
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -108,12 +109,22 @@ def test_evaluate_drawings_json(shared_data_dir, tmp_path):
     models = tmp_path / "models"
     models.mkdir()
     os.symlink(ROOT / "models" / "cnn.keras", models / "cnn.keras")
-    result = run_cli("evaluate", "--model", "cnn", "--models", str(models), "--drawings", str(tmp_path / "subset.npz"), "--json")
+    sheet = tmp_path / "errors.png"
+    result = run_cli(
+        "evaluate", "--model", "cnn", "--models", str(models), "--drawings", str(tmp_path / "subset.npz"), "--json", "--errors", str(sheet)
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["n"] == 100 and 0.85 <= report["accuracy"] <= 1.0
     assert 0.0 <= report["answered_rate"] <= 1.0 and set(report["per_institution"]) <= set(subset["institution"])
     assert json.loads((models / "cnn.drawn.json").read_text())["subset"]["n"] == 100
+    # The sheet holds one tile per drawing whose best guess is wrong, eight to a row.
+    misread = round(100 * (1 - report["accuracy_before_threshold"]))
+    assert misread > 0 and cv2.imread(str(sheet)).shape[0] == GUTTER + -(-misread // COLUMNS) * (TILE + CAPTION_HEIGHT + GUTTER)
+
+
+def test_an_errors_sheet_needs_drawings(tmp_path):
+    assert_one_line_error(run_cli("evaluate", "--model", "cnn", "--errors", str(tmp_path / "errors.png")), "--errors needs --drawings")
 
 
 # --- your drawings ----------------------------------------------------------------------------------------

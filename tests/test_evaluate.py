@@ -11,7 +11,9 @@ from digitlib.evaluate import (
     choose_threshold,
     confusion_matrix,
     cross_entropy,
+    drawing_answers,
     evaluate_drawings,
+    misread_drawings,
     mnist_metrics,
     per_class_scores,
     results_table,
@@ -85,6 +87,23 @@ def test_rejection_rate_on_letters(mnist):
     result = evaluate_drawings(predict, drawings, threshold=0.5)
     assert result["rejection_rate"] == pytest.approx(2 / 3)
     assert result["per_letter"] == {"A": {"n": 2, "score": 0.5}, "x": {"n": 1, "score": 1.0}}
+
+
+def test_misread_drawings_are_the_wrong_guesses_and_the_letters_answered(mnist):
+    _, (x_test, y_test) = mnist
+    digits = x_test[:3]
+    predict = _nearest_digit_predictor(digits / 255.0, y_test[:3])
+    canvases = np.stack([digit_on_canvas(d) for d in digits] + [np.zeros((280, 280), np.uint8)])
+    labels = np.array([y_test[0], (y_test[1] + 1) % 10, y_test[2], 5])  # a wrong label and a blank canvas
+    drawings = {"images": canvases, "labels": labels, "institution": np.array(["a", "b", "c", "d"])}
+    wrong, captions = misread_drawings(drawings, *drawing_answers(predict, canvases, threshold=0.99))
+    # Unsure answers do not hide a misreading: the best guess is what is shown.
+    assert wrong.tolist() == [1, 3]
+    assert captions == [f"1 {labels[1]}->{y_test[1]} b", "3 5->? d"]
+    letters = {"images": canvases, "letters": np.array(["A", "e", "x", "K"])}
+    wrong, captions = misread_drawings(letters, *drawing_answers(predict, canvases, threshold=0.5))
+    assert wrong.tolist() == [0, 1, 2] and captions == [f"0 A->{y_test[0]}", f"1 e->{y_test[1]}", f"2 x->{y_test[2]}"]
+    assert misread_drawings(letters, *drawing_answers(predict, canvases, threshold=0.99))[0].size == 0
 
 
 def test_choose_threshold_keeps_the_answered_rate():
