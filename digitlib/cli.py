@@ -203,6 +203,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         top_confidences(predictor.predict, digits["images"]),
         top_confidences(predictor.predict, nondigits["images"]),
         args.min_answered,
+        args.min_rejected,
     )
     chosen.update(model=args.model, digits=Path(args.digits).name, nondigits=Path(args.nondigits).name)
     write_json(predictor.files.threshold, chosen)
@@ -271,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--digits", required=True, help="npz of drawn digits (images, labels)")
     calibrate.add_argument("--nondigits", required=True, help="npz of drawn non-digits (images, letters)")
     calibrate.add_argument("--min-answered", type=float, default=0.98, help="fraction of digits that must be answered")
+    calibrate.add_argument(
+        "--min-rejected", type=float, default=0.92, help="fraction of non-digits to reject, if the digits allow (default: 90%% and a margin)"
+    )
     calibrate.add_argument("--models", help=models_help)
     calibrate.set_defaults(run=_calibrate)
 

@@ -187,14 +187,19 @@ def top_confidences(predict: PredictFn, images: np.ndarray) -> np.ndarray:
     return np.where(has_ink, predict(inputs).max(axis=1), 0.0)
 
 
-def choose_threshold(digit_confidence: np.ndarray, nondigit_confidence: np.ndarray, min_answered: float) -> dict:
-    """The highest confidence threshold that still answers `min_answered` of real digits, and what it rejects."""
+def choose_threshold(digit_confidence: np.ndarray, nondigit_confidence: np.ndarray, min_answered: float, min_rejected: float) -> dict:
+    """The lowest threshold rejecting `min_rejected` of non-digits that answers `min_answered` of digits (else the highest that does)."""
     candidates = np.unique(np.concatenate([digit_confidence, [0.0]]))
     answered = np.array([(digit_confidence >= t).mean() for t in candidates])
-    threshold = float(candidates[answered >= min_answered].max())
+    highest = float(candidates[answered >= min_answered].max())
+    # A threshold just above the k-th least confident non-digit rejects the k least confident ones.
+    k = int(np.ceil(min_rejected * len(nondigit_confidence)))
+    lowest = float(np.nextafter(np.sort(nondigit_confidence)[k - 1], np.inf)) if k else 0.0
+    threshold = min(highest, lowest)
     return {
         "threshold": threshold,
         "min_answered": min_answered,
+        "min_rejected": min_rejected,
         "digits_answered_rate": float((digit_confidence >= threshold).mean()),
         "nondigits_rejection_rate": float((nondigit_confidence < threshold).mean()),
         "digits_n": int(len(digit_confidence)),

@@ -106,13 +106,26 @@ def test_misread_drawings_are_the_wrong_guesses_and_the_letters_answered(mnist):
     assert misread_drawings(letters, *drawing_answers(predict, canvases, threshold=0.99))[0].size == 0
 
 
-def test_choose_threshold_keeps_the_answered_rate():
+def test_choose_threshold_rejects_enough_letters_and_answers_the_most_digits():
     digits = np.array([0.99, 0.98, 0.97, 0.9, 0.5])
     letters = np.array([0.95, 0.6, 0.4, 0.3])
-    chosen = choose_threshold(digits, letters, min_answered=0.8)
-    assert chosen["threshold"] == 0.9  # the highest that answers 4 of 5 digits
+    # Rejecting 3 of 4 letters takes a threshold just above 0.6; it still answers 4 of 5 digits.
+    chosen = choose_threshold(digits, letters, min_answered=0.8, min_rejected=0.75)
+    assert 0.6 < chosen["threshold"] < 0.6 + 1e-9
     assert chosen["digits_answered_rate"] == 0.8 and chosen["nondigits_rejection_rate"] == 0.75
-    assert choose_threshold(digits, letters, min_answered=1.0)["threshold"] == 0.5
+    # Fewer letters to reject: a lower threshold, and every digit answered.
+    chosen = choose_threshold(digits, letters, min_answered=0.8, min_rejected=0.5)
+    assert 0.4 < chosen["threshold"] < 0.4 + 1e-9 and chosen["digits_answered_rate"] == 1.0
+    assert choose_threshold(digits, letters, min_answered=0.8, min_rejected=0.0)["threshold"] == 0.0
+
+
+def test_choose_threshold_keeps_the_answered_rate_when_the_letters_ask_for_more():
+    digits = np.array([0.99, 0.98, 0.97, 0.9, 0.5])
+    letters = np.array([0.95, 0.6, 0.4, 0.3])
+    chosen = choose_threshold(digits, letters, min_answered=0.8, min_rejected=1.0)
+    assert chosen["threshold"] == 0.9  # the highest that answers 4 of 5 digits; rejecting all would take 0.95
+    assert chosen["digits_answered_rate"] == 0.8 and chosen["nondigits_rejection_rate"] == 0.75
+    assert choose_threshold(digits, letters, min_answered=1.0, min_rejected=1.0)["threshold"] == 0.5
 
 
 def test_results_table_shows_a_bench_from_before_the_pause_timings(tmp_path):
