@@ -41,4 +41,10 @@ if __name__ == "__main__":
     ]
     st.navigation(pages).run()
 else:
+    from streamlit.runtime.pages_manager import PagesManager
+
+    # pages/ holds the pages that st.navigation names. Streamlit takes a pages/ folder for its older multipage
+    # layout until some session has called st.navigation, so a server whose first visit opened a page's own
+    # address ran that page file alone, with a navigation of file names and without the app's page config.
+    PagesManager.uses_pages_directory = False
     app = st.App(__file__, lifespan=warm_up)

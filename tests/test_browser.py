@@ -669,6 +669,26 @@ def _screenshot_every_page(app_url, page, folder: Path, capsys):
         screenshot(page, folder / f"{name.lower()}.png", capsys)
 
 
+def test_a_page_opened_by_its_address_first_after_start_up_is_inside_the_app(page, tmp_path):
+    """A reload or a bookmark of a page's address, as the first visit to a fresh server, shows the page inside the
+    app: its navigation of titled pages and the wide layout, as when the page is reached from the Draw page."""
+    from playwright.sync_api import expect
+
+    _app_unavailable()
+    with _screenshot_on_failure(page, tmp_path), streamlit_app(tmp_path / "streamlit.log", tmp_path / "drawings.sqlite3") as server:
+        page.goto(f"{server.url}/evaluation")
+        wait_until_settled(page)
+        expect(page.locator('[data-testid="stMain"] h1')).to_have_text("Evaluation")
+        # The app's page config ran: wide, 900 px of content in this viewport; a centred page has at most 736.
+        assert page.locator('[data-testid="stMainBlockContainer"]').bounding_box()["width"] > 800
+        links = page.locator(NAV_LINKS)
+        expect(links.first).to_be_attached()
+        titles = [*PAGES, "Your drawings"]
+        found = links.all_inner_texts()
+        assert links.count() == len(titles) and all(nav_link(page, t).count() == 1 for t in titles), f"navigation: {found}"
+        # The app's page config (wide) ran: a centred page is at most about 736 px wide.
+
+
 def test_a_drawing_saved_with_its_right_digit_is_listed_and_downloads(page, app_url, server_drawings_db, tmp_path):
     with _screenshot_on_failure(page, tmp_path):
         _save_list_download(app_url, page, server_drawings_db, tmp_path)
