@@ -139,6 +139,12 @@ def test_metrics(name: str) -> dict:
     return _cached_json(str(path), _modified(path))
 
 
+def drawn_results(name: str) -> dict:
+    """Model `name`'s results on drawn sets, by set name ({} when it has none); raises ArtifactError when unreadable."""
+    path = model_files(name).drawn
+    return _cached_json(str(path), _modified(path)) if path.is_file() else {}
+
+
 @st.cache_data(max_entries=4, show_spinner=False)
 def _cached_predictions(path: str, modified: float) -> tuple[np.ndarray, np.ndarray]:
     """Saved test probabilities and labels, read once per file version."""

@@ -1,4 +1,4 @@
-"""Evaluation: how the chosen model does on the 10,000 MNIST test images, and where it goes wrong."""
+"""Evaluation: how the chosen model does on the 10,000 MNIST test images and on real people's drawings, and where it goes wrong."""
 
 import altair as alt
 import numpy as np
@@ -50,13 +50,85 @@ def confusion_chart(cells: pd.DataFrame, view: str) -> alt.LayerChart:
     return (squares + numbers).properties(width=520, height=460)
 
 
+def group_frame(groups: dict[str, dict], group: str, score: str) -> pd.DataFrame:
+    """A per-group table (institution, digit or letter) of a drawn set's result: its size and score."""
+    return pd.DataFrame({group: list(groups), "drawings": [g["n"] for g in groups.values()], score: [g["score"] for g in groups.values()]})
+
+
+def set_summary(name: str, result: dict) -> dict:
+    """One drawn set's line in the summary table."""
+    digits = "accuracy" in result
+    return {
+        "set": name,
+        "drawings": f"{result['n']:,} {'digits' if digits else 'letters'}",
+        "read right": result.get("accuracy"),
+        "answered": result["answered_rate"] if digits else None,
+        "right before the threshold": result.get("accuracy_before_threshold"),
+        "letters rejected": None if digits else result["rejection_rate"],
+        "threshold": result["threshold"],
+    }
+
+
+def show_set(result: dict) -> None:
+    """A drawn set's result by group, and for digits the most confused pairs."""
+    percent = st.column_config.NumberColumn(format="percent")
+    if "accuracy" not in result:
+        st.dataframe(group_frame(result["per_letter"], "letter", "rejected"), hide_index=True, column_config={"rejected": percent})
+        return
+    groups_column, digits_column, pairs_column = st.columns([5, 5, 4], gap="medium")
+    if "per_institution" in result:
+        groups_column.dataframe(
+            group_frame(result["per_institution"], "institution", "read right"), hide_index=True, column_config={"read right": percent}
+        )
+    digits_column.dataframe(group_frame(result["per_digit"], "digit", "read right"), hide_index=True, column_config={"read right": percent})
+    with pairs_column:
+        st.markdown("**Most confused pairs**, before the threshold")
+        for pair in result["confused_pairs"][:6]:
+            times = "time" if pair["count"] == 1 else "times"
+            st.markdown(f"True **{pair['true']}** read as **{pair['predicted']}**: {pair['count']} {times}")
+
+
+def show_drawn(model: str, label: str) -> None:
+    """How the model reads real people's drawings and letters, from its saved results on drawn sets."""
+    try:
+        results = app_state.drawn_results(model)
+    except ArtifactError as error:
+        st.error(f"The results on drawings could not be read. {error}")
+        return
+    if not results:
+        st.info(
+            f"{label} has not been measured on drawings yet. Run `python -m digitlib evaluate --model {model} "
+            "--drawings FILE.npz` with drawn_dev.npz, nondigit_dev.npz or your own drawings, then reload."
+        )
+        return
+    st.caption(
+        "Canvases drawn by people, read through the app's own preprocessing and the model's \"not sure\" threshold: "
+        "a \"not sure\" counts as wrong for a digit and as right for a letter. drawn_dev holds 6,114 digits drawn with a "
+        "pen at nine institutions (UNIPEN), nondigit_dev 1,998 letters; no model here was trained on either. About 1% of "
+        "drawn_dev's digits do not show their label, mostly one stroke of a digit that UNIPEN labels as the whole digit."
+    )
+    percent = st.column_config.NumberColumn(format="percent")
+    st.dataframe(
+        pd.DataFrame([set_summary(name, result) for name, result in results.items()]),
+        hide_index=True,
+        placeholder="—",
+        column_config={
+            **{c: percent for c in ("read right", "answered", "right before the threshold", "letters rejected")},
+            "threshold": st.column_config.NumberColumn(format="%.3f", help="below this top probability the answer is \"not sure\""),
+        },
+    )
+    for tab, result in zip(st.tabs(list(results)), results.values()):
+        with tab:
+            show_set(result)
+
+
 def open_cell(cell: dict) -> None:
     """A chosen cell opens its mistakes; a diagonal cell opens every mistake on that digit."""
     true, predicted = int(cell["true"]), int(cell["predicted"])
     app_state.show_mistakes(true, None if true == predicted else predicted)
 
 
-st.title("Evaluation on the MNIST test set")
+st.title("Evaluation")
 model = app_state.pick_model()
 if model is None:
     st.stop()
@@ -67,6 +139,7 @@ except ArtifactError:
     st.info(f"{label} has not been evaluated yet. Run `python -m digitlib evaluate --model {model}`, then reload.")
     st.stop()
 
+st.subheader("On the MNIST test set")
 accuracy_column, loss_column, errors_column = st.columns(3)
 accuracy_column.metric("Test accuracy", f"{metrics['accuracy']:.2%}")
 loss_column.metric("Test loss", f"{metrics['loss']:.4f}")
@@ -114,3 +187,6 @@ with pairs_column:
     predicted = predicted_column.selectbox("Predicted digit", digits, format_func=lambda d: "any" if d is None else str(d))
     if st.button("Show these mistakes", key="open_mistakes"):
         app_state.show_mistakes(true, predicted)
+
+st.subheader("On real people's drawings")
+show_drawn(model, label)

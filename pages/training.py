@@ -22,6 +22,10 @@ def comparison_row(name: str, record: dict) -> dict:
         test_accuracy = app_state.test_metrics(name)["accuracy"]
     except ArtifactError:
         test_accuracy = None
+    try:
+        drawn = app_state.drawn_results(name)
+    except ArtifactError:
+        drawn = {}
     return {
         "model": app_state.model_label(name),
         "parameters": record["parameters"],
@@ -32,6 +36,8 @@ def comparison_row(name: str, record: dict) -> dict:
         "train accuracy": history["accuracy"][-1] if history else None,
         "validation accuracy": history["val_accuracy"][-1] if history else None,
         "test accuracy": test_accuracy,
+        "drawn_dev read right": drawn.get("drawn_dev", {}).get("accuracy"),
+        "letters rejected": drawn.get("nondigit_dev", {}).get("rejection_rate"),
     }
 
 
@@ -143,7 +149,7 @@ if records:
             "parameters": st.column_config.NumberColumn(format="localized"),
             **{
                 column: st.column_config.NumberColumn(format="percent")
-                for column in ("train accuracy", "validation accuracy", "test accuracy")
+                for column in ("train accuracy", "validation accuracy", "test accuracy", "drawn_dev read right", "letters rejected")
             },
         },
     )

@@ -857,7 +857,7 @@ LATER_VISITS = 2  # visits of each timed page after the first, away to the Draw 
 # (CSS selectors) that must all be on screen once its main content is drawn. Every image must have loaded too.
 TIMED_PAGES = {
     "Evaluation": (
-        "Evaluation on the MNIST test set",
+        "Evaluation",
         [
             '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',  # the confusion matrix
             '[data-testid="stDataFrame"]',

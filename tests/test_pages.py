@@ -274,6 +274,63 @@ def test_chosen_digits_open_their_mistakes(monkeypatch, tiny_models):
     assert set(at.dataframe[0].value["test image"]) == expected_mistakes(probabilities, labels, 7, None)
 
 
+@pytest.fixture(scope="module")
+def measured_on_drawings(tmp_path_factory, tiny_models, drawings, mnist_file) -> tuple[Path, dict]:
+    """The tiny models, with the CNN's results on 80 drawn digits and 40 letters saved as `evaluate --drawings` does."""
+    from digitlib.artifacts import write_json
+    from digitlib.evaluate import evaluate_drawings
+    from digitlib.serving import Predictor
+
+    folder = tmp_path_factory.mktemp("measured")
+    shutil.copytree(tiny_models, folder, dirs_exist_ok=True)
+    with np.load(mnist_file.parent / "nondigit_dev.npz") as data:
+        letters = {"images": data["images"][::50], "letters": data["letters"][::50]}
+    digits = {"images": drawings["images"][:80], "labels": drawings["labels"][:80], "institution": np.array(["ibm", "val"] * 40)}
+    predict = Predictor("cnn", folder).predict
+    results = {"drawn_dev": evaluate_drawings(predict, digits, 0.6), "nondigit_dev": evaluate_drawings(predict, letters, 0.6)}
+    write_json(model_files("cnn", folder).drawn, results)
+    return folder, results
+
+
+def test_evaluation_shows_how_the_model_reads_drawings_and_letters(monkeypatch, measured_on_drawings):
+    folder, results = measured_on_drawings
+    digits, letters = results["drawn_dev"], results["nondigit_dev"]
+    at = app(monkeypatch, folder, "pages/evaluation.py")
+    summary = next(d.value for d in at.dataframe if "set" in d.value.columns).set_index("set")
+    assert summary.loc["drawn_dev", "drawings"] == "80 digits" and summary.loc["nondigit_dev", "drawings"] == "40 letters"
+    assert summary.loc["drawn_dev", "read right"] == pytest.approx(digits["accuracy"])
+    assert summary.loc["drawn_dev", "answered"] == pytest.approx(digits["answered_rate"])
+    assert summary.loc["nondigit_dev", "letters rejected"] == pytest.approx(letters["rejection_rate"])
+    assert [tab.label for tab in at.tabs] == ["drawn_dev", "nondigit_dev"]
+    # Every drawing is in one institution and one digit, and the scores add up to the whole.
+    for group in ("institution", "digit"):
+        table = next(d.value for d in at.dataframe if {group, "read right"} <= set(d.value.columns))
+        assert table["drawings"].sum() == 80
+        assert (table["drawings"] * table["read right"]).sum() / 80 == pytest.approx(digits["accuracy"])
+    per_letter = next(d.value for d in at.dataframe if "letter" in d.value.columns)
+    assert (per_letter["drawings"] * per_letter["rejected"]).sum() / 40 == pytest.approx(letters["rejection_rate"])
+    pair = digits["confused_pairs"][0]
+    assert f"True **{pair['true']}** read as **{pair['predicted']}**" in texts(at.markdown)
+
+
+def test_evaluation_without_results_on_drawings_says_how_to_measure_them(monkeypatch, tiny_models, tmp_path):
+    at = app(monkeypatch, tiny_models, "pages/evaluation.py")
+    assert "python -m digitlib evaluate --model cnn --drawings" in texts(at.info)
+    shutil.copytree(tiny_models, tmp_path, dirs_exist_ok=True)
+    model_files("cnn", tmp_path).drawn.write_text("{ not json")
+    at = app(monkeypatch, tmp_path, "pages/evaluation.py")
+    assert "results on drawings could not be read" in texts(at.error)
+    assert metric_values(at)["Test accuracy"], "the MNIST part still shows"
+
+
+def test_training_compares_the_models_on_drawings_too(monkeypatch, measured_on_drawings):
+    folder, results = measured_on_drawings
+    table = app(monkeypatch, folder, "pages/training.py").dataframe[0].value.set_index("model")
+    assert table.loc["CNN", "drawn_dev read right"] == pytest.approx(results["drawn_dev"]["accuracy"])
+    assert table.loc["CNN", "letters rejected"] == pytest.approx(results["nondigit_dev"]["rejection_rate"])
+    assert np.isnan(table.loc["MLP", "drawn_dev read right"]), "not measured"
+
+
 # --- misclassified ----------------------------------------------------------------------------------------
 
 
