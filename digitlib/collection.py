@@ -21,7 +21,7 @@ import numpy as np
 
 from digitlib.classes import NUM_CLASSES
 from digitlib.data import DataError
-from digitlib.preprocess import FIELD, decode_image, ink_layer
+from digitlib.preprocess import FIELD, decode_image, ink_in_square
 
 DRAWINGS_ENV = "DIGITLIB_DRAWINGS_DB"
 DEFAULT_DRAWINGS_DB = Path(__file__).resolve().parent.parent / "data" / "drawings.sqlite3"
@@ -213,17 +213,7 @@ def label_counts(connection: sqlite3.Connection) -> np.ndarray:
 
 def export_canvas(canvas: np.ndarray, side: int = EXPORT_SIDE) -> np.ndarray:
     """A canvas in drawn_dev's layout: (side, side) uint8, 255 ink on 0, other sizes scaled to fit and centred."""
-    ink = ink_layer(canvas)
-    height, width = ink.shape
-    if (height, width) == (side, side):
-        return ink
-    scale = side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    fitted = cv2.resize(ink, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    out = np.zeros((side, side), np.uint8)
-    top, left = (side - size[1]) // 2, (side - size[0]) // 2
-    out[top : top + size[1], left : left + size[0]] = fitted
-    return out
+    return ink_in_square(canvas, side)
 
 
 def export_arrays(connection: sqlite3.Connection) -> dict[str, np.ndarray]:

@@ -239,6 +239,21 @@ def to_mnist(image: np.ndarray) -> np.ndarray | None:
     return None if stages is None else stages.centered
 
 
+def ink_in_square(image: np.ndarray, side: int) -> np.ndarray:
+    """A drawing's ink scaled to fit a side x side square and centred in it: (side, side) uint8, 255 = ink."""
+    ink = ink_layer(image)
+    height, width = ink.shape
+    if (height, width) == (side, side):
+        return ink
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    fitted = cv2.resize(ink, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    square = np.zeros((side, side), np.uint8)
+    top, left = (side - size[1]) // 2, (side - size[0]) // 2
+    square[top : top + size[1], left : left + size[0]] = fitted
+    return square
+
+
 MAX_FILE_BYTES = 20 * 2**20
 MAX_PIXELS = 40_000_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from digitlib.preprocess import ink_layer
+from digitlib.preprocess import ink_in_square
 
 TILE = 140
 CAPTION_HEIGHT = 20
@@ -21,15 +21,9 @@ GUTTER_COLOUR = (0, 0, 160)
 
 def tile(canvas: np.ndarray, caption: str, size: int = TILE) -> np.ndarray:
     """One drawing as white ink on black, its longer side scaled to `size`, under a caption strip (BGR)."""
-    ink = ink_layer(canvas)
-    scale = size / max(ink.shape)
-    height, width = max(1, round(ink.shape[0] * scale)), max(1, round(ink.shape[1] * scale))
-    square = np.zeros((size, size), np.uint8)
-    top, left = (size - height) // 2, (size - width) // 2
-    square[top : top + height, left : left + width] = cv2.resize(ink, (width, height), interpolation=cv2.INTER_AREA)
     strip = np.full((CAPTION_HEIGHT, size, 3), CAPTION_BACKGROUND, np.uint8)
     cv2.putText(strip, caption, (3, CAPTION_HEIGHT - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, CAPTION_COLOUR, 1, cv2.LINE_AA)
-    return np.vstack([strip, cv2.cvtColor(square, cv2.COLOR_GRAY2BGR)])
+    return np.vstack([strip, cv2.cvtColor(ink_in_square(canvas, size), cv2.COLOR_GRAY2BGR)])
 
 
 def contact_sheet(canvases: Sequence[np.ndarray], captions: Sequence[str], columns: int = COLUMNS, size: int = TILE) -> np.ndarray:
