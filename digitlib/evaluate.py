@@ -193,7 +193,7 @@ def choose_threshold(digit_confidence: np.ndarray, nondigit_confidence: np.ndarr
     answered = np.array([(digit_confidence >= t).mean() for t in candidates])
     highest = float(candidates[answered >= min_answered].max())
     # A threshold just above the k-th least confident non-digit rejects the k least confident ones.
-    k = int(np.ceil(min_rejected * len(nondigit_confidence)))
+    k = int(np.ceil(round(min_rejected * len(nondigit_confidence), 9)))  # 0.07 * 100 is 7.000000000000001
     lowest = float(np.nextafter(np.sort(nondigit_confidence)[k - 1], np.inf)) if k else 0.0
     threshold = min(highest, lowest)
     return {

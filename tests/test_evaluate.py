@@ -117,6 +117,9 @@ def test_choose_threshold_rejects_enough_letters_and_answers_the_most_digits():
     chosen = choose_threshold(digits, letters, min_answered=0.8, min_rejected=0.5)
     assert 0.4 < chosen["threshold"] < 0.4 + 1e-9 and chosen["digits_answered_rate"] == 1.0
     assert choose_threshold(digits, letters, min_answered=0.8, min_rejected=0.0)["threshold"] == 0.0
+    # 7% of 100 letters is 7 of them, though 0.07 * 100 is a hair above 7 in floating point.
+    many = np.linspace(0.01, 0.99, 100)
+    assert choose_threshold(np.ones(10), many, min_answered=1.0, min_rejected=0.07)["nondigits_rejection_rate"] == 0.07
 
 
 def test_choose_threshold_keeps_the_answered_rate_when_the_letters_ask_for_more():
