@@ -123,6 +123,34 @@ def test_evaluate_drawings_json(shared_data_dir, tmp_path):
     assert misread > 0 and cv2.imread(str(sheet)).shape[0] == GUTTER + -(-misread // COLUMNS) * (TILE + CAPTION_HEIGHT + GUTTER)
 
 
+def test_calibrate_rejects_the_share_of_letters_asked_and_no_more(shared_data_dir, tmp_path):
+    """The saved threshold answers enough digits, rejects the share of letters asked for, and is the lowest that does."""
+    from digitlib.evaluate import top_confidences
+    from digitlib.serving import Predictor
+
+    with np.load(shared_data_dir / "drawn_dev.npz") as data:
+        np.savez(tmp_path / "digits.npz", images=data["images"][::100], labels=data["labels"][::100])
+    with np.load(shared_data_dir / "nondigit_dev.npz") as data:
+        np.savez(tmp_path / "letters.npz", images=data["images"][::40], letters=data["letters"][::40])
+    models = tmp_path / "models"
+    models.mkdir()
+    os.symlink(ROOT / "models" / "cnn.keras", models / "cnn.keras")
+    result = run_cli(
+        "calibrate", "--model", "cnn", "--models", str(models), "--digits", str(tmp_path / "digits.npz"),
+        "--nondigits", str(tmp_path / "letters.npz"), "--min-answered", "0.6", "--min-rejected", "0.3",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((models / "cnn.threshold.json").read_text())
+    predict = Predictor("cnn", models).predict
+    with np.load(tmp_path / "digits.npz") as digits, np.load(tmp_path / "letters.npz") as letters:
+        digit_confidence, letter_confidence = top_confidences(predict, digits["images"]), top_confidences(predict, letters["images"])
+    threshold = saved["threshold"]
+    assert (digit_confidence >= threshold).mean() >= 0.6
+    assert (letter_confidence < threshold).mean() >= 0.3 and saved["nondigits_rejection_rate"] == (letter_confidence < threshold).mean()
+    # Any lower threshold rejects fewer letters than asked.
+    assert (letter_confidence < letter_confidence[letter_confidence < threshold].max()).mean() < 0.3
+
+
 def test_an_errors_sheet_needs_drawings(tmp_path):
     assert_one_line_error(run_cli("evaluate", "--model", "cnn", "--errors", str(tmp_path / "errors.png")), "--errors needs --drawings")
 
