@@ -1,4 +1,4 @@
-"""Your drawings: the digits you corrected on the Draw page, to browse, delete and download as a drawn_dev-style .npz."""
+"""Your drawings: the digits you corrected on the Draw page, to browse, read again with any model, delete and download as a drawn_dev-style .npz."""
 
 from __future__ import annotations
 
@@ -20,12 +20,14 @@ from digitlib.collection import (
     npz_bytes,
     opened,
 )
+from digitlib.artifacts import ArtifactError, available_models
+from digitlib.classes import NOT_SURE, confident_digits
 from digitlib.data import DataError
 
 PER_PAGE = 24
 GRID_COLUMNS = 6
 THUMBNAIL = 84
-DIGIT_KEY, PAGE_KEY = "drawings_digit", "drawings_page"
+DIGIT_KEY, PAGE_KEY, READ_AGAIN_KEY = "drawings_digit", "drawings_page", "drawings_read_again"
 EXPORT_NAME = "your_drawings.npz"
 EMPTY = (
     "No drawings saved yet. When the model reads your digit wrong on the **Draw** page, "
@@ -68,9 +70,28 @@ def export_file(path: str, count: int, newest: int) -> bytes:
         return npz_bytes(export_arrays(connection))
 
 
-def caption(drawing: SavedDrawing) -> str:
-    """The right digit and what the model said, in a few words."""
-    return f"**{drawing.label}** · {app_state.model_label(drawing.model)} said {drawing.predicted} ({app_state.percent(drawing.confidence, 0)})"
+def read_again(model: str, drawings: list[SavedDrawing]) -> None:
+    """Keep what `model` answers now for every saved drawing (NOT_SURE when unsure), by drawing id."""
+    predictor = app_state.predictor(model)
+    answers = confident_digits(predictor.predict(np.stack([d.input for d in drawings])), predictor.threshold)
+    st.session_state[READ_AGAIN_KEY] = (model, dict(zip([d.id for d in drawings], answers.tolist())))
+
+
+def answers_now(model: str | None) -> dict[int, int]:
+    """The answers `model` gave when the drawings were last read again with it, by drawing id ({} if never)."""
+    read_with, answers = st.session_state.get(READ_AGAIN_KEY, (None, {}))
+    return answers if model is not None and read_with == model else {}
+
+
+def said(answer: int) -> str:
+    """An answer in words: the digit, or "not sure"."""
+    return "not sure" if answer == NOT_SURE else str(answer)
+
+
+def caption(drawing: SavedDrawing, now: dict[int, int]) -> str:
+    """The right digit and what the model said, in a few words, and what the chosen model says now."""
+    text = f"**{drawing.label}** · {app_state.model_label(drawing.model)} said {drawing.predicted} ({app_state.percent(drawing.confidence, 0)})"
+    return f"{text} · now {said(now[drawing.id])}" if drawing.id in now else text
 
 
 st.title("Your drawings")
@@ -102,6 +123,28 @@ with export_column:
     )
     st.caption(f"Laid out like drawn_dev.npz: `python -m digitlib evaluate --drawings {EXPORT_NAME}` scores a model on it.")
 
+model = app_state.pick_model() if available_models() else None
+if model is not None:
+    label = app_state.model_label(model)
+    button_column, result_column = st.columns([1, 3], vertical_alignment="center")
+    if button_column.button("Read them again", key="read_again", icon=":material/refresh:", help=f"with {label}, the model picked in the sidebar"):
+        try:
+            read_again(model, everything)
+        except ArtifactError as error:
+            st.error(f"{label} cannot be used. {error}")
+    now = answers_now(model)
+    read = [d for d in everything if d.id in now]
+    if read:
+        right = sum(now[d.id] == d.label for d in read)
+        result_column.metric(f"{label} reads right now", f"{right} of {len(read)}")
+        unread = len(everything) - len(read)
+        result_column.caption(
+            "From the 28×28 input saved with each drawing; \"not sure\" counts as wrong."
+            + (f" {unread} saved since are not read yet." if unread else "")
+        )
+else:
+    now = {}
+
 digit_column, page_column = st.columns(2)
 with digit_column:
     digit = st.selectbox(
@@ -119,7 +162,10 @@ with page_column:
 
 grid_tab, table_tab = st.tabs(["Drawings", "Table"])
 with grid_tab:
-    st.caption("Under each drawing: the right digit · what the model said, with its confidence.")
+    st.caption(
+        "Under each drawing: the right digit · what the model said, with its confidence"
+        + (f" · what {app_state.model_label(model)} says now." if now else ".")
+    )
     shown = drawings[(page - 1) * PER_PAGE : page * PER_PAGE]
     try:
         canvases = read_canvases(shown)
@@ -129,7 +175,7 @@ with grid_tab:
     for row in range(0, len(shown), GRID_COLUMNS):
         for column, drawing, canvas in zip(st.columns(GRID_COLUMNS), shown[row : row + GRID_COLUMNS], canvases[row : row + GRID_COLUMNS]):
             column.image(canvas, width=THUMBNAIL)
-            column.caption(caption(drawing))
+            column.caption(caption(drawing, now))
             column.button(
                 "Delete",
                 key=f"delete_{drawing.id}",
@@ -148,6 +194,7 @@ with table_tab:
                 "model said": [d.predicted for d in drawings],
                 "confidence": [d.confidence for d in drawings],
                 "model": [app_state.model_label(d.model) for d in drawings],
+                **({f"{app_state.model_label(model)} now": [said(now[d.id]) if d.id in now else "—" for d in drawings]} if now else {}),
                 "saved (UTC)": [d.saved_at for d in drawings],
             }
         ),

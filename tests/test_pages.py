@@ -770,6 +770,34 @@ def test_your_drawings_counts_filters_exports_and_deletes(monkeypatch, tmp_path,
     assert read_npz(downloads[-1]["data"])["sample_id"].tolist() == [f"you#{i}" for i in ids[1:]], "the export follows"
 
 
+def test_your_drawings_are_read_again_with_the_chosen_model(monkeypatch, trained_cnn, drawings, drawings_db_path):
+    from digitlib.classes import NOT_SURE, confident_digits
+    from digitlib.collection import opened, save_drawing
+    from digitlib.preprocess import to_mnist
+    from digitlib.serving import Predictor
+
+    inputs = [to_mnist(drawings["images"][i]) for i in range(4)]
+    labels = [int(drawings["labels"][i]) for i in range(3)] + [(int(drawings["labels"][3]) + 1) % 10]  # the last is wrong
+    with opened(drawings_db_path) as connection:
+        ids = [save_drawing(connection, as_rgba(drawings["images"][i]), inputs[i], labels[i], 0, 0.5, "mlp") for i in range(4)]
+    predictor = Predictor("cnn", trained_cnn)
+    expected = confident_digits(predictor.predict(np.stack(inputs)), predictor.threshold).tolist()  # oracle
+    words = ["not sure" if a == NOT_SURE else str(a) for a in expected]
+
+    at = app(monkeypatch, trained_cnn, "pages/drawings.py")
+    assert "CNN reads right now" not in metric_values(at), "no model runs until asked"
+    at.button(key="read_again").click().run()
+    assert not at.exception
+    assert metric_values(at)["CNN reads right now"] == f"{sum(a == l for a, l in zip(expected, labels))} of 4"
+    assert drawing_captions(at) == [f"**{labels[i]}** · MLP said 0 (50%) · now {words[i]}" for i in (3, 2, 1, 0)], "newest first"
+    assert at.dataframe[0].value.set_index("drawing")["CNN now"].to_dict() == {ids[i]: words[i] for i in range(4)}
+
+    with opened(drawings_db_path) as connection:
+        save_drawing(connection, as_rgba(drawings["images"][4]), to_mnist(drawings["images"][4]), int(drawings["labels"][4]), 0, 0.5, "mlp")
+    at.run()
+    assert metric_values(at)["CNN reads right now"].endswith("of 4") and "1 saved since are not read yet" in texts(at.caption)
+
+
 def test_your_drawings_without_any_says_how_to_add_some(monkeypatch, tmp_path, drawings_db_path):
     from digitlib.collection import opened
 
