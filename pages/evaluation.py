@@ -11,6 +11,7 @@ from digitlib.evaluate import row_normalised
 
 COUNTS = "Counts"
 SHARES = "Share of each true digit"
+PERCENT = st.column_config.NumberColumn(format="percent")
 
 
 def confusion_frame(confusion: np.ndarray) -> pd.DataFrame:
@@ -50,6 +51,12 @@ def confusion_chart(cells: pd.DataFrame, view: str) -> alt.LayerChart:
     return (squares + numbers).properties(width=520, height=460)
 
 
+def pair_sentence(pair: dict) -> str:
+    """One confused pair in words: "True **1** read as **7**: 30 times"."""
+    times = "time" if pair["count"] == 1 else "times"
+    return f"True **{pair['true']}** read as **{pair['predicted']}**: {pair['count']} {times}"
+
+
 def group_frame(groups: dict[str, dict], group: str, score: str) -> pd.DataFrame:
     """A per-group table (institution, digit or letter) of a drawn set's result: its size and score."""
     return pd.DataFrame({group: list(groups), "drawings": [g["n"] for g in groups.values()], score: [g["score"] for g in groups.values()]})
@@ -71,21 +78,19 @@ def set_summary(name: str, result: dict) -> dict:
 
 def show_set(result: dict) -> None:
     """A drawn set's result by group, and for digits the most confused pairs."""
-    percent = st.column_config.NumberColumn(format="percent")
     if "accuracy" not in result:
-        st.dataframe(group_frame(result["per_letter"], "letter", "rejected"), hide_index=True, column_config={"rejected": percent})
+        st.dataframe(group_frame(result["per_letter"], "letter", "rejected"), hide_index=True, column_config={"rejected": PERCENT})
         return
     groups_column, digits_column, pairs_column = st.columns([5, 5, 4], gap="medium")
     if "per_institution" in result:
         groups_column.dataframe(
-            group_frame(result["per_institution"], "institution", "read right"), hide_index=True, column_config={"read right": percent}
+            group_frame(result["per_institution"], "institution", "read right"), hide_index=True, column_config={"read right": PERCENT}
         )
-    digits_column.dataframe(group_frame(result["per_digit"], "digit", "read right"), hide_index=True, column_config={"read right": percent})
+    digits_column.dataframe(group_frame(result["per_digit"], "digit", "read right"), hide_index=True, column_config={"read right": PERCENT})
     with pairs_column:
         st.markdown("**Most confused pairs**, before the threshold")
         for pair in result["confused_pairs"][:6]:
-            times = "time" if pair["count"] == 1 else "times"
-            st.markdown(f"True **{pair['true']}** read as **{pair['predicted']}**: {pair['count']} {times}")
+            st.markdown(pair_sentence(pair))
 
 
 def show_drawn(model: str, label: str) -> None:
@@ -107,13 +112,12 @@ def show_drawn(model: str, label: str) -> None:
         "pen at nine institutions (UNIPEN), nondigit_dev 1,998 letters; no model here was trained on either. About 1% of "
         "drawn_dev's digits do not show their label, mostly one stroke of a digit that UNIPEN labels as the whole digit."
     )
-    percent = st.column_config.NumberColumn(format="percent")
     st.dataframe(
         pd.DataFrame([set_summary(name, result) for name, result in results.items()]),
         hide_index=True,
         placeholder="—",
         column_config={
-            **{c: percent for c in ("read right", "answered", "right before the threshold", "letters rejected")},
+            **{c: PERCENT for c in ("read right", "answered", "right before the threshold", "letters rejected")},
             "threshold": st.column_config.NumberColumn(format="%.3f", help="below this top probability the answer is \"not sure\""),
         },
     )
@@ -175,8 +179,7 @@ with pairs_column:
         st.success("No mistakes at all.")
     for pair in pairs:
         text_column, button_column = st.columns([3, 2], vertical_alignment="center")
-        times = "time" if pair["count"] == 1 else "times"
-        text_column.markdown(f"True **{pair['true']}** read as **{pair['predicted']}**: {pair['count']} {times}")
+        text_column.markdown(pair_sentence(pair))
         if button_column.button("Show them", key=f"pair_{pair['true']}_{pair['predicted']}"):
             app_state.show_mistakes(pair["true"], pair["predicted"])
 
