@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -11,27 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from digitlib.registry import MODEL_NAMES
+
 MODELS_ENV = "DIGITLIB_MODELS"
-MODEL_NAMES = (
-    "mlp",
-    "cnn",
-    "digitnet",
-    "digitnet2",
-    "digitnet3",
-    "digitnet4",
-    "drawnet",
-    "drawnet2",
-    "drawnet3",
-    "drawnet4",
-    "studionet",
-    "mnistnet",
-    "mildnet",
-    "pairnet",
-    "shiftnet",
-    "quicknet",
-    "quicknet2",
-)  # each trainable with `python -m digitlib train --model <name>`
-DEFAULT_MODEL = "quicknet"
+# Metadata of an ONNX export: the SHA-256 of the `.keras` file it was made from, and its features output.
+SOURCE_HASH_KEY = "digitlib.source_sha256"
+EMBEDDING_OUTPUT = "embedding"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
@@ -94,15 +80,15 @@ class ModelFiles:
         """Results on drawn canvases."""
         return self._path(".drawn.json")
 
+    @property
+    def folds(self) -> Path:
+        """Out-of-institution probabilities of the drawings a model was trained on, from its fold models."""
+        return self._path(".folds.npz")
+
 
 def model_files(name: str, directory: str | os.PathLike | None = None) -> ModelFiles:
     """The artifact paths of model `name`."""
     return ModelFiles(models_dir(directory), name)
-
-
-def bench_path(directory: str | os.PathLike | None = None) -> Path:
-    """Where `python -m digitlib bench` keeps its last report."""
-    return models_dir(directory) / "bench.json"
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -143,9 +129,8 @@ def read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def available_models(directory: str | os.PathLike | None = None) -> list[str]:
-    """Names of the `.keras` models in the models folder, sorted."""
-    folder = models_dir(directory)
-    return sorted(p.stem for p in folder.glob("*.keras")) if folder.is_dir() else []
+    """The declared models that have a served (ONNX) file in the models folder, in the registry's order."""
+    return [name for name in MODEL_NAMES if model_files(name, directory).onnx.is_file()]
 
 
 def cpu_name() -> str:
@@ -174,3 +159,8 @@ def machine_description() -> dict[str, Any]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
     }
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -6,17 +6,17 @@ so the network trains on exactly the kind of input the app will give it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
 import numpy as np
 
+from digitlib.ink import Box, mask_box
 from digitlib.preprocess import to_mnist
 
 UPSCALE = 3  # work at 84x84 so that stroke-width changes come in fine steps
 PAD = 28
-AUGMENT_RATE = 0.85  # the share of a batch's digits distorted, unless a recipe says otherwise
 
 
 def stroke_width(image: np.ndarray) -> float:
@@ -28,13 +28,9 @@ def stroke_width(image: np.ndarray) -> float:
     return float(2.0 * np.percentile(distance[mask > 0], 90))
 
 
-def ink_extent(image: np.ndarray) -> tuple[int, int, int, int]:
-    """Bounding box (x0, y0, x1, y1) of the pixels brighter than mid-grey."""
-    ys, xs = np.nonzero(image > 127)
-    if len(xs) == 0:
-        h, w = image.shape
-        return 0, 0, w - 1, h - 1
-    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+def ink_box(image: np.ndarray) -> Box:
+    """The box of the pixels brighter than mid-grey (the whole image when there are none)."""
+    return mask_box(image > 127) or (0, 0, image.shape[1], image.shape[0])
 
 
 def ink_middle(image: np.ndarray, row: int) -> float:
@@ -54,26 +50,14 @@ def _draw_line(image: np.ndarray, p0: tuple[float, float], p1: tuple[float, floa
 def add_slash(zero: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A crossed zero: a diagonal stroke through a 0, as many people write it."""
     out = zero.copy()
-    x0, y0, x1, y1 = ink_extent(out)
+    x0, y0, width, height = ink_box(out)
+    x1, y1 = x0 + width - 1, y0 + height - 1
     w, h = x1 - x0, y1 - y0
     overshoot = rng.uniform(-0.05, 0.25)
     lean = rng.uniform(-0.25, 0.25) * w
     start = (x0 - overshoot * w + lean, y1 + overshoot * h)
     end = (x1 + overshoot * w + lean, y0 - overshoot * h)
     _draw_line(out, start, end, stroke_width(out) * rng.uniform(0.7, 1.0))
-    return out
-
-
-def add_flag(one: np.ndarray, rng: np.random.Generator, longest: float = 0.5, angles: tuple[float, float] = (25, 65)) -> np.ndarray:
-    """A continental 1: an up-stroke from the top of the 1 going down to the left."""
-    out = one.copy()
-    x0, y0, x1, y1 = ink_extent(out)
-    top_x = ink_middle(out, y0)
-    height = y1 - y0
-    length = rng.uniform(0.2, longest) * height
-    angle = np.deg2rad(rng.uniform(*angles))  # below the horizontal
-    end = (top_x - length * np.cos(angle), y0 + length * np.sin(angle))
-    _draw_line(out, (top_x, y0), end, stroke_width(out) * rng.uniform(0.7, 1.0))
     return out
 
 
@@ -85,10 +69,13 @@ def stem_direction(image: np.ndarray) -> tuple[float, float]:
     return (-dx, -dy) if dy < 0 else (dx, dy)
 
 
-def add_stem_flag(one: np.ndarray, rng: np.random.Generator, longest: float = 0.8, angles: tuple[float, float] = (25, 65)) -> np.ndarray:
+def add_stem_flag(
+    one: np.ndarray, rng: np.random.Generator, longest: float = 0.8, angles: tuple[float, float] = (25, 65)
+) -> np.ndarray:
     """A continental 1 whose flag opens at an angle to the 1's own stem, so a slanted stem does not hide it."""
     out = one.copy()
-    x0, y0, x1, y1 = ink_extent(out)
+    x0, y0, width, height = ink_box(out)
+    x1, y1 = x0 + width - 1, y0 + height - 1
     top_x = ink_middle(out, y0)
     dx, dy = stem_direction(out)
     lean = np.rad2deg(np.arctan2(dx, dy))  # the stem's angle from the vertical, positive to the right
@@ -104,10 +91,13 @@ def add_stem_flag(one: np.ndarray, rng: np.random.Generator, longest: float = 0.
 def add_hook(nine: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A 9 whose tail curls to the left at the bottom, as in a cursive 9."""
     out = nine.copy()
-    x0, y0, x1, y1 = ink_extent(out)
+    x0, y0, width, height = ink_box(out)
+    x1, y1 = x0 + width - 1, y0 + height - 1
     bottom_x = ink_middle(out, y1)
     radius = rng.uniform(0.1, 0.22) * (y1 - y0)
-    sweep = np.deg2rad(np.linspace(0, rng.uniform(120, 180), 8))  # clockwise from the tail's end: down, left, up
+    sweep = np.deg2rad(
+        np.linspace(0, rng.uniform(120, 180), 8)
+    )  # clockwise from the tail's end: down, left, up
     xs = bottom_x - radius + radius * np.cos(sweep)
     ys = y1 + radius * np.sin(sweep)
     width = stroke_width(out) * rng.uniform(0.7, 1.0)
@@ -119,18 +109,25 @@ def add_hook(nine: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def add_base(one: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A 1 with a base serif: a short horizontal stroke under it."""
     out = one.copy()
-    x0, y0, x1, y1 = ink_extent(out)
+    x0, y0, width, height = ink_box(out)
+    x1, y1 = x0 + width - 1, y0 + height - 1
     bottom_x = ink_middle(out, y1)
     half = rng.uniform(0.2, 0.4) * (y1 - y0)
     tilt = rng.uniform(-0.08, 0.08) * (y1 - y0)
-    _draw_line(out, (bottom_x - half, y1 - tilt), (bottom_x + half, y1 + tilt), stroke_width(out) * rng.uniform(0.7, 1.0))
+    _draw_line(
+        out,
+        (bottom_x - half, y1 - tilt),
+        (bottom_x + half, y1 + tilt),
+        stroke_width(out) * rng.uniform(0.7, 1.0),
+    )
     return out
 
 
 def add_strike(zero: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A zero struck through the middle by a nearly horizontal stroke that overshoots both sides."""
     out = zero.copy()
-    x0, y0, x1, y1 = ink_extent(out)
+    x0, y0, width, height = ink_box(out)
+    x1, y1 = x0 + width - 1, y0 + height - 1
     w, h = x1 - x0, y1 - y0
     y = y0 + rng.uniform(0.35, 0.65) * h
     tilt = rng.uniform(-0.2, 0.2) * w
@@ -139,23 +136,30 @@ def add_strike(zero: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def add_crossbar(seven: np.ndarray, rng: np.random.Generator, reach: tuple[float, float] = (0.15, 0.3)) -> np.ndarray:
-    """A continental 7: a bar across the middle of its stem, reaching `reach` of the 7's width to each side."""
+def add_crossbar(seven: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A continental 7: a bar across the middle of its stem, reaching 15-30% of the 7's width to each side."""
     out = seven.copy()
-    x0, y0, x1, y1 = ink_extent(out)
+    x0, y0, width, height = ink_box(out)
+    x1, y1 = x0 + width - 1, y0 + height - 1
     y = round(y0 + rng.uniform(0.45, 0.6) * (y1 - y0))
     stem = np.nonzero(out[y] > 127)[0]
     if len(stem) == 0:
         return out
     x = float(stem.mean())
-    half = rng.uniform(*reach) * (x1 - x0 + 1)
-    _draw_line(out, (x - half, y), (x + half, y - rng.uniform(-0.05, 0.05) * (y1 - y0)), stroke_width(out) * rng.uniform(0.7, 1.0))
+    half = rng.uniform(0.15, 0.3) * (x1 - x0 + 1)
+    _draw_line(
+        out,
+        (x - half, y),
+        (x + half, y - rng.uniform(-0.05, 0.05) * (y1 - y0)),
+        stroke_width(out) * rng.uniform(0.7, 1.0),
+    )
     return out
 
 
 def lift_bar(five: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A 5 whose flat top bar is drawn as a separate stroke, lifted off the body."""
-    x0, y0, x1, y1 = ink_extent(five)
+    x0, y0, width, height = ink_box(five)
+    x1, y1 = x0 + width - 1, y0 + height - 1
     h, w = y1 - y0, x1 - x0
     cut = y0 + round(rng.uniform(0.18, 0.3) * h)
     gap = round(rng.uniform(0.06, 0.15) * h)
@@ -165,7 +169,9 @@ def lift_bar(five: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     bar = five[y0:cut]
     top = max(0, y0 - gap)
     left, right = max(0, shift), min(five.shape[1], five.shape[1] + shift)
-    out[top : top + len(bar), left:right] = np.maximum(out[top : top + len(bar), left:right], bar[:, left - shift : right - shift])
+    out[top : top + len(bar), left:right] = np.maximum(
+        out[top : top + len(bar), left:right], bar[:, left - shift : right - shift]
+    )
     return out
 
 
@@ -173,49 +179,36 @@ def lift_bar(five: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 class StyleMix:
     """How often each synthetic handwriting style is given to a digit, and how it is drawn."""
 
-    slashed_zero: float = 0.2
+    slashed_zero: float = 0.0
     struck_zero: float = 0.0
-    flag_one: float = 0.25
-    longest_flag: float = 0.5  # of the height of the 1
-    flag_angles: tuple[float, float] = (25, 65)  # degrees below the horizontal
-    base_one: float = 0.1
+    flag_one: float = 0.0
+    longest_flag: float = 0.8  # of the height of the 1
+    flag_angles: tuple[float, float] = (25, 65)  # degrees between the flag and the 1's stem
+    base_one: float = 0.0
     crossed_seven: float = 0.0
     lifted_five: float = 0.0
-    pen_jitter: float = 0.0
-    flag_from_stem: bool = False  # flag angles measured from the 1's stem rather than from the horizontal
     hooked_nine: float = 0.0
-    crossbar_reach: tuple[float, float] = (0.15, 0.3)  # half a 7's crossbar, as a share of the 7's width
-    flag_and_base: float = 0.0  # the share of flagged ones that get a base too
+    pen_jitter: float = 0.0
 
 
-# The drawn mix of drawnet and drawnet2, in its second version (with lifted fives).
-DRAWN2 = StyleMix(
-    slashed_zero=0.15,
-    struck_zero=0.15,
-    flag_one=0.4,
-    longest_flag=0.8,
-    flag_angles=(30, 70),
-    base_one=0.1,
-    crossed_seven=0.15,
-    lifted_five=0.3,
-    pen_jitter=0.5,
-)
-# drawnet3's: drawn2 with the flag drawn away from a slanted stem (drawn2's flag, measured from the
-# horizontal, runs along the stem of a 1 that leans left and vanishes into it), and hooked nines.
-DRAWN3 = replace(DRAWN2, flag_angles=(25, 65), flag_from_stem=True, hooked_nine=0.2)
 STYLE_MIXES: dict[str, StyleMix] = {
-    "digitnet": StyleMix(),
-    "drawn2": DRAWN2,
-    "drawn3": DRAWN3,
-    # quicknet2's: drawn3 with more 7s crossed, by bars as long as people draw them (the shorter ones left
-    # crossed 7s to be read as 2s), and ones with both a flag and a base (read as 2s too).
-    "drawn4": replace(DRAWN3, crossed_seven=0.25, crossbar_reach=(0.2, 0.45), flag_and_base=0.3),
+    # Styles MNIST lacks but many people draw.
+    "drawn": StyleMix(
+        slashed_zero=0.15,
+        struck_zero=0.15,
+        flag_one=0.4,
+        base_one=0.1,
+        crossed_seven=0.15,
+        lifted_five=0.3,
+        hooked_nine=0.2,
+        pen_jitter=0.5,
+    ),
     # Only MNIST's own styles, distorted.
-    "none": StyleMix(slashed_zero=0.0, flag_one=0.0, base_one=0.0),
+    "none": StyleMix(),
 }
 
 
-def add_style(image: np.ndarray, label: int, rng: np.random.Generator, mix: StyleMix = STYLE_MIXES["digitnet"]) -> np.ndarray:
+def add_style(image: np.ndarray, label: int, rng: np.random.Generator, mix: StyleMix) -> np.ndarray:
     """Sometimes give a 0, 1, 5, 7 or 9 a style that MNIST lacks but people draw."""
     if label == 0:
         u = rng.random()
@@ -226,16 +219,11 @@ def add_style(image: np.ndarray, label: int, rng: np.random.Generator, mix: Styl
     elif label == 1:
         u = rng.random()
         if u < mix.flag_one:
-            flag = add_stem_flag if mix.flag_from_stem else add_flag
-            flagged = flag(image, rng, mix.longest_flag, mix.flag_angles)
-            # Drawn only when asked: one more draw from `rng` would change the digits of the mixes without it.
-            if mix.flag_and_base and rng.random() < mix.flag_and_base:
-                return add_base(flagged, rng)
-            return flagged
+            return add_stem_flag(image, rng, mix.longest_flag, mix.flag_angles)
         if u < mix.flag_one + mix.base_one:
             return add_base(image, rng)
     elif label == 7 and mix.crossed_seven > 0 and rng.random() < mix.crossed_seven:
-        return add_crossbar(image, rng, mix.crossbar_reach)
+        return add_crossbar(image, rng)
     elif label == 5 and mix.lifted_five > 0 and rng.random() < mix.lifted_five:
         return lift_bar(image, rng)
     elif label == 9 and mix.hooked_nine > 0 and rng.random() < mix.hooked_nine:
@@ -292,7 +280,7 @@ def distort(big: np.ndarray, rng: np.random.Generator, jitter: float) -> np.ndar
     return big
 
 
-def augment_digit(image: np.ndarray, label: int, rng: np.random.Generator, mix: StyleMix = STYLE_MIXES["digitnet"]) -> np.ndarray:
+def augment_digit(image: np.ndarray, label: int, rng: np.random.Generator, mix: StyleMix) -> np.ndarray:
     """One random drawing-like variant of a 28x28 uint8 digit, as float32 (28, 28) in [0, 1]."""
     big = cv2.resize(image, None, fx=UPSCALE, fy=UPSCALE, interpolation=cv2.INTER_LINEAR)
     big = cv2.copyMakeBorder(big, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=0)
@@ -303,7 +291,7 @@ def augment_digit(image: np.ndarray, label: int, rng: np.random.Generator, mix: 
 
 
 def augment_batch(
-    images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, rate: float = AUGMENT_RATE, mix: StyleMix = STYLE_MIXES["digitnet"]
+    images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, rate: float, mix: StyleMix
 ) -> np.ndarray:
     """Augment a fraction `rate` of a uint8 batch; return float32 (N, 28, 28) in [0, 1]."""
     out = images.astype(np.float32) / 255.0
@@ -346,7 +334,9 @@ LETTER_FIELD = 28 * UPSCALE + 2 * PAD
 def draw_not_digit(rng: np.random.Generator) -> np.ndarray:
     """A letter or sign written with a single-stroke (Hershey) font, white on black, at the augmentation scale."""
     text = NOT_DIGITS[rng.integers(len(NOT_DIGITS))]
-    font = int(HERSHEY_FONTS[rng.integers(len(HERSHEY_FONTS))]) | (cv2.FONT_ITALIC if rng.random() < 0.3 else 0)
+    font = int(HERSHEY_FONTS[rng.integers(len(HERSHEY_FONTS))]) | (
+        cv2.FONT_ITALIC if rng.random() < 0.3 else 0
+    )
     (w, h), base = cv2.getTextSize(text, font, 1.0, 1)
     size = rng.uniform(50, 80)
     scale = size / max(w, h + base)
@@ -358,7 +348,9 @@ def draw_not_digit(rng: np.random.Generator) -> np.ndarray:
     return canvas
 
 
-def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, steps: int = 10) -> list[tuple[float, float]]:
+def _arc(
+    cx: float, cy: float, rx: float, ry: float, start: float, end: float, steps: int = 10
+) -> list[tuple[float, float]]:
     """Points along an elliptic arc, angles in degrees with y pointing down (increasing = clockwise)."""
     t = np.deg2rad(np.linspace(start, end, steps))
     return list(zip(cx + rx * np.cos(t), cy + ry * np.sin(t)))
@@ -382,7 +374,11 @@ HANDWRITTEN_LETTERS: dict[str, list[list[tuple[float, float]]]] = {
     "e": [[(0.05, 0.55), (0.95, 0.5), *_arc(0.5, 0.5, 0.45, 0.5, 0, -300, 16)]],
     "h": [[(0, 0), (0, 1)], [(0, 0.62), *_arc(0.45, 0.72, 0.45, 0.22, -180, 0), (0.9, 1)]],
     "k": [[(0, 0), (0, 1)], [(0.8, 0.4), (0, 0.72), (0.85, 1)]],
-    "m": [[(0, 0.1), (0, 1)], [(0, 0.35), *_arc(0.25, 0.35, 0.25, 0.33, -180, 0), (0.5, 1)], [(0.5, 0.35), *_arc(0.75, 0.35, 0.25, 0.33, -180, 0), (1, 1)]],
+    "m": [
+        [(0, 0.1), (0, 1)],
+        [(0, 0.35), *_arc(0.25, 0.35, 0.25, 0.33, -180, 0), (0.5, 1)],
+        [(0.5, 0.35), *_arc(0.75, 0.35, 0.25, 0.33, -180, 0), (1, 1)],
+    ],
     "n": [[(0, 0.05), (0, 1)], [(0, 0.4), *_arc(0.45, 0.4, 0.45, 0.38, -180, 0), (0.9, 1)]],
     "r": [[(0, 0.1), (0, 1)], _arc(0.45, 0.4, 0.45, 0.35, -180, -40)],
     "u": [[(0, 0), *_arc(0.42, 0.6, 0.42, 0.4, 180, 0)], [(0.84, 0), (0.84, 1)]],
@@ -403,12 +399,16 @@ def draw_handwritten_letter(rng: np.random.Generator) -> np.ndarray:
     pen = max(2, round(height * rng.uniform(0.04, 0.1)))
     for stroke in HANDWRITTEN_LETTERS[letter]:
         points = np.array(stroke) + rng.normal(0.0, 0.035, size=(len(stroke), 2))
-        pixels = np.round((origin + points * [width, height]) * 16).astype(np.int32)  # 4 bits of sub-pixel precision
+        pixels = np.round((origin + points * [width, height]) * 16).astype(
+            np.int32
+        )  # 4 bits of sub-pixel precision
         cv2.polylines(canvas, [pixels], False, 255, pen, cv2.LINE_AA, 4)
     return canvas
 
 
-def not_digit_batch(count: int, rng: np.random.Generator, jitter: float = 0.5, handwritten: float = 0.0) -> np.ndarray:
+def not_digit_batch(
+    count: int, rng: np.random.Generator, jitter: float = 0.5, handwritten: float = 0.0
+) -> np.ndarray:
     """`count` distorted drawings of letters and signs (a share `handwritten` stroke by stroke), float32 (count, 28, 28)."""
     out = np.zeros((count, 28, 28), np.float32)
     for i in range(count):

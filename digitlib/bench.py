@@ -8,24 +8,27 @@ from collections.abc import Callable
 
 import numpy as np
 
-from digitlib.artifacts import DEFAULT_MODEL, available_models, machine_description, model_files
+from digitlib.artifacts import available_models, machine_description, model_files
 from digitlib.data import load_mnist
 from digitlib.explain import occlusion_map
 from digitlib.preprocess import to_mnist, to_model_input
-from digitlib.serving import Predictor, load_keras_model
+from digitlib.registry import DEFAULT_MODEL
+from digitlib.serving import Predictor
 
 CANVAS = 280
-
-
 BLOCK = 50
-# Strokes reach the app hundreds of milliseconds apart. On this machine a call after a pause costs about
-# twice one in a row (pauses of 20 to 250 ms alike), so the bench times both.
+# Strokes reach the app hundreds of milliseconds apart, and a call after an idle pause finds the CPU's
+# caches cold: the bench times calls in a row and calls after a pause.
 PAUSE_S = 0.02
 
 
 def _summary_ms(samples: np.ndarray) -> dict[str, float]:
     """Median and 95th percentile of wall times in seconds, in milliseconds."""
-    return {"p50_ms": float(np.median(samples) * 1e3), "p95_ms": float(np.percentile(samples, 95) * 1e3), "n": len(samples)}
+    return {
+        "p50_ms": float(np.median(samples) * 1e3),
+        "p95_ms": float(np.percentile(samples, 95) * 1e3),
+        "n": len(samples),
+    }
 
 
 def timings_ms(action: Callable[[], object], repeats: int, warmup: int) -> dict[str, float]:
@@ -33,7 +36,9 @@ def timings_ms(action: Callable[[], object], repeats: int, warmup: int) -> dict[
     return interleaved_timings_ms({"action": action}, repeats, warmup)["action"]
 
 
-def interleaved_timings_ms(actions: dict[str, Callable[[], object]], repeats: int, warmup: int) -> dict[str, dict]:
+def interleaved_timings_ms(
+    actions: dict[str, Callable[[], object]], repeats: int, warmup: int
+) -> dict[str, dict]:
     """Timings of several actions measured in turns of BLOCK calls each, after a warm-up of each.
 
     Taking turns exposes every action to the same drifts of a shared machine's speed, so their
@@ -52,7 +57,9 @@ def interleaved_timings_ms(actions: dict[str, Callable[[], object]], repeats: in
     return {name: _summary_ms(times) for name, times in samples.items()}
 
 
-def timings_after_pause_ms(action: Callable[[], object], repeats: int, pause_s: float = PAUSE_S) -> dict[str, float]:
+def timings_after_pause_ms(
+    action: Callable[[], object], repeats: int, pause_s: float = PAUSE_S
+) -> dict[str, float]:
     """Median and 95th percentile wall time of `action` when each call follows an idle pause, as strokes do."""
     samples = np.empty(repeats)
     for i in range(repeats):
@@ -82,7 +89,7 @@ def serving_timings(name: str, canvas: np.ndarray, test_images: np.ndarray, repe
     image = to_mnist(canvas)
     digit = int(predictor.predict(image).argmax())
     timings = {
-        "backend": predictor.backend,
+        "backend": "onnxruntime",
         "load_s": round(load_s, 3),
         # In turns, so the full path compares with its parts; it costs more than their sum measured alone
         # because the model's weights and the canvas push each other out of the CPU cache.
@@ -95,17 +102,27 @@ def serving_timings(name: str, canvas: np.ndarray, test_images: np.ndarray, repe
             repeats,
             warmup=50,
         ),
-        "full_path_after_pause": timings_after_pause_ms(lambda: predictor.read_drawing(canvas), max(20, repeats // 20)),
-        "why_map": timings_ms(lambda: occlusion_map(predictor.predict, image, digit), max(20, repeats // 20), warmup=5),
+        "full_path_after_pause": timings_after_pause_ms(
+            lambda: predictor.read_drawing(canvas), max(20, repeats // 20)
+        ),
+        "why_map": timings_ms(
+            lambda: occlusion_map(predictor.predict, image, digit), max(20, repeats // 20), warmup=5
+        ),
     }
     start = time.perf_counter()
     predictor.predict(test_images)
     batch_s = time.perf_counter() - start
-    return {**timings, "batch_10k_s": round(batch_s, 3), "batch_images_per_s": round(len(test_images) / batch_s)}
+    return {
+        **timings,
+        "batch_10k_s": round(batch_s, 3),
+        "batch_images_per_s": round(len(test_images) / batch_s),
+    }
 
 
 def model_predict_timings(name: str, canvas: np.ndarray, repeats: int) -> dict:
     """`model.predict(x, verbose=0)` of the Keras model on one preprocessed image."""
+    from digitlib.export import load_keras_model
+
     keras_model = load_keras_model(model_files(name).model)
     keras_input = to_model_input(to_mnist(canvas), keras_model.input_shape)
     return timings_ms(lambda: keras_model.predict(keras_input, verbose=0), repeats, warmup=5)
@@ -121,8 +138,12 @@ def run_benchmark(repeats: int = 2000, names: list[str] | None = None) -> dict:
     per_model = {name: serving_timings(name, canvas, test_images, repeats) for name in names}
     for name, timings in per_model.items():
         timings["model_predict"] = model_predict_timings(name, canvas, max(20, repeats // 40))
-        timings["speedup_vs_model_predict"] = timings["model_predict"]["p50_ms"] / timings["predict"]["p50_ms"]
-        timings["full_path_speedup_vs_model_predict"] = timings["model_predict"]["p50_ms"] / timings["full_path"]["p50_ms"]
+        timings["speedup_vs_model_predict"] = (
+            timings["model_predict"]["p50_ms"] / timings["predict"]["p50_ms"]
+        )
+        timings["full_path_speedup_vs_model_predict"] = (
+            timings["model_predict"]["p50_ms"] / timings["full_path"]["p50_ms"]
+        )
     default = DEFAULT_MODEL if DEFAULT_MODEL in per_model else names[0]
     d = per_model[default]
     return {

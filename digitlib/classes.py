@@ -1,15 +1,90 @@
-"""The ten digit classes and the rule for a confident answer, without TensorFlow."""
+"""The ten digit classes and what the app answers from their probabilities, without TensorFlow."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 NUM_CLASSES = 10
 NOT_SURE = -1
+NOT_A_DIGIT = -2
+# A best digit this unlikely is no reading at all, even for a model without a "not a digit" class.
+PLAUSIBLE = 0.2
 
 
-def confident_digits(probabilities: np.ndarray, threshold: float) -> np.ndarray:
-    """The top digit of each row, or NOT_SURE (-1) where its probability is below `threshold`."""
+def not_a_digit_probability(probabilities: np.ndarray) -> np.ndarray:
+    """The probability left to "not a digit": the ten digits of an 11-class softmax sum to less than 1."""
+    return np.clip(1.0 - np.atleast_2d(probabilities).sum(axis=1), 0.0, 1.0)
+
+
+def answer_confidence(probabilities: np.ndarray) -> np.ndarray:
+    """Per row: the top digit's probability, or 0 where no digit is a reading at all.
+
+    That is where "not a digit" is at least as likely as the top digit, or no digit is plausible.
+    """
     probabilities = np.atleast_2d(probabilities)
-    digits = probabilities.argmax(axis=1)
-    return np.where(probabilities.max(axis=1) >= threshold, digits, NOT_SURE)
+    top = probabilities.max(axis=1)
+    return np.where((not_a_digit_probability(probabilities) >= top) | (top < PLAUSIBLE), 0.0, top)
+
+
+def decide(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """Per row: the top digit, NOT_A_DIGIT when no digit is a reading, or NOT_SURE when none reaches `threshold`."""
+    probabilities = np.atleast_2d(probabilities)
+    confidence = answer_confidence(probabilities)
+    return np.where(
+        confidence == 0,
+        NOT_A_DIGIT,
+        np.where(confidence >= threshold, probabilities.argmax(axis=1), NOT_SURE),
+    )
+
+
+def answer_text(answer: int) -> str:
+    """An answer in words: the digit, "not sure" or "not a digit"."""
+    return {NOT_SURE: "not sure", NOT_A_DIGIT: "not a digit"}.get(int(answer), str(answer))
+
+
+def with_article(digit: int) -> str:
+    """A digit with its indefinite article, as in "an 8" or "a 7"."""
+    return f"{'an' if digit == 8 else 'a'} {digit}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the app says about one drawing."""
+
+    probabilities: np.ndarray  # (10,) float32
+    threshold: float
+
+    @property
+    def verdict(self) -> int:
+        """The digit answered, NOT_SURE or NOT_A_DIGIT."""
+        return int(decide(self.probabilities, self.threshold)[0])
+
+    @property
+    def digit(self) -> int:
+        """The most likely digit, whatever its confidence."""
+        return int(self.probabilities.argmax())
+
+    @property
+    def confidence(self) -> float:
+        return float(self.probabilities.max())
+
+    @property
+    def sure(self) -> bool:
+        return self.verdict >= 0
+
+    @property
+    def not_a_digit(self) -> bool:
+        return self.verdict == NOT_A_DIGIT
+
+    @property
+    def other(self) -> float:
+        """The probability of "not a digit"."""
+        return float(not_a_digit_probability(self.probabilities)[0])
+
+    @property
+    def top_two(self) -> list[tuple[int, float]]:
+        """The two most likely digits with their probabilities."""
+        order = np.argsort(self.probabilities)[::-1][:2]
+        return [(int(d), float(self.probabilities[d])) for d in order]

@@ -1,4 +1,4 @@
-"""digit studio's command line: train, evaluate and predict."""
+"""digit studio's command line: train, evaluate, calibrate, predict, benchmark and report."""
 
 from __future__ import annotations
 
@@ -8,16 +8,11 @@ import os
 import sys
 from pathlib import Path
 
-from digitlib.artifacts import (
-    DEFAULT_MODEL,
-    MODEL_NAMES,
-    ArtifactError,
-    bench_path,
-    model_files,
-    read_json,
-    write_json,
-)
+from digitlib.artifacts import ArtifactError, available_models, model_files, read_json, write_json
 from digitlib.data import DataError
+from digitlib.registry import DEFAULT_MODEL, MODEL_NAMES
+
+BENCH_FILE = Path(__file__).resolve().parent.parent / "docs" / "bench.json"
 
 
 class UsageError(RuntimeError):
@@ -29,14 +24,6 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _train(args: argparse.Namespace) -> int:
-    from digitlib.train import train
-
-    files = train(args.model, epochs=args.epochs, out=args.out, mnist=args.mnist, limit=args.limit, seed=args.seed)
-    print(f"saved {files.model} and {files.training}")
-    return 0
-
-
 def _print_table(rows: list[tuple[str, str]]) -> None:
     """Two aligned columns."""
     width = max(len(k) for k, _ in rows)
@@ -44,42 +31,92 @@ def _print_table(rows: list[tuple[str, str]]) -> None:
         print(f"{key:<{width}}  {value}")
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    from digitlib.data import load_drawings
-    from digitlib.evaluate import drawing_answers, drawing_scores, evaluate_mnist, misread_drawings
-    from digitlib.serving import Predictor
-    from digitlib.sheet import contact_sheet, save_sheet
+def _trained_models(directory: str | None = None) -> list[str]:
+    """The declared models that are trained, in the registry's order; a UsageError when there are none."""
+    names = available_models(directory)
+    if not names:
+        raise UsageError("no trained models in the models folder: run `python -m digitlib train` first")
+    return names
 
-    files = model_files(args.model, args.models)
+
+def _train(args: argparse.Namespace) -> int:
+    from digitlib.train import train
+
+    for name in MODEL_NAMES if args.all else [args.model]:
+        files = train(name, args.epochs, args.out, args.mnist, args.limit, args.seed, args.data)
+        print(f"saved {files.model}, {files.onnx} and {files.training}")
+    return 0
+
+
+def _drawing_rows(result: dict) -> list[tuple[str, str]]:
+    """The lines that describe a model's result on a drawn set."""
+    rows = [("drawings", result["drawings"]), ("measured", result["measured"]), ("n", str(result["n"]))]
+    if "accuracy" not in result:
+        return rows + [
+            ("letters rejected", f"{result['rejection_rate']:.2%}"),
+            ("said not a digit", f"{result['not_a_digit_rate']:.2%}"),
+        ]
+    rows += [
+        ("right and answered", f"{result['accuracy']:.2%}"),
+        ("  readable ones", f"{result['readable_accuracy']:.2%} of {result['readable_n']}"),
+        ("answered (readable)", f"{result['readable_answered_rate']:.2%}"),
+        ("best guess right", f"{result['accuracy_before_threshold']:.2%}"),
+    ]
+    rows += [
+        (f"  {k}", f"{v['score']:.2%} of {v['n']}")
+        for k, v in result.get("per_institution_readable", {}).items()
+    ]
+    pairs = ", ".join(f"{p['true']}->{p['predicted']} {p['count']}" for p in result["confused_pairs"][:5])
+    return rows + [("most confused", pairs)]
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from digitlib.evaluate import evaluate_drawings, evaluate_mnist
+    from digitlib.serving import Predictor
+
     if args.errors and not args.drawings:
         raise UsageError("--errors needs --drawings")
-    if args.drawings:
+    if args.save and not args.drawings:
+        raise UsageError("--save needs --drawings (MNIST's test results are always saved)")
+    predictor = Predictor(args.model, args.models)
+    if not args.drawings:
+        result = evaluate_mnist(predictor.predict, predictor.files, args.mnist)
+        rows = [
+            ("model", args.model),
+            ("n", str(result["n"])),
+            ("accuracy", f"{result['accuracy']:.2%}"),
+            ("loss", f"{result['loss']:.4f}"),
+        ]
+        rows += [
+            (
+                f"  digit {s['digit']}",
+                f"precision {s['precision']:.3f}  recall {s['recall']:.3f}  f1 {s['f1']:.3f}",
+            )
+            for s in result["per_class"]
+        ]
+        result = {k: v for k, v in result.items() if k not in ("confusion", "per_class", "confused_pairs")}
+    else:
+        from digitlib.data import load_drawings
+
         drawings = load_drawings(args.drawings)
-        predictor = Predictor(args.model, args.models)
         threshold = predictor.threshold if args.threshold is None else args.threshold
-        answers, guesses = drawing_answers(predictor.predict, drawings["images"], threshold)
-        result = {"model": args.model, "drawings": Path(args.drawings).name, **drawing_scores(drawings, answers, guesses, threshold)}
+        scores, answers, guesses = evaluate_drawings(
+            predictor.predict, predictor.files, drawings, threshold, fold_thresholds=args.threshold is None
+        )
+        result = {"model": args.model, "drawings": Path(args.drawings).name, **scores}
+        rows = _drawing_rows(result)
         if args.errors:
+            from digitlib.evaluate import misread_drawings
+            from digitlib.sheet import contact_sheet, save_sheet
+
             wrong, captions = misread_drawings(drawings, answers, guesses)
             save_sheet(args.errors, contact_sheet(drawings["images"][wrong], captions))
-        saved = read_json(files.drawn) if files.drawn.is_file() else {}
-        saved[Path(args.drawings).stem] = result
-        write_json(files.drawn, saved)
-        rows = [("drawings", result["drawings"]), ("n", str(result["n"])), ("answered", f"{result['answered_rate']:.2%}")]
-        if "accuracy" in result:
-            rows.append(("accuracy", f"{result['accuracy']:.2%}"))
-            rows.append(("before threshold", f"{result['accuracy_before_threshold']:.2%}"))
-            rows += [(f"  {k}", f"{v['score']:.2%} of {v['n']}") for k, v in result.get("per_institution", {}).items()]
-            rows.append(("most confused", ", ".join(f"{p['true']}->{p['predicted']} {p['count']}" for p in result["confused_pairs"][:5])))
-        else:
-            rows.append(("rejection rate", f"{result['rejection_rate']:.2%}"))
-        if args.errors:
             rows.append(("errors sheet", f"{len(wrong)} drawings in {args.errors}"))
-    else:
-        result = evaluate_mnist(Predictor(args.model, args.models).predict, files, args.mnist)
-        rows = [("model", args.model), ("n", str(result["n"])), ("accuracy", f"{result['accuracy']:.2%}"), ("loss", f"{result['loss']:.4f}")]
-        rows += [(f"  digit {s['digit']}", f"precision {s['precision']:.3f}  recall {s['recall']:.3f}  f1 {s['f1']:.3f}") for s in result["per_class"]]
-        result = {k: v for k, v in result.items() if k not in ("confusion", "per_class", "confused_pairs")}
+        if args.save:
+            files = predictor.files
+            saved = read_json(files.drawn) if files.drawn.is_file() else {}
+            write_json(files.drawn, {**saved, drawings["name"]: result})
+            rows.append(("saved in", str(files.drawn)))
     if args.json:
         print(json.dumps(result))
     else:
@@ -87,58 +124,50 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_file(path: str) -> bytes:
-    """The bytes of a file, with a readable error."""
-    file = Path(path)
-    if not file.is_file():
-        raise UsageError(f"no such file: {path}")
-    return file.read_bytes()
-
-
 def _predict(args: argparse.Namespace) -> int:
-    from digitlib.preprocess import decode_image
+    from digitlib.classes import answer_text
+    from digitlib.photo import picture_ink
     from digitlib.serving import Predictor
 
-    drawings = []
+    predictor = Predictor(args.model, args.models)
+    results, failed = [], 0
     for path in args.images:
         try:
-            drawings.append(decode_image(_read_file(path)))
-        except ValueError as error:
-            raise UsageError(f"cannot read {path}: {error}") from error
-    predictor = Predictor(args.model, args.models)
-    results = []
-    for path, drawing in zip(args.images, drawings):
-        read = predictor.read_drawing(drawing)
+            read = predictor.read_drawing(picture_ink(Path(path).read_bytes()))
+        except (OSError, ValueError) as error:
+            failed += 1
+            print(f"error: cannot read {path}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
+            continue
         if read is None:
-            results.append({"file": path, "digit": None, "sure": False, "message": "no ink found"})
+            results.append({"file": path, "answer": None, "message": "no ink found"})
             continue
         answer = read[1]
         results.append(
             {
                 "file": path,
+                "answer": answer_text(answer.verdict),
                 "digit": answer.digit,
                 "confidence": answer.confidence,
                 "sure": answer.sure,
                 "probabilities": [round(float(p), 6) for p in answer.probabilities],
             }
         )
-    if args.json:
-        print(json.dumps(results if len(results) > 1 else results[0]))
-    else:
-        for r in results:
-            if r["digit"] is None:
-                print(f"{r['file']}: no ink found")
-            else:
-                note = "" if r["sure"] else " (not sure)"
-                print(f"{r['file']}: {r['digit']}  confidence {r['confidence']:.1%}{note}")
-    return 0
+    for r in results:
+        if args.json:
+            print(json.dumps(r))
+        elif r["answer"] is None:
+            print(f"{r['file']}: no ink found")
+        elif r["sure"]:
+            print(f"{r['file']}: {r['digit']}  confidence {r['confidence']:.1%}")
+        else:
+            print(f"{r['file']}: {r['answer']} (best guess {r['digit']}, {r['confidence']:.1%})")
+    return 1 if failed else 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    from digitlib.serving import export_onnx
+    from digitlib.export import export_onnx
 
-    names = args.model or [n for n in MODEL_NAMES if model_files(n, args.models).model.is_file()]
-    for name in names:
+    for name in args.model or [n for n in MODEL_NAMES if model_files(n, args.models).model.is_file()]:
         files = model_files(name, args.models)
         if not files.model.is_file():
             raise UsageError(f"model not found: {files.model}")
@@ -156,20 +185,12 @@ def _index(args: argparse.Namespace) -> int:
     (x_train, y_train), _ = load_mnist(args.mnist)
     for name in args.model or _trained_models(args.models):
         predictor = Predictor(name, args.models)
-        features = predictor.embed(x_train.astype(np.float32) / 255)
-        save_index(build_index(features, y_train), predictor.files.neighbours)
+        save_index(
+            build_index(predictor.embed(x_train.astype(np.float32) / 255), y_train),
+            predictor.files.neighbours,
+        )
         print(f"indexed the {len(x_train)} MNIST training images for {name}: {predictor.files.neighbours}")
     return 0
-
-
-def _trained_models(directory: str | None = None) -> list[str]:
-    """The known models that have a `.keras` file, in MODEL_NAMES order; a UsageError when there are none."""
-    from digitlib.artifacts import available_models
-
-    names = [n for n in MODEL_NAMES if n in available_models(directory)]
-    if not names:
-        raise UsageError("no trained models in the models folder: run `python -m digitlib train` first")
-    return names
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -177,37 +198,63 @@ def _bench(args: argparse.Namespace) -> int:
 
     _trained_models()
     report = run_benchmark(repeats=args.repeats, names=args.model)
-    write_json(bench_path(), report)
+    write_json(Path(args.out), report)
     machine = report["machine"]
     print(f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB")
-    print(f"{'model':<9} {'backend':<11} {'preprocess':>10} {'predict':>9} {'full path':>9} {'after pause':>11} {'model.predict':>13} {'speedup':>8} {'10k batch':>9} {'load':>6}")
+    print(
+        f"{'model':<9} {'preprocess':>10} {'predict':>9} {'full path':>9} {'after pause':>11} {'model.predict':>13} {'speed-up':>8} {'10k batch':>9} {'load':>6}"
+    )
     for name, m in report["models"].items():
         print(
-            f"{name:<9} {m['backend']:<11} {m['preprocess']['p50_ms']:>8.3f}ms {m['predict']['p50_ms']:>7.3f}ms "
-            f"{m['full_path']['p50_ms']:>7.3f}ms {m['full_path_after_pause']['p50_ms']:>9.3f}ms {m['model_predict']['p50_ms']:>11.2f}ms {m['speedup_vs_model_predict']:>7.0f}x "
+            f"{name:<9} {m['preprocess']['p50_ms']:>8.3f}ms {m['predict']['p50_ms']:>7.3f}ms {m['full_path']['p50_ms']:>7.3f}ms "
+            f"{m['full_path_after_pause']['p50_ms']:>9.3f}ms {m['model_predict']['p50_ms']:>11.2f}ms {m['speedup_vs_model_predict']:>7.0f}x "
             f"{m['batch_10k_s']:>8.2f}s {m['load_s']:>5.2f}s"
         )
-    print("(p50 over repeated single-image calls after a warm-up, in a row and after 20 ms pauses; p95 and counts in the JSON below)")
+    print(
+        "(p50 over repeated single-image calls after a warm-up, in a row and after 20 ms pauses; all figures in the JSON below)"
+    )
     print(json.dumps(report))
     return 0
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from digitlib.data import load_drawings
-    from digitlib.evaluate import choose_threshold, top_confidences
+    from digitlib.calibrate import calibrate
+    from digitlib.data import DIGITS_SET, LETTERS_SET, drawn_set, load_drawings
     from digitlib.serving import Predictor
 
     predictor = Predictor(args.model, args.models)
-    digits, nondigits = load_drawings(args.digits), load_drawings(args.nondigits)
-    chosen = choose_threshold(
-        top_confidences(predictor.predict, digits["images"]),
-        top_confidences(predictor.predict, nondigits["images"]),
-        args.min_answered,
-        args.min_rejected,
-    )
-    chosen.update(model=args.model, digits=Path(args.digits).name, nondigits=Path(args.nondigits).name)
+    digits = load_drawings(args.digits) if args.digits else drawn_set(DIGITS_SET, args.data)
+    letters = load_drawings(args.nondigits) if args.nondigits else drawn_set(LETTERS_SET, args.data)
+    chosen = {
+        "model": args.model,
+        **calibrate(
+            predictor.predict, predictor.files, digits, letters, args.min_answered, args.min_rejected
+        ),
+    }
     write_json(predictor.files.threshold, chosen)
     print(json.dumps(chosen))
+    return 0
+
+
+def _measure(args: argparse.Namespace) -> int:
+    from digitlib.calibrate import calibrate
+    from digitlib.data import DIGITS_SET, LETTERS_SET, drawn_set
+    from digitlib.evaluate import evaluate_drawings, evaluate_mnist
+    from digitlib.serving import Predictor
+
+    digits, letters = drawn_set(DIGITS_SET, args.data), drawn_set(LETTERS_SET, args.data)
+    for name in args.model or _trained_models(args.models):
+        files = model_files(name, args.models)
+        mnist = evaluate_mnist(Predictor(name, args.models).predict, files, args.mnist)
+        write_json(files.threshold, {"model": name, **calibrate(Predictor(name, args.models).predict, files, digits, letters)})
+        predictor = Predictor(name, args.models)  # with the threshold just chosen
+        drawn = {s["name"]: evaluate_drawings(predictor.predict, files, s, predictor.threshold)[0] for s in (digits, letters)}
+        write_json(files.drawn, drawn)
+        print(
+            f"{name}: MNIST {mnist['accuracy']:.2%}; drawn digits right {drawn[DIGITS_SET]['readable_accuracy']:.2%} "
+            f"(readable, {drawn[DIGITS_SET]['measured']}); letters rejected {drawn[LETTERS_SET]['rejection_rate']:.2%}"
+        )
+        _index(argparse.Namespace(model=[name], models=args.models, mnist=args.mnist))
     return 0
 
 
@@ -215,20 +262,30 @@ def _export_drawings(args: argparse.Namespace) -> int:
     from digitlib.collection import drawings_db, export_arrays, npz_bytes, opened
 
     with opened(args.db, create=False) as connection:
-        arrays = export_arrays(connection)
+        arrays = export_arrays(connection, owner=None)
     if not len(arrays["labels"]):
-        raise UsageError(f"no drawings saved in {drawings_db(args.db)} yet: correct a drawing on the app's Draw page first")
+        raise UsageError(
+            f"no drawings saved in {drawings_db(args.db)} yet: save a drawing on the app's Draw page first"
+        )
     out = Path(args.out)
     out.write_bytes(npz_bytes(arrays))
-    print(f"exported {len(arrays['labels'])} drawings to {out} (score them with `python -m digitlib evaluate --drawings {out}`)")
+    print(
+        f"exported {len(arrays['labels'])} drawings to {out} (score them with `python -m digitlib evaluate --drawings {out}`)"
+    )
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
-    from digitlib.evaluate import results_table
+    from digitlib.report import readme_table, results_page, write_readme_table
 
     names = _trained_models(args.models)
-    print(results_table(names, args.models))
+    page = results_page(names, args.models, Path(args.bench))
+    if args.write:
+        Path(args.write).write_text(page)
+        write_readme_table(Path(args.readme), readme_table(names, args.models, Path(args.bench)))
+        print(f"wrote {args.write} and the results table of {args.readme}")
+    else:
+        print(page)
     return 0
 
 
@@ -238,70 +295,123 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     models_help = "models folder (default: $DIGITLIB_MODELS, else the project's models/)"
     mnist_help = "local mnist.npz (default: $DIGITLIB_MNIST, else download through Keras)"
+    data_help = (
+        "folder of drawn_dev.npz and nondigit_dev.npz (default: $DIGITLIB_DATA, else beside $DIGITLIB_MNIST)"
+    )
 
-    train = commands.add_parser("train", help="train a model on MNIST train")
-    train.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL)
-    train.add_argument("--epochs", type=int)
+    train = commands.add_parser(
+        "train", help="train a model (and fine-tune it on real drawings, if its recipe says so)"
+    )
+    which = train.add_mutually_exclusive_group()
+    which.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL)
+    which.add_argument("--all", action="store_true", help="train every model, one after the other")
+    train.add_argument("--epochs", type=int, help="MNIST epochs (default: the recipe's)")
     train.add_argument("--out", help=models_help)
     train.add_argument("--mnist", help=mnist_help)
-    train.add_argument("--limit", type=int, help="train on only this many images (quick runs)")
+    train.add_argument("--data", help=data_help)
+    train.add_argument("--limit", type=int, help="train on only this many MNIST images (quick runs)")
     train.add_argument("--seed", type=int)
     train.set_defaults(run=_train)
 
-    evaluate = commands.add_parser("evaluate", help="score a model on MNIST test or on drawn canvases")
-    evaluate.add_argument("--model", default=DEFAULT_MODEL)
+    evaluate = commands.add_parser(
+        "evaluate", help="score a model on MNIST test (saved) or on drawn canvases"
+    )
+    evaluate.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL)
     evaluate.add_argument("--drawings", help="npz of canvases with 'images' and 'labels' or 'letters'")
-    evaluate.add_argument("--threshold", type=float, help="confidence below which the answer is 'not sure'")
+    evaluate.add_argument(
+        "--save", action="store_true", help="with --drawings: keep the result in models/NAME.drawn.json"
+    )
+    evaluate.add_argument(
+        "--threshold", type=float, help="confidence below which there is no answer (default: the model's)"
+    )
     evaluate.add_argument("--models", help=models_help)
     evaluate.add_argument("--mnist", help=mnist_help)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument(
-        "--errors", metavar="SHEET.png", help="with --drawings: a PNG of every drawing misread (best guess wrong; letters answered as digits)"
+        "--errors", metavar="SHEET.png", help="with --drawings: a PNG of every drawing misread"
     )
     evaluate.set_defaults(run=_evaluate)
 
-    predict = commands.add_parser("predict", help="read the digit in PNG/JPEG images")
+    predict = commands.add_parser(
+        "predict", help="read the digit in PNG or JPEG files (drawings, photos or scans)"
+    )
     predict.add_argument("images", nargs="+")
-    predict.add_argument("--model", default=DEFAULT_MODEL)
+    predict.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL)
     predict.add_argument("--models", help=models_help)
-    predict.add_argument("--json", action="store_true", help="print JSON")
+    predict.add_argument("--json", action="store_true", help="print one JSON object per file")
     predict.set_defaults(run=_predict)
 
-    calibrate = commands.add_parser("calibrate", help="choose the 'not sure' threshold on drawn digits and non-digits")
-    calibrate.add_argument("--model", default=DEFAULT_MODEL)
-    calibrate.add_argument("--digits", required=True, help="npz of drawn digits (images, labels)")
-    calibrate.add_argument("--nondigits", required=True, help="npz of drawn non-digits (images, letters)")
-    calibrate.add_argument("--min-answered", type=float, default=0.98, help="fraction of digits that must be answered")
+    calibrate = commands.add_parser(
+        "calibrate", help="choose the threshold below which the app does not answer"
+    )
+    calibrate.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL)
+    calibrate.add_argument("--data", help=data_help)
+    calibrate.add_argument("--digits", help="npz of drawn digits (default: drawn_dev.npz in the data folder)")
     calibrate.add_argument(
-        "--min-rejected", type=float, default=0.92, help="fraction of non-digits to reject, if the digits allow (default: 90%% and a margin)"
+        "--nondigits", help="npz of drawn non-digits (default: nondigit_dev.npz in the data folder)"
+    )
+    calibrate.add_argument(
+        "--min-answered", type=float, default=0.993, help="share of readable digits to answer"
+    )
+    calibrate.add_argument(
+        "--min-rejected", type=float, default=0.96, help="share of non-digits to reject, if the digits allow"
     )
     calibrate.add_argument("--models", help=models_help)
     calibrate.set_defaults(run=_calibrate)
 
     bench = commands.add_parser("bench", help="time preprocessing and prediction on this machine")
-    bench.add_argument("--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)")
+    bench.add_argument(
+        "--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)"
+    )
     bench.add_argument("--repeats", type=int, default=2000, help="timed calls per measurement")
-    bench.add_argument("--json", action="store_true", help="(the last line is always the JSON report)")
+    bench.add_argument(
+        "--out", default=str(BENCH_FILE), help="where to keep the report (default: docs/bench.json)"
+    )
     bench.set_defaults(run=_bench)
 
-    report = commands.add_parser("report", help="print the README's results table from the saved artifacts")
+    report = commands.add_parser("report", help="the results tables, from the saved artifacts")
     report.add_argument("--models", help=models_help)
+    report.add_argument("--bench", default=str(BENCH_FILE), help="the bench report to include")
+    report.add_argument(
+        "--write", metavar="RESULTS.md", help="write the page there and the summary table into the README"
+    )
+    report.add_argument(
+        "--readme", default=str(Path(__file__).resolve().parent.parent / "README.md"), help=argparse.SUPPRESS
+    )
     report.set_defaults(run=_report)
 
-    export = commands.add_parser("export", help="export models to ONNX for fast serving")
-    export.add_argument("--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)")
+    export = commands.add_parser("export", help="export models to ONNX, the serving format")
+    export.add_argument(
+        "--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)"
+    )
     export.add_argument("--models", help=models_help)
     export.set_defaults(run=_export)
 
     index = commands.add_parser("index", help="index the MNIST training images for nearest-neighbour lookup")
-    index.add_argument("--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)")
+    index.add_argument(
+        "--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)"
+    )
     index.add_argument("--models", help=models_help)
     index.add_argument("--mnist", help=mnist_help)
     index.set_defaults(run=_index)
 
-    drawings = commands.add_parser("export-drawings", help="write the drawings saved in the app as a drawn_dev-style npz")
+    measure = commands.add_parser(
+        "measure", help="every model's MNIST test results, threshold, results on the drawn sets and neighbour index"
+    )
+    measure.add_argument("--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)")
+    measure.add_argument("--models", help=models_help)
+    measure.add_argument("--mnist", help=mnist_help)
+    measure.add_argument("--data", help=data_help)
+    measure.set_defaults(run=_measure)
+
+    drawings = commands.add_parser(
+        "export-drawings", help="write the drawings saved in the app as a drawn_dev-style npz"
+    )
     drawings.add_argument("out", help="the .npz file to write")
-    drawings.add_argument("--db", help="drawings database (default: $DIGITLIB_DRAWINGS_DB, else the project's data/drawings.sqlite3)")
+    drawings.add_argument(
+        "--db",
+        help="drawings database (default: $DIGITLIB_DRAWINGS_DB, else the project's data/drawings.sqlite3)",
+    )
     drawings.set_defaults(run=_export_drawings)
     return parser
 

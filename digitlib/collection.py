@@ -1,31 +1,35 @@
-"""Your drawings: digits you corrected in the app, kept in a local SQLite database and exported like drawn_dev.
+"""Your drawings: digits you saved in the app with their right label, in a SQLite database, exported like drawn_dev.
 
 The database is `$DIGITLIB_DRAWINGS_DB`, else `data/drawings.sqlite3` in the project (git ignores `data/`).
-Every save is one transaction in WAL mode, so a crash mid-write leaves the rows committed before it intact.
-Only the standard library's sqlite3, NumPy and OpenCV: this module must import without TensorFlow or Streamlit.
+Each drawing belongs to the visitor who saved it (a token their browser keeps), and only they see it,
+unless the server shares one collection among everyone. Saving the same drawing again replaces its label;
+a deleted drawing can be restored. Every write is one transaction in WAL mode, so a crash mid-write
+leaves the rows committed before it intact. Only the standard library's sqlite3, NumPy and OpenCV.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from digitlib.classes import NUM_CLASSES
+from digitlib.classes import NOT_A_DIGIT, NUM_CLASSES
 from digitlib.data import DataError
-from digitlib.preprocess import FIELD, decode_image, ink_in_square
+from digitlib.imagefile import decode_image, encode_png
+from digitlib.preprocess import FIELD, ink_in_square
 
 DRAWINGS_ENV = "DIGITLIB_DRAWINGS_DB"
 DEFAULT_DRAWINGS_DB = Path(__file__).resolve().parent.parent / "data" / "drawings.sqlite3"
-SCHEMA_VERSION = 1
+SHARED_ENV = "DIGITLIB_SHARED_DRAWINGS"
+SCHEMA_VERSION = 2
 # How long a save waits for another connection's write to finish before giving up.
 BUSY_TIMEOUT_S = 10.0
 EXPORT_SIDE = 280  # drawn_dev's canvases are 280x280
@@ -35,14 +39,25 @@ INPUT_BYTES = FIELD * FIELD * np.dtype(np.float32).itemsize
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS drawings (
     id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, so an exported sample_id stays unique
+    owner TEXT NOT NULL,  -- the visitor who saved it ('' for drawings saved before visitors had one)
+    input_sha256 TEXT NOT NULL,  -- of the 28x28 input: one row per drawing and visitor
     label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
-    predicted INTEGER NOT NULL CHECK (predicted BETWEEN 0 AND 9),
+    predicted INTEGER NOT NULL CHECK (predicted BETWEEN {NOT_A_DIGIT} AND 9),  -- a digit, -1 not sure, -2 not a digit
     confidence REAL NOT NULL CHECK (confidence BETWEEN 0 AND 1),
     model TEXT NOT NULL,
     saved_at TEXT NOT NULL,  -- ISO 8601, UTC
+    deleted INTEGER NOT NULL DEFAULT 0,  -- deleted drawings can be restored
     canvas_png BLOB NOT NULL,
-    input BLOB NOT NULL CHECK (length(input) = {INPUT_BYTES})  -- (28, 28) float32, C order
+    input BLOB NOT NULL CHECK (length(input) = {INPUT_BYTES}),  -- (28, 28) float32, C order
+    UNIQUE (owner, input_sha256)
 )
+"""
+# Version 1 had no owners: its rows move over as the drawings of no visitor (shown in a shared collection).
+MIGRATE_FROM_1 = """
+INSERT INTO drawings (id, owner, input_sha256, label, predicted, confidence, model, saved_at, canvas_png, input)
+VALUES (?, '', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (owner, input_sha256) DO UPDATE SET
+label = excluded.label, predicted = excluded.predicted, confidence = excluded.confidence, model = excluded.model,
+saved_at = excluded.saved_at
 """
 
 
@@ -61,6 +76,7 @@ class SavedDrawing:
     model: str
     saved_at: str
     input: np.ndarray  # (28, 28) float32 in [0, 1]: what the model read
+    deleted: bool = False
 
 
 def drawings_db(path: str | os.PathLike | None = None) -> Path:
@@ -72,14 +88,48 @@ def drawings_db(path: str | os.PathLike | None = None) -> Path:
 def _prepare(connection: sqlite3.Connection) -> None:
     """Switch to WAL with full syncs and create the table in a new database; refuse a newer schema."""
     connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute("PRAGMA synchronous = FULL")  # a save that returned survives a power cut, not only a crash
+    connection.execute(
+        "PRAGMA synchronous = FULL"
+    )  # a save that returned survives a power cut, not only a crash
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise sqlite3.DatabaseError(f"it was written by a newer digit studio (schema {version})")
-    if version < SCHEMA_VERSION:
+    if version == 1:
+        _migrate_from_1(connection)
+    elif version < SCHEMA_VERSION:
         # Both statements are idempotent: a crash between them is repaired by the next open.
         connection.execute(SCHEMA)
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _migrate_from_1(connection: sqlite3.Connection) -> None:
+    """Move a version-1 database's rows into the version-2 table, in one transaction (another process may race)."""
+    connection.isolation_level = None  # the transaction below is explicit: DDL included
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if connection.execute("PRAGMA user_version").fetchone()[0] == 1:
+            rows = connection.execute(
+                "SELECT id, label, predicted, confidence, model, saved_at, canvas_png, input FROM drawings ORDER BY id"
+            ).fetchall()
+            # Ids are never reused: the new table's counter starts where the old one stopped.
+            (last,) = connection.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'drawings'"
+            ).fetchone() or (0,)
+            connection.execute("DROP TABLE drawings")
+            connection.execute(SCHEMA)
+            for drawing_id, *fields, model_input in rows:
+                digest = hashlib.sha256(model_input).hexdigest()
+                connection.execute(MIGRATE_FROM_1, (drawing_id, digest, *fields, model_input))
+            connection.execute(
+                "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'drawings'", (last,)
+            )
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    finally:
+        connection.isolation_level = ""
 
 
 def _connect(file: Path) -> sqlite3.Connection:
@@ -99,7 +149,9 @@ def opened(path: str | os.PathLike | None = None, create: bool = True) -> Iterat
     """A connection to the drawings database, closed afterwards; SQLite errors become CollectionError."""
     file = drawings_db(path)
     if not create and not file.is_file():
-        raise CollectionError(f"no drawings database at {file} (save a drawing in the app, or set {DRAWINGS_ENV})")
+        raise CollectionError(
+            f"no drawings database at {file} (save a drawing in the app, or set {DRAWINGS_ENV})"
+        )
     try:
         connection = _connect(file)
     except (sqlite3.Error, OSError) as error:
@@ -110,17 +162,6 @@ def opened(path: str | os.PathLike | None = None, create: bool = True) -> Iterat
         raise CollectionError(f"drawings database {file}: {error}") from error
     finally:
         connection.close()
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    """Lossless PNG bytes of a grey, RGB or RGBA uint8 image."""
-    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
-        raise ValueError(f"a canvas must be uint8 (H, W), (H, W, 3) or (H, W, 4), got {image.dtype} {image.shape}")
-    to_bgr = {3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}.get(image.shape[2] if image.ndim == 3 else 1)
-    ok, png = cv2.imencode(".png", cv2.cvtColor(image, to_bgr) if to_bgr is not None else image)
-    if not ok:
-        raise ValueError(f"cannot encode a {image.shape} canvas as PNG")
-    return png.tobytes()
 
 
 def _check_input(model_input: np.ndarray) -> np.ndarray:
@@ -140,6 +181,13 @@ def _check_digit(name: str, digit: int) -> int:
     return int(digit)
 
 
+def _check_answer(answer: int) -> int:
+    """A digit, NOT_SURE or NOT_A_DIGIT as a Python int, or ValueError."""
+    if int(answer) != answer or not NOT_A_DIGIT <= answer < NUM_CLASSES:
+        raise ValueError(f"an answer must be a digit, -1 (not sure) or -2 (not a digit), got {answer!r}")
+    return int(answer)
+
+
 def _check_confidence(confidence: float) -> float:
     """A probability as a Python float, or ValueError."""
     if not 0.0 <= confidence <= 1.0:  # also refuses NaN
@@ -147,66 +195,107 @@ def _check_confidence(confidence: float) -> float:
     return float(confidence)
 
 
+def shared() -> bool:
+    """Whether every visitor sees one shared collection ($DIGITLIB_SHARED_DRAWINGS=1)."""
+    return os.environ.get(SHARED_ENV) == "1"
+
+
 def save_drawing(
     connection: sqlite3.Connection,
+    owner: str | None,
     canvas: np.ndarray,
     model_input: np.ndarray,
     label: int,
-    predicted: int,
+    answer: int,
     confidence: float,
     model: str,
     saved_at: datetime | None = None,
 ) -> int:
-    """Save one drawing with its right digit and the model's answer in one transaction; return its id."""
-    # Everything is checked and encoded before the transaction, so it holds the lock only for the insert.
+    """Save one drawing of `owner` with its right digit and the model's answer; return its id.
+
+    The same drawing saved again by the same visitor keeps its row and takes the new label (and is restored
+    if it was deleted).
+    """
+    values = _check_input(model_input)
+    # Everything is checked and encoded before the transaction, so it holds the lock only for the write.
     row = (
+        owner or "",  # a shared collection's drawings belong to no visitor
+        hashlib.sha256(values.tobytes()).hexdigest(),
         _check_digit("label", label),
-        _check_digit("predicted", predicted),
+        _check_answer(answer),
         _check_confidence(confidence),
         model,
-        (saved_at or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        (saved_at or datetime.now(UTC)).isoformat(timespec="seconds"),
         encode_png(canvas),
-        _check_input(model_input).tobytes(),
+        values.tobytes(),
     )
     with connection:
-        cursor = connection.execute(
-            "INSERT INTO drawings (label, predicted, confidence, model, saved_at, canvas_png, input) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        connection.execute(
+            "INSERT INTO drawings (owner, input_sha256, label, predicted, confidence, model, saved_at, canvas_png, input) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (owner, input_sha256) DO UPDATE SET "
+            "label = excluded.label, predicted = excluded.predicted, confidence = excluded.confidence, "
+            "model = excluded.model, saved_at = excluded.saved_at, deleted = 0",
             row,
         )
-    return int(cursor.lastrowid)
+        return int(
+            connection.execute(
+                "SELECT id FROM drawings WHERE owner = ? AND input_sha256 = ?", row[:2]
+            ).fetchone()[0]
+        )
+
+
+def _whose(owner: str | None) -> tuple[str, tuple]:
+    """The SQL condition for the drawings of `owner` (every drawing when None)."""
+    return ("1", ()) if owner is None else ("owner = ?", (owner,))
 
 
 def _saved(row: tuple) -> SavedDrawing:
-    """A SavedDrawing from a (id, label, predicted, confidence, model, saved_at, input) row."""
-    drawing_id, label, predicted, confidence, model, saved_at, model_input = row
+    """A SavedDrawing from a (id, label, predicted, confidence, model, saved_at, input, deleted) row."""
+    drawing_id, label, predicted, confidence, model, saved_at, model_input, deleted = row
     image = np.frombuffer(model_input, np.float32).reshape(FIELD, FIELD)
-    return SavedDrawing(drawing_id, label, predicted, confidence, model, saved_at, image)
+    return SavedDrawing(drawing_id, label, predicted, confidence, model, saved_at, image, bool(deleted))
 
 
-def list_drawings(connection: sqlite3.Connection) -> list[SavedDrawing]:
-    """Every saved drawing, newest first."""
-    rows = connection.execute("SELECT id, label, predicted, confidence, model, saved_at, input FROM drawings ORDER BY id DESC")
+def list_drawings(connection: sqlite3.Connection, owner: str | None) -> list[SavedDrawing]:
+    """The drawings of `owner` (of everyone when None) that are not deleted, newest first."""
+    condition, args = _whose(owner)
+    rows = connection.execute(
+        "SELECT id, label, predicted, confidence, model, saved_at, input, deleted FROM drawings "
+        f"WHERE {condition} AND deleted = 0 ORDER BY id DESC",
+        args,
+    )
     return [_saved(row) for row in rows]
 
 
-def load_canvas(connection: sqlite3.Connection, drawing_id: int) -> np.ndarray:
-    """The canvas of one saved drawing as it was drawn (RGB(A) or grey uint8); KeyError if there is none."""
-    row = connection.execute("SELECT canvas_png FROM drawings WHERE id = ?", (drawing_id,)).fetchone()
+def load_canvas(connection: sqlite3.Connection, drawing_id: int, owner: str | None) -> np.ndarray:
+    """The canvas of one saved drawing of `owner`, as it was drawn (RGB(A) or grey uint8); KeyError if there is none."""
+    condition, args = _whose(owner)
+    row = connection.execute(
+        f"SELECT canvas_png FROM drawings WHERE id = ? AND {condition}", (drawing_id, *args)
+    ).fetchone()
     if row is None:
         raise KeyError(f"no saved drawing #{drawing_id}")
     return decode_image(row[0])
 
 
-def delete_drawing(connection: sqlite3.Connection, drawing_id: int) -> bool:
-    """Delete one drawing in one transaction; False if there was none with that id."""
+def set_deleted(
+    connection: sqlite3.Connection, drawing_id: int, owner: str | None, deleted: bool = True
+) -> bool:
+    """Delete (or restore) one drawing of `owner` in one transaction; False if `owner` has none with that id."""
+    condition, args = _whose(owner)
     with connection:
-        return connection.execute("DELETE FROM drawings WHERE id = ?", (drawing_id,)).rowcount > 0
+        changed = connection.execute(
+            f"UPDATE drawings SET deleted = ? WHERE id = ? AND {condition}", (int(deleted), drawing_id, *args)
+        )
+        return changed.rowcount > 0
 
 
-def label_counts(connection: sqlite3.Connection) -> np.ndarray:
-    """How many drawings each right digit has, (10,) int64."""
+def label_counts(connection: sqlite3.Connection, owner: str | None) -> np.ndarray:
+    """How many drawings of `owner` each right digit has, (10,) int64."""
     counts = np.zeros(NUM_CLASSES, np.int64)
-    for label, count in connection.execute("SELECT label, COUNT(*) FROM drawings GROUP BY label"):
+    condition, args = _whose(owner)
+    query = f"SELECT label, COUNT(*) FROM drawings WHERE {condition} AND deleted = 0 GROUP BY label"
+    for label, count in connection.execute(query, args):
         counts[label] = count
     return counts
 
@@ -216,9 +305,12 @@ def export_canvas(canvas: np.ndarray, side: int = EXPORT_SIDE) -> np.ndarray:
     return ink_in_square(canvas, side)
 
 
-def export_arrays(connection: sqlite3.Connection) -> dict[str, np.ndarray]:
-    """Every saved drawing, oldest first, as drawn_dev's arrays: images, labels, institution, sample_id."""
-    rows = connection.execute("SELECT id, label, canvas_png FROM drawings ORDER BY id").fetchall()
+def export_arrays(connection: sqlite3.Connection, owner: str | None) -> dict[str, np.ndarray]:
+    """The drawings of `owner` (of everyone when None), oldest first, as drawn_dev's arrays."""
+    condition, args = _whose(owner)
+    rows = connection.execute(
+        f"SELECT id, label, canvas_png FROM drawings WHERE {condition} AND deleted = 0 ORDER BY id", args
+    ).fetchall()
     images = np.zeros((len(rows), EXPORT_SIDE, EXPORT_SIDE), np.uint8)
     for i, (_, _, png) in enumerate(rows):
         images[i] = export_canvas(decode_image(png))

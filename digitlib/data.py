@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import functools
+import gzip
+import json
 import os
 from pathlib import Path
 
 import numpy as np
+
+from digitlib.strokes import PenStroke, pen_strokes
 
 MNIST_ENV = "DIGITLIB_MNIST"
 MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -66,8 +71,11 @@ def load_mnist(path: str | os.PathLike | None = None) -> tuple[Split, Split]:
     return _load_mnist_cached(mnist_path(path))
 
 
-def load_drawings(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read a drawn_dev-style npz: `images` plus `labels` or `letters`, optionally `institution`."""
+def load_drawings(path: str | os.PathLike) -> dict:
+    """Read a drawn_dev-style npz: `images` plus `labels` or `letters`, optionally `institution` and `sample_id`.
+
+    `name` is the file's stem, the name of the set.
+    """
     file = Path(path).expanduser()
     if not file.is_file():
         raise DataError(f"drawings file not found: {file}")
@@ -82,7 +90,10 @@ def load_drawings(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise DataError(f"{file} has neither 'labels' nor 'letters'")
     images = arrays["images"]
     if images.ndim not in (3, 4) or images.dtype != np.uint8:
-        raise DataError(f"{file}: 'images' must be uint8 (N, H, W) or (N, H, W, C), got {images.dtype} {images.shape}")
+        raise DataError(
+            f"{file}: 'images' must be uint8 (N, H, W) or (N, H, W, C), got {images.dtype} {images.shape}"
+        )
+    arrays["name"] = file.stem
     return arrays
 
 
@@ -106,3 +117,57 @@ def sample_indices(labels: np.ndarray, count: int, seed: int, digit: int | None 
     pool = np.arange(len(labels)) if digit is None else np.flatnonzero(labels == digit)
     rng = np.random.default_rng(seed)
     return rng.choice(pool, size=min(count, len(pool)), replace=False)
+
+
+DATA_ENV = "DIGITLIB_DATA"
+DIGITS_SET, LETTERS_SET = "drawn_dev", "nondigit_dev"
+REVIEW_FILE = Path(__file__).resolve().parent.parent / "docs" / "drawn_dev_review.csv"
+# Institutions with over a thousand drawings are left out one at a time; the smaller ones together.
+OWN_FOLD = ("ibm", "val", "ced", "gmd")
+OTHER_INSTITUTIONS = "others"
+
+
+def drawn_sets_dir(path: str | os.PathLike | None = None) -> Path:
+    """The folder of drawn_dev and nondigit_dev: the argument, else $DIGITLIB_DATA, else beside $DIGITLIB_MNIST."""
+    chosen = (
+        path
+        or os.environ.get(DATA_ENV)
+        or (Path(os.environ[MNIST_ENV]).parent if os.environ.get(MNIST_ENV) else None)
+    )
+    if chosen is None:
+        raise DataError(
+            f"no folder of drawn sets: set {DATA_ENV} to the folder of drawn_dev.npz and nondigit_dev.npz"
+        )
+    return Path(chosen).expanduser()
+
+
+def drawn_set(name: str, folder: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+    """One of the drawn sets (DIGITS_SET or LETTERS_SET) from the folder of drawn sets."""
+    return load_drawings(drawn_sets_dir(folder) / f"{name}.npz")
+
+
+def load_strokes(npz_path: str | os.PathLike) -> list[list[PenStroke]]:
+    """The pen strokes of every drawing of a drawn set, from the `.jsonl.gz` beside its `.npz`."""
+    file = Path(npz_path).with_suffix(".jsonl.gz")
+    try:
+        with gzip.open(file, "rt", encoding="utf-8") as lines:
+            records = [json.loads(line) for line in lines]
+    except (OSError, ValueError) as error:
+        raise DataError(f"cannot read the strokes of {npz_path} from {file}: {error}") from error
+    return [pen_strokes(record["canvas_strokes"], record["stroke_width"]) for record in records]
+
+
+def fold_names(institutions: np.ndarray) -> np.ndarray:
+    """The fold of each drawing: its institution if it is one of OWN_FOLD, else OTHER_INSTITUTIONS."""
+    institutions = np.asarray(institutions).astype(str)
+    return np.where(np.isin(institutions, OWN_FOLD), institutions, OTHER_INSTITUTIONS)
+
+
+def unreadable(sample_ids: np.ndarray, review: str | os.PathLike = REVIEW_FILE) -> np.ndarray:
+    """Which drawings the review of drawn_dev marks unreadable (they do not show their label)."""
+    try:
+        with open(review, newline="") as file:
+            marked = {row["sample_id"] for row in csv.DictReader(file) if row["verdict"] == "unreadable"}
+    except (OSError, KeyError, csv.Error) as error:
+        raise DataError(f"cannot read the review {review}: {error}") from error
+    return np.isin(np.asarray(sample_ids).astype(str), list(marked))

@@ -1,4 +1,9 @@
-"""Scores of a model: on the MNIST test set (saved as artifacts) and on drawn canvases."""
+"""Scores of a model: on the MNIST test set (saved as artifacts) and on drawn canvases.
+
+On the drawn sets a model was trained or calibrated on, every answer comes from a model and a threshold
+that never saw the drawing's institution: the model's fold probabilities (`<name>.folds.npz`) and the
+threshold calibrated on the other folds.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from digitlib.artifacts import ModelFiles, bench_path, model_files, read_json, write_json, write_predictions
-from digitlib.data import load_mnist
-from digitlib.classes import NOT_SURE, NUM_CLASSES, confident_digits
+from digitlib.artifacts import ArtifactError, ModelFiles, read_json, write_json, write_predictions
+from digitlib.classes import NOT_SURE, NUM_CLASSES, decide
+from digitlib.data import fold_names, load_mnist, unreadable
 from digitlib.preprocess import to_mnist
 
 # Images (N, 28, 28) float32 in [0, 1] -> probabilities (N, 10).
 PredictFn = Callable[[np.ndarray], np.ndarray]
+OUT_OF_INSTITUTION, AS_SHIPPED = "out of institution", "as shipped"
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int = NUM_CLASSES) -> np.ndarray:
@@ -33,7 +39,13 @@ def per_class_scores(confusion: np.ndarray) -> list[dict[str, float]]:
         recall = hits / actual if actual else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         scores.append(
-            {"digit": c, "precision": float(precision), "recall": float(recall), "f1": float(f1), "support": int(actual)}
+            {
+                "digit": c,
+                "precision": float(precision),
+                "recall": float(recall),
+                "f1": float(f1),
+                "support": int(actual),
+            }
         )
     return scores
 
@@ -57,7 +69,7 @@ def mnist_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dict:
     predicted = probabilities.argmax(axis=1)
     confusion = confusion_matrix(labels, predicted)
     return {
-        "n": int(len(labels)),
+        "n": len(labels),
         "loss": cross_entropy(probabilities, labels),
         "accuracy": float((predicted == labels).mean()),
         "errors": int((predicted != labels).sum()),
@@ -88,60 +100,148 @@ def preprocess_all(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return inputs, has_ink
 
 
-def drawing_answers(predict: PredictFn, images: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """The app's answer for every canvas (NOT_SURE for blank or unsure), and its best guess whatever the threshold."""
-    inputs, has_ink = preprocess_all(images)
-    probabilities = predict(inputs)
-    answers = np.where(has_ink, confident_digits(probabilities, threshold), NOT_SURE)
+def set_name(drawings: dict[str, np.ndarray]) -> str | None:
+    """The name under which a drawn set is known, when it is one (the `name` the loader adds)."""
+    return drawings.get("name")
+
+
+def fold_probabilities(files: ModelFiles, drawings: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The out-of-fold probabilities of a drawn set the model was trained on, in the set's order; None if not trained on it."""
+    name = set_name(drawings)
+    if name is None or not files.folds.is_file():
+        return None
+    with np.load(files.folds) as saved:
+        if f"{name}_sample_id" not in saved.files:
+            return None
+        ids, probabilities = (
+            saved[f"{name}_sample_id"].astype(str),
+            saved[f"{name}_probabilities"].astype(np.float32),
+        )
+    position = {sample: row for row, sample in enumerate(ids)}
+    wanted = drawings["sample_id"].astype(str)
+    if any(sample not in position for sample in wanted):
+        raise ArtifactError(
+            f"{files.folds} has no fold answers for some drawings of {name}: train the model again"
+        )
+    return probabilities[[position[sample] for sample in wanted]]
+
+
+def drawing_probabilities(
+    predict: PredictFn, files: ModelFiles, drawings: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Probabilities of every canvas (zeros for a blank one), which had ink, and whether they come from fold models."""
+    inputs, has_ink = preprocess_all(drawings["images"])
+    folds = fold_probabilities(files, drawings)
+    if folds is not None:
+        return np.where(has_ink[:, None], folds, 0.0), has_ink, True
+    return np.where(has_ink[:, None], predict(inputs), 0.0), has_ink, False
+
+
+def drawing_thresholds(
+    files: ModelFiles, drawings: dict[str, np.ndarray], shipped: float
+) -> tuple[np.ndarray, bool]:
+    """Each drawing's threshold: its fold's when the threshold was calibrated on this set, else the shipped one."""
+    calibration = read_json(files.threshold) if files.threshold.is_file() else {}
+    name = set_name(drawings)
+    fold_thresholds = calibration.get("folds", {})
+    calibrated_on = (calibration.get("digits"), calibration.get("nondigits"))
+    if name is None or name not in calibrated_on or "institution" not in drawings:
+        return np.full(len(drawings["images"]), shipped), False
+    folds = fold_names(drawings["institution"])
+    return np.array([fold_thresholds[fold] for fold in folds]), True
+
+
+def drawing_answers(
+    probabilities: np.ndarray, has_ink: np.ndarray, thresholds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The app's answer for every canvas (a digit, NOT_SURE or NOT_A_DIGIT; NOT_SURE when blank) and its best guess."""
+    answers = np.array([decide(p, t)[0] for p, t in zip(probabilities, thresholds)], dtype=int)
+    answers = np.where(has_ink, answers, NOT_SURE)
     return answers, np.where(has_ink, probabilities.argmax(axis=1), NOT_SURE)
 
 
-def evaluate_drawings(predict: PredictFn, drawings: dict[str, np.ndarray], threshold: float) -> dict:
-    """Accuracy and answered rate on labelled canvases, or the rejection rate on non-digits."""
-    return drawing_scores(drawings, *drawing_answers(predict, drawings["images"], threshold), threshold)
+def _rate(mask: np.ndarray) -> float | None:
+    return float(mask.mean()) if mask.size else None
 
 
-def drawing_scores(drawings: dict[str, np.ndarray], answers: np.ndarray, guesses: np.ndarray, threshold: float) -> dict:
-    """The scores of `evaluate_drawings` from the answers and best guesses already made."""
-    answered = answers != NOT_SURE
-    result: dict = {"n": int(len(answers)), "threshold": threshold, "answered_rate": float(answered.mean())}
-    if "labels" in drawings:
-        labels = drawings["labels"].astype(int)
-        correct = answers == labels
-        result["accuracy"] = float(correct.mean())
-        result["accuracy_when_answered"] = float(correct[answered].mean()) if answered.any() else 0.0
-        # What the model gets wrong, apart from what the threshold holds back.
-        result["accuracy_before_threshold"] = float((guesses == labels).mean())
-        inked = guesses != NOT_SURE
-        result["confused_pairs"] = confused_pairs(confusion_matrix(labels[inked], guesses[inked]))
-        groups = {"per_institution": drawings.get("institution"), "per_digit": labels}
-    else:
+def _by_group(values: np.ndarray, correct: np.ndarray) -> dict[str, dict]:
+    return {
+        str(v): {"n": int((values == v).sum()), "score": float(correct[values == v].mean())}
+        for v in np.unique(values)
+    }
+
+
+def drawing_scores(drawings: dict[str, np.ndarray], answers: np.ndarray, guesses: np.ndarray) -> dict:
+    """Accuracy and answered rate of labelled canvases (overall and on the readable ones), or how letters are rejected."""
+    answered = answers >= 0
+    result: dict = {"n": len(answers), "answered_rate": float(answered.mean())}
+    if "labels" not in drawings:
         letters = drawings["letters"]
         result["rejection_rate"] = float((~answered).mean())
-        groups = {"per_letter": letters}
-        correct = ~answered
-    for key, values in groups.items():
-        if values is None:
-            continue
-        result[key] = {
-            str(v): {"n": int((values == v).sum()), "score": float(correct[values == v].mean())}
-            for v in np.unique(values)
-        }
+        result["not_a_digit_rate"] = float((answers == -2).mean())
+        result["per_letter"] = _by_group(letters, ~answered)
+        return result
+    labels = drawings["labels"].astype(int)
+    readable = ~unreadable(drawings["sample_id"]) if "sample_id" in drawings else np.ones(len(labels), bool)
+    correct = answers == labels
+    result.update(
+        accuracy=float(correct.mean()),
+        accuracy_before_threshold=float((guesses == labels).mean()),
+        readable_n=int(readable.sum()),
+        readable_accuracy=_rate(correct[readable]),
+        readable_answered_rate=_rate(answered[readable]),
+        readable_accuracy_before_threshold=_rate((guesses == labels)[readable]),
+        confused_pairs=confused_pairs(confusion_matrix(labels[guesses >= 0], guesses[guesses >= 0])),
+        per_digit=_by_group(labels, correct),
+    )
+    if "institution" in drawings:
+        result["per_institution"] = _by_group(drawings["institution"], correct)
+        result["per_institution_readable"] = _by_group(drawings["institution"][readable], correct[readable])
     return result
 
 
-def misread_drawings(drawings: dict[str, np.ndarray], answers: np.ndarray, guesses: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def evaluate_drawings(
+    predict: PredictFn,
+    files: ModelFiles,
+    drawings: dict[str, np.ndarray],
+    threshold: float,
+    fold_thresholds: bool = True,
+) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Scores on a drawn set, out of institution where the model or its threshold learnt from the set; answers and guesses.
+
+    Without `fold_thresholds`, every drawing is answered at `threshold`.
+    """
+    probabilities, has_ink, from_folds = drawing_probabilities(predict, files, drawings)
+    if fold_thresholds:
+        thresholds, per_fold = drawing_thresholds(files, drawings, threshold)
+    else:
+        thresholds, per_fold = np.full(len(drawings["images"]), threshold), False
+    answers, guesses = drawing_answers(probabilities, has_ink, thresholds)
+    scores = drawing_scores(drawings, answers, guesses)
+    scores["measured"] = OUT_OF_INSTITUTION if from_folds or per_fold else AS_SHIPPED
+    if per_fold:
+        scores["threshold"] = {
+            str(fold): float(t) for fold, t in zip(fold_names(drawings["institution"]), thresholds)
+        }
+    else:
+        scores["threshold"] = float(threshold)
+    return scores, answers, guesses
+
+
+def misread_drawings(
+    drawings: dict[str, np.ndarray], answers: np.ndarray, guesses: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
     """The drawings a model gets wrong (a digit's best guess, a letter answered as a digit), captioned like "4->1"."""
     if "labels" in drawings:
         truths, said = drawings["labels"].astype(int), guesses
         wrong = np.flatnonzero(said != truths)
     else:
         truths, said = drawings["letters"], answers
-        wrong = np.flatnonzero(said != NOT_SURE)
+        wrong = np.flatnonzero(said >= 0)
     groups = drawings.get("institution")
     captions = []
     for i in wrong:
-        guess = "?" if said[i] == NOT_SURE else str(said[i])
+        guess = "?" if said[i] < 0 else str(said[i])
         group = f" {groups[i]}" if groups is not None else ""
         captions.append(f"{i} {truths[i]}->{guess}{group}")
     return wrong, captions
@@ -179,98 +279,3 @@ def misclassified(
         # A stable sort keeps equally confident mistakes in index order.
         indices = indices[np.argsort(-probabilities[indices].max(axis=1), kind="stable")]
     return indices
-
-
-def top_confidences(predict: PredictFn, images: np.ndarray) -> np.ndarray:
-    """The app's top-class probability for every canvas (0 for a blank one, which is never answered)."""
-    inputs, has_ink = preprocess_all(images)
-    return np.where(has_ink, predict(inputs).max(axis=1), 0.0)
-
-
-def choose_threshold(digit_confidence: np.ndarray, nondigit_confidence: np.ndarray, min_answered: float, min_rejected: float) -> dict:
-    """The lowest threshold rejecting `min_rejected` of non-digits that answers `min_answered` of digits (else the highest that does)."""
-    candidates = np.unique(np.concatenate([digit_confidence, [0.0]]))
-    answered = np.array([(digit_confidence >= t).mean() for t in candidates])
-    highest = float(candidates[answered >= min_answered].max())
-    # A threshold just above the k-th least confident non-digit rejects the k least confident ones.
-    k = int(np.ceil(round(min_rejected * len(nondigit_confidence), 9)))  # 0.07 * 100 is 7.000000000000001
-    lowest = float(np.nextafter(np.sort(nondigit_confidence)[k - 1], np.inf)) if k else 0.0
-    threshold = min(highest, lowest)
-    return {
-        "threshold": threshold,
-        "min_answered": min_answered,
-        "min_rejected": min_rejected,
-        "digits_answered_rate": float((digit_confidence >= threshold).mean()),
-        "nondigits_rejection_rate": float((nondigit_confidence < threshold).mean()),
-        "digits_n": int(len(digit_confidence)),
-        "nondigits_n": int(len(nondigit_confidence)),
-    }
-
-
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2%}"
-
-
-def _milliseconds(timings: dict | None) -> str:
-    """A bench entry's p50; a dash for one that an older bench did not measure."""
-    return "–" if timings is None else f"{timings['p50_ms']:.3f} ms"
-
-
-def _read_optional(path) -> dict:
-    return read_json(path) if path.is_file() else {}
-
-
-def _group_table(drawn: dict[str, dict], dataset: str, key: str, group: str, what: str) -> list[str]:
-    """A Markdown table of one drawn set's score per group (institution, letter) for every model."""
-    names = [n for n, d in drawn.items() if key in d.get(dataset, {})]
-    if not names:
-        return []
-    groups = sorted({g for n in names for g in drawn[n][dataset][key]})
-    lines = ["", f"{dataset}, {what}, per {group}:", "", f"| {group} | n | " + " | ".join(names) + " |"]
-    lines.append("|---|---:|" + "---:|" * len(names))
-    for g in groups:
-        n = drawn[names[0]][dataset][key][g]["n"]
-        scores = " | ".join(_percent(drawn[m][dataset][key].get(g, {}).get("score")) for m in names)
-        lines.append(f"| {g} | {n} | {scores} |")
-    return lines
-
-
-def results_table(names: list[str], directory: str | os.PathLike | None = None) -> str:
-    """The README's results table (Markdown), built only from the saved artifacts."""
-    lines = [
-        "| model | parameters | MNIST test accuracy | drawn_dev accuracy | drawn_dev answered | nondigit_dev rejected | training time | trained on |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for name in names:
-        files = model_files(name, directory)
-        training, metrics, drawn = (_read_optional(p) for p in (files.training, files.metrics, files.drawn))
-        digits, letters = drawn.get("drawn_dev", {}), drawn.get("nondigit_dev", {})
-        machine = training.get("machine", {})
-        minutes = training.get("wall_time_s", 0) / 60
-        lines.append(
-            f"| {name} | {training.get('parameters', 0):,} | {_percent(metrics.get('accuracy'))} "
-            f"| {_percent(digits.get('accuracy'))} | {_percent(digits.get('answered_rate'))} "
-            f"| {_percent(letters.get('rejection_rate'))} | {minutes:.1f} min "
-            f"| {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, {training.get('backend', '?')} |"
-        )
-    drawn = {name: _read_optional(model_files(name, directory).drawn) for name in names}
-    lines += _group_table(drawn, "drawn_dev", "per_institution", "institution", "drawn digits right")
-    lines += _group_table(drawn, "nondigit_dev", "per_letter", "letter", "letters rejected")
-    bench = _read_optional(bench_path(directory))
-    if bench:
-        m = bench["machine"]
-        lines += [
-            "",
-            f"Speed (`python -m digitlib bench`, {m['cpu']}, {m['cores']} cores; p50 of single-image calls):",
-            "",
-            "| model | serving backend | preprocess 280x280 RGBA | predict one image | full path canvas -> probabilities | full path after a 20 ms pause | `model.predict` | speed-up | 10,000 test images | load |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for name, r in bench["models"].items():
-            lines.append(
-                f"| {name} | {r['backend']} | {r['preprocess']['p50_ms']:.3f} ms | {r['predict']['p50_ms']:.3f} ms "
-                f"| {r['full_path']['p50_ms']:.3f} ms | {_milliseconds(r.get('full_path_after_pause'))} | {r['model_predict']['p50_ms']:.1f} ms "
-                f"| {r['speedup_vs_model_predict']:.0f}x | {r['batch_10k_s']:.2f} s | {r['load_s']:.2f} s |"
-            )
-        lines.append(f"\nPeak memory of the benchmark process: {bench['peak_memory_mib']:.0f} MiB.")
-    return "\n".join(lines)

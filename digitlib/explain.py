@@ -42,7 +42,9 @@ def occlusion_map(
     if not 1 <= patch <= min(image.shape):
         raise ValueError(f"patch must be from 1 to {min(image.shape)} px, got {patch}")
     if not 1 <= stride <= patch:
-        raise ValueError(f"stride must be from 1 to the patch size {patch} (so every pixel is covered), got {stride}")
+        raise ValueError(
+            f"stride must be from 1 to the patch size {patch} (so every pixel is covered), got {stride}"
+        )
     masks = patch_masks(image.shape, patch, stride)
     # A patch over blank background leaves the image as it is: its drop is 0 without asking the model.
     hides_ink = (masks & (image != 0)).any(axis=(1, 2))

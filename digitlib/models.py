@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from functools import partial
-
 import keras
 from keras import layers, regularizers
 
 from digitlib.classes import NUM_CLASSES
+from digitlib.registry import ModelSpec
 
 WITH_OTHER = "with_other"
 
 
-def build_mlp() -> keras.Model:
-    """The first reference notebook's MLP: 784 -> 120 -> 90 -> 80 -> 50 -> 30 -> 10, L2(0.01)."""
+def build_mlp(name: str = "mlp") -> keras.Model:
+    """A plain fully connected baseline: 784 -> 120 -> 90 -> 80 -> 50 -> 30 -> 10, L2(0.01)."""
     inputs = keras.Input(shape=(784,), name="pixels")
     x = inputs
     for units in (120, 90, 80, 50, 30):
         x = layers.Dense(units, activation="relu", kernel_regularizer=regularizers.L2(0.01))(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name="mlp")
+    return keras.Model(inputs, outputs, name=name)
 
 
-def build_cnn() -> keras.Model:
-    """The second reference notebook's CNN (225,034 parameters)."""
+def build_cnn(name: str = "cnn") -> keras.Model:
+    """A small convolutional baseline: two convolutions and max-pools, one dense layer (225,034 parameters)."""
     inputs = keras.Input(shape=(28, 28, 1), name="image")
     x = layers.Conv2D(32, 3, activation="relu")(inputs)
     x = layers.MaxPooling2D(2)(x)
@@ -33,7 +31,7 @@ def build_cnn() -> keras.Model:
     x = layers.Flatten()(x)
     x = layers.Dense(128, activation="relu")(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name="cnn")
+    return keras.Model(inputs, outputs, name=name)
 
 
 def _conv_bn_relu(x, filters: int, padding: str = "same", strides: int = 1):
@@ -79,29 +77,17 @@ class DigitProbabilities(layers.Layer):
         return (input_shape[0], NUM_CLASSES)
 
 
-DRAWNET_FILTERS = (32, 32, 64, 128)
-QUICKNET_FILTERS = tuple(n // 2 for n in DRAWNET_FILTERS)
-
-
-def build_drawnet(name: str = "drawnet", filters: Sequence[int] = DRAWNET_FILTERS) -> keras.Model:
+def build_quicknet(name: str = "quicknet") -> keras.Model:
     """A compact CNN for drawings, trained on 11 classes (the digits and "not a digit"); outputs the 10 digits."""
-    first, second, third, fourth = filters
     inputs = keras.Input(shape=(28, 28, 1), name="image")
-    x = _conv_bn_relu(inputs, first)
-    x = _conv_bn_relu(x, second, strides=2)  # downsample early: most of the time of a CNN this size is at 28x28
-    x = _conv_bn_relu(x, third)
+    x = _conv_bn_relu(inputs, 16)
+    x = _conv_bn_relu(x, 16, strides=2)  # downsample early: most of the time of a CNN this size is at 28x28
+    x = _conv_bn_relu(x, 32)
     x = layers.MaxPooling2D(2)(x)
-    x = _conv_bn_relu(x, fourth, padding="valid")
+    x = _conv_bn_relu(x, 64, padding="valid")
     x = _dense_head(x, features_name="embedding")
     with_other = layers.Dense(NUM_CLASSES + 1, activation="softmax", name=WITH_OTHER)(x)
     outputs = DigitProbabilities(name="probabilities")(with_other)
-    return keras.Model(inputs, outputs, name=name)
-
-
-def build_ensemble(members: Sequence[keras.Model], name: str) -> keras.Model:
-    """An ensemble: the mean of the digit probabilities of independently trained networks."""
-    inputs = keras.Input(shape=(28, 28, 1), name="image")
-    outputs = layers.Average(name="probabilities")([member(inputs) for member in members])
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -111,23 +97,9 @@ def eleven_class_model(model: keras.Model) -> keras.Model | None:
     return keras.Model(model.input, model.get_layer(WITH_OTHER).output) if WITH_OTHER in names else None
 
 
-BUILDERS: dict[str, Callable[[], keras.Model]] = {
-    "mlp": build_mlp,
-    "cnn": build_cnn,
-    "digitnet": build_digitnet,
-    "digitnet2": partial(build_digitnet, name="digitnet2"),
-    "digitnet3": partial(build_digitnet, name="digitnet3"),
-    "digitnet4": partial(build_digitnet, name="digitnet4"),
-    "drawnet": build_drawnet,
-    "drawnet2": partial(build_drawnet, name="drawnet2"),
-    "drawnet3": partial(build_drawnet, name="drawnet3"),
-    "drawnet4": partial(build_drawnet, name="drawnet4"),
-    # drawnet with half the filters in every convolution: about half the time per drawing.
-    "quicknet": partial(build_drawnet, name="quicknet", filters=QUICKNET_FILTERS),
-    "quicknet2": partial(build_drawnet, name="quicknet2", filters=QUICKNET_FILTERS),
-    "mildnet": partial(build_digitnet, name="mildnet"),
-    "shiftnet": partial(build_digitnet, name="shiftnet"),
-}
+def build(model: ModelSpec) -> keras.Model:
+    """A new, untrained network of a declared model."""
+    return globals()[f"build_{model.architecture}"](name=model.name)
 
 
 def architecture_rows(model: keras.Model) -> list[dict[str, str | int]]:

@@ -49,7 +49,9 @@ class NeighbourIndex:
         return best, similarity[best]
 
 
-def build_index(train_features: np.ndarray, train_labels: np.ndarray, dimensions: int = DIMENSIONS) -> NeighbourIndex:
+def build_index(
+    train_features: np.ndarray, train_labels: np.ndarray, dimensions: int = DIMENSIONS
+) -> NeighbourIndex:
     """An index over the penultimate features of the MNIST training images."""
     features = train_features.astype(np.float32)
     mean, axes = principal_axes(features, min(dimensions, features.shape[1]))
@@ -59,14 +61,18 @@ def build_index(train_features: np.ndarray, train_labels: np.ndarray, dimensions
 def save_index(index: NeighbourIndex, path: Path) -> None:
     """Write an index as `.npz` (points as float16: half the size, the same neighbours)."""
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, mean=index.mean, axes=index.axes, points=index.points.astype(np.float16), labels=index.labels)
+    np.savez_compressed(
+        tmp, mean=index.mean, axes=index.axes, points=index.points.astype(np.float16), labels=index.labels
+    )
     tmp.replace(path)
 
 
 def load_index(files: ModelFiles) -> NeighbourIndex:
     """The saved index of a model, or an ArtifactError that says how to make it."""
     if not files.neighbours.is_file():
-        raise ArtifactError(f"no neighbour index {files.neighbours}: run `python -m digitlib index --model {files.name}`")
+        raise ArtifactError(
+            f"no neighbour index {files.neighbours}: run `python -m digitlib index --model {files.name}`"
+        )
     try:
         with np.load(files.neighbours) as saved:
             return NeighbourIndex(

@@ -18,11 +18,10 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from digitlib.classes import NOT_SURE, confident_digits
+from digitlib.classes import decide
+from digitlib.ink import Box, grown, speck_area
 from digitlib.preprocess import INK_THRESHOLD, Stages, ink_layer, mnist_stages
 
-# A component with less than this share of the largest one's area is a speck, not part of a digit.
-SPECK_FRACTION = 0.02
 # Two pieces belong to one digit when their horizontal extents share this share of the narrower one.
 OVERLAP = 0.5
 # A piece shorter than this share of the tallest digit is a fragment of a digit, not a digit...
@@ -65,8 +64,8 @@ class Piece:
         return self.bottom - self.top
 
     @property
-    def bbox(self) -> tuple[int, int, int, int]:
-        """x, y, width, height."""
+    def bbox(self) -> Box:
+        """The piece's box."""
         return self.left, self.top, self.width, self.height
 
 
@@ -74,7 +73,7 @@ class Piece:
 class Digit:
     """One digit of a number: where it is on the canvas and every stage of its 28x28 input."""
 
-    bbox: tuple[int, int, int, int]  # x, y, width, height on the canvas
+    bbox: Box  # on the canvas
     stages: Stages  # the MNIST recipe applied to this digit's ink alone
 
     @property
@@ -102,8 +101,8 @@ class NumberReading:
 
     @property
     def answers(self) -> list[int]:
-        """Each digit's answer, or NOT_SURE (-1) where the model is not confident."""
-        return confident_digits(self.probabilities, self.threshold).tolist() if self.digits else []
+        """Each digit's answer: a digit, NOT_SURE or NOT_A_DIGIT."""
+        return decide(self.probabilities, self.threshold).tolist() if self.digits else []
 
     @property
     def confidences(self) -> list[float]:
@@ -113,13 +112,17 @@ class NumberReading:
     @property
     def text(self) -> str:
         """The number as a string, with "?" for each digit the model is not sure of."""
-        return "".join(UNSURE_MARK if a == NOT_SURE else str(a) for a in self.answers)
+        return "".join(str(a) if a >= 0 else UNSURE_MARK for a in self.answers)
 
 
 def merged(a: Piece, b: Piece) -> Piece:
     """One piece made of two."""
     return Piece(
-        a.labels + b.labels, min(a.left, b.left), min(a.top, b.top), max(a.right, b.right), max(a.bottom, b.bottom)
+        a.labels + b.labels,
+        min(a.left, b.left),
+        min(a.top, b.top),
+        max(a.right, b.right),
+        max(a.bottom, b.bottom),
     )
 
 
@@ -139,11 +142,11 @@ def ink_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
     stats = stats[1:]  # label 0 is the background
     if len(stats) == 0:
         return labels, []
-    largest = stats[:, cv2.CC_STAT_AREA].max()
+    smallest = speck_area(stats[:, cv2.CC_STAT_AREA])
     pieces = [
         Piece((label,), int(x), int(y), int(x + w), int(y + h))
         for label, (x, y, w, h, area) in enumerate(stats, start=1)
-        if area >= SPECK_FRACTION * largest
+        if area >= smallest
     ]
     return labels, pieces
 
@@ -153,7 +156,12 @@ def merge_overlapping(pieces: list[Piece]) -> list[Piece]:
     pieces = list(pieces)
     while True:
         pair = next(
-            ((i, j) for i in range(len(pieces)) for j in range(i + 1, len(pieces)) if overlap_substantially(pieces[i], pieces[j])),
+            (
+                (i, j)
+                for i in range(len(pieces))
+                for j in range(i + 1, len(pieces))
+                if overlap_substantially(pieces[i], pieces[j])
+            ),
             None,
         )
         if pair is None:
@@ -191,9 +199,7 @@ def digit_ink(ink: np.ndarray, labels: np.ndarray, piece: Piece) -> np.ndarray:
     """The ink of one digit alone: its components with their anti-aliased fringe, nothing of the others."""
     own = np.isin(labels, piece.labels)
     others = (labels > 0) & ~own
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * FRINGE + 1, 2 * FRINGE + 1))
-    near = cv2.dilate(own.astype(np.uint8), disc).astype(bool)
-    return np.where(near & ~others, ink, 0).astype(np.uint8)
+    return np.where(grown(own, FRINGE) & ~others, ink, 0).astype(np.uint8)
 
 
 def split_ink(ink: np.ndarray) -> list[Digit]:
@@ -214,7 +220,7 @@ def split_digits(drawing: np.ndarray) -> list[Digit]:
     return split_ink(ink_layer(drawing))
 
 
-def cut_columns(ink: np.ndarray, bbox: tuple[int, int, int, int]) -> list[int]:
+def cut_columns(ink: np.ndarray, bbox: Box) -> list[int]:
     """Canvas columns where a piece has least ink, the places to try cutting touching digits apart."""
     x, y, w, h = bbox
     profile = (ink[y : y + h, x : x + w] > INK_THRESHOLD).sum(axis=0).astype(np.float32)
@@ -260,7 +266,9 @@ def is_digit_sized(half: Digit, line_height: int) -> bool:
     return int(stats[1:, cv2.CC_STAT_HEIGHT].max(initial=0)) >= FRAGMENT_HEIGHT * line_height
 
 
-def cut_touching(model: Model, digits: list[Digit], probabilities: np.ndarray) -> tuple[list[Digit], np.ndarray]:
+def cut_touching(
+    model: Model, digits: list[Digit], probabilities: np.ndarray
+) -> tuple[list[Digit], np.ndarray]:
     """Cut apart the wide pieces that read best as two sure digits; one model call per round of cuts."""
     fresh = [True] * len(digits)  # a piece that could not be cut in one round reads the same in the next
     line_height = max(digit.bbox[3] for digit in digits)
@@ -275,7 +283,9 @@ def cut_touching(model: Model, digits: list[Digit], probabilities: np.ndarray) -
         ]
         if not tries:
             break
-        read = model.predict(np.stack([half.image for _, halves in tries for half in halves])).reshape(len(tries), 2, -1)
+        read = model.predict(np.stack([half.image for _, halves in tries for half in halves])).reshape(
+            len(tries), 2, -1
+        )
         surest = read.max(axis=2).min(axis=1)  # a cut is as sure as its less sure half
         best: dict[int, int] = {}
         for k, (i, _) in enumerate(tries):

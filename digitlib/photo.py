@@ -11,6 +11,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from digitlib.imagefile import decode_image
+from digitlib.ink import grown, speck_area
+
 # Photos are brought down to this many pixels on the longer side: enough for a digit, fast to clean.
 WORK_SIDE = 800
 # The paper's brightness is estimated on an image this small, with a median window of this many pixels.
@@ -22,8 +25,7 @@ DARK_OFFSET = 32.0
 MIN_CONTRAST = 0.18
 # ...and by this many times the paper's own texture (robust standard deviation).
 NOISE_SIGMAS = 5.0
-# A component with less than this share of the largest one's area, or of the image, is a speck.
-SPECK_FRACTION = 0.02
+# A piece with less than this share of the image is a speck, whatever the largest piece.
 MIN_SPECK_SHARE = 1e-4
 # Anti-aliased fringe kept around the ink, in pixels.
 FRINGE = 2
@@ -33,8 +35,14 @@ MIN_SEPARATION = 1.5
 
 def grayscale(image: np.ndarray) -> np.ndarray:
     """Grey levels (H, W) uint8 of a decoded photo; a transparent image's opacity, which is where its ink is."""
-    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
-        raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) uint8 image, got {image.dtype} {image.shape}")
+    if (
+        image.dtype != np.uint8
+        or image.ndim not in (2, 3)
+        or (image.ndim == 3 and image.shape[2] not in (1, 3, 4))
+    ):
+        raise ValueError(
+            f"expected an (H, W), (H, W, 3) or (H, W, 4) uint8 image, got {image.dtype} {image.shape}"
+        )
     if image.ndim == 2 or image.shape[2] == 1:
         return np.ascontiguousarray(image.reshape(image.shape[:2]))
     if image.shape[2] == 4 and image[..., 3].min() < 255:
@@ -48,7 +56,9 @@ def work_size(gray: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
     scale = side / max(height, width)
     if scale >= 1:
         return gray
-    return cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        gray, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+    )
 
 
 def paper_level(gray: np.ndarray) -> np.ndarray:
@@ -102,12 +112,13 @@ def ink_mask(strength: np.ndarray, threshold: float) -> np.ndarray:
     has_strong[0] = False
     areas = stats[:, cv2.CC_STAT_AREA]
     if has_strong.any():
-        smallest = max(SPECK_FRACTION * areas[has_strong].max(), MIN_SPECK_SHARE * strength.size)
-        has_strong &= areas >= smallest
+        has_strong &= areas >= speck_area(areas[has_strong], MIN_SPECK_SHARE * strength.size)
     return has_strong[labels]
 
 
-def find_ink(gray: np.ndarray, paper: np.ndarray, bare: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+def find_ink(
+    gray: np.ndarray, paper: np.ndarray, bare: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Ink strength, ink mask and threshold of a grey image over an estimate of its paper (bare where given)."""
     ratio = contrast(gray, paper)
     # Thick strokes covering much of a photo would inflate the texture's estimate: measure it on bare paper.
@@ -117,23 +128,22 @@ def find_ink(gray: np.ndarray, paper: np.ndarray, bare: np.ndarray | None = None
     return strength, ink_mask(strength, threshold), threshold
 
 
-def fringed(mask: np.ndarray, radius: int = FRINGE) -> np.ndarray:
-    """A mask grown by `radius` pixels all round."""
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return cv2.dilate(mask.astype(np.uint8), disc).astype(bool)
-
-
 def photo_ink(image: np.ndarray) -> np.ndarray:
     """The ink of a photo or scan as (H, W) uint8, 255 = ink on 0 background; all zero when there is none."""
     gray = work_size(grayscale(image))
     paper = paper_level(gray)
     _, mask, _ = find_ink(gray, paper)
     # Once more with the ink painted over by the paper: thick strokes pull a median towards themselves.
-    inked = fringed(mask)
+    inked = grown(mask, FRINGE)
     paper = paper_level(np.where(inked, paper, gray).astype(np.uint8))
     strength, mask, threshold = find_ink(gray, paper, bare=~inked)
     if not mask.any() or np.median(strength[mask]) < MIN_SEPARATION * threshold:
         return np.zeros_like(gray)
     # Full ink from a typical stroke pixel up, so strokes look as solid as on the canvas.
     level = float(np.percentile(strength[mask], 25))
-    return np.where(fringed(mask), np.clip(strength * (255 / level), 0, 255), 0).astype(np.uint8)
+    return np.where(grown(mask, FRINGE), np.clip(strength * (255 / level), 0, 255), 0).astype(np.uint8)
+
+
+def picture_ink(data: bytes) -> np.ndarray:
+    """The ink of a PNG or JPEG file's bytes, cleaned like a photo: the one path of the app and the CLI."""
+    return photo_ink(decode_image(data))

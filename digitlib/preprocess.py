@@ -14,12 +14,15 @@ from functools import cached_property
 import cv2
 import numpy as np
 
+from digitlib.ink import Box, mask_box
+
 FIELD = 28
 BOX = 20
 # Mean centre of mass of the MNIST test digits, in pixel-index coordinates (row, column).
 MNIST_CENTER = (14.0, 14.0)
 # Ink below this level (of 255) is anti-aliasing fringe or noise, not part of the bounding box.
 INK_THRESHOLD = 40
+# The largest drawing or photo accepted, in pixels a side.
 MAX_SIDE = 8192
 
 # Drawings are small: OpenCV's thread pool costs more to wake than it saves, and the app's
@@ -32,7 +35,7 @@ class Stages:
     """Every intermediate image of the recipe, for showing what the network sees."""
 
     drawing: np.ndarray  # the drawing as given, as uint8
-    bbox: tuple[int, int, int, int]  # x, y, width, height of the ink in `ink`
+    bbox: Box  # of the ink in `ink`
     cropped: np.ndarray  # (h, w) uint8
     fitted: np.ndarray  # longer side 20 px, float32 in [0, 1]
     centered: np.ndarray  # (28, 28) float32 in [0, 1]
@@ -43,7 +46,7 @@ class Stages:
         return ink_layer(self.drawing)
 
 
-def _check_image(image: np.ndarray) -> np.ndarray:
+def check_image(image: np.ndarray) -> np.ndarray:
     """Validate the layout and dtype of an input image and return it as uint8."""
     if not isinstance(image, np.ndarray):
         raise ValueError(f"expected a NumPy array, got {type(image).__name__}")
@@ -83,7 +86,7 @@ def has_transparent_background(image: np.ndarray) -> bool:
 
 def ink_layer(image: np.ndarray) -> np.ndarray:
     """Return the ink of any supported drawing as (H, W) uint8 with 255 = ink on 0 background."""
-    image = _check_image(image)
+    image = check_image(image)
     if has_transparent_background(image):
         return cv2.extractChannel(np.ascontiguousarray(image), 3)
     return _opaque_ink(image)
@@ -107,18 +110,9 @@ def _opaque_ink(image: np.ndarray) -> np.ndarray:
     return gray
 
 
-def ink_bbox(ink: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Bounding box (x, y, width, height) of the ink, or None when there is none."""
-    _, mask = cv2.threshold(ink, INK_THRESHOLD, 255, cv2.THRESH_BINARY)
-    return _mask_bbox(mask)
-
-
-def _mask_bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Bounding box (x, y, width, height) of the non-zero pixels of a uint8 mask, or None."""
-    x, y, w, h = cv2.boundingRect(mask)
-    if w == 0 or h == 0:
-        return None
-    return x, y, w, h
+def ink_bbox(ink: np.ndarray) -> Box | None:
+    """Bounding box of the ink, or None when there is none."""
+    return mask_box(ink > INK_THRESHOLD)
 
 
 # An RGBA pixel read as one little-endian 32-bit word has its alpha in the top byte.
@@ -133,11 +127,11 @@ def _alpha_ink_mask(image: np.ndarray) -> np.ndarray:
     return (image[..., 3] > INK_THRESHOLD).view(np.uint8)
 
 
-def crop_to_ink(image: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+def crop_to_ink(image: np.ndarray) -> tuple[Box, np.ndarray] | None:
     """The bounding box of a checked drawing's ink and the ink inside it, or None when there is none."""
     if has_transparent_background(image):
         # The app's own canvas: only the box's alpha is copied out, not the whole canvas's.
-        bbox = _mask_bbox(_alpha_ink_mask(image))
+        bbox = mask_box(_alpha_ink_mask(image))
         if bbox is None:
             return None
         x, y, w, h = bbox
@@ -219,7 +213,7 @@ def center_by_mass(fitted: np.ndarray, field: int = FIELD) -> np.ndarray:
 
 def mnist_stages(image: np.ndarray) -> Stages | None:
     """Run the MNIST recipe and keep every stage, or None for a drawing without ink."""
-    drawing = _check_image(image)
+    drawing = check_image(image)
     found = crop_to_ink(drawing)
     if found is None:
         return None
@@ -252,63 +246,3 @@ def ink_in_square(image: np.ndarray, side: int) -> np.ndarray:
     top, left = (side - size[1]) // 2, (side - size[0]) // 2
     square[top : top + size[1], left : left + size[0]] = fitted
     return square
-
-
-MAX_FILE_BYTES = 20 * 2**20
-MAX_PIXELS = 40_000_000
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-JPEG_SIGNATURE = b"\xff\xd8"
-# JPEG markers that start a frame and carry its size (SOF0-SOF15 but DHT, JPG and DAC).
-JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-
-
-def _png_size(data: bytes) -> tuple[int, int]:
-    """Width and height from a PNG's IHDR chunk."""
-    if len(data) < 24 or data[12:16] != b"IHDR":
-        raise ValueError("not a readable PNG or JPEG image (broken PNG header)")
-    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int]:
-    """Width and height from a JPEG's first frame header."""
-    i = 2
-    while i + 9 <= len(data):
-        if data[i] != 0xFF:
-            break
-        marker, length = data[i + 1], int.from_bytes(data[i + 2 : i + 4], "big")
-        if marker in JPEG_FRAME_MARKERS:
-            return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
-        i += 2 + length
-    raise ValueError("not a readable PNG or JPEG image (no JPEG frame header)")
-
-
-def image_size(data: bytes) -> tuple[int, int]:
-    """Width and height of PNG or JPEG bytes, read from the header without decoding the pixels."""
-    if data.startswith(PNG_SIGNATURE):
-        return _png_size(data)
-    if data.startswith(JPEG_SIGNATURE):
-        return _jpeg_size(data)
-    raise ValueError("not a readable PNG or JPEG image")
-
-
-def decode_image(data: bytes) -> np.ndarray:
-    """Decode PNG/JPEG bytes into an RGB(A) or grey uint8 array; ValueError if it is not a usable image."""
-    if len(data) == 0:
-        raise ValueError("the file is empty")
-    if len(data) > MAX_FILE_BYTES:
-        raise ValueError(f"the file is too large ({len(data) / 2**20:.1f} MiB, at most {MAX_FILE_BYTES // 2**20} MiB)")
-    width, height = image_size(data)
-    # Checked before decoding: a few kilobytes of PNG can unpack to gigabytes (a decompression bomb).
-    if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
-        raise ValueError(f"the image is too large ({width}x{height} px, at most {MAX_SIDE} px a side)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError("not a readable PNG or JPEG image")
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    if image.ndim == 3 and image.shape[2] == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    elif image.ndim == 3 and image.shape[2] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
-    _check_image(image)
-    return image

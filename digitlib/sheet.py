@@ -22,11 +22,15 @@ GUTTER_COLOUR = (0, 0, 160)
 def tile(canvas: np.ndarray, caption: str, size: int = TILE) -> np.ndarray:
     """One drawing as white ink on black, its longer side scaled to `size`, under a caption strip (BGR)."""
     strip = np.full((CAPTION_HEIGHT, size, 3), CAPTION_BACKGROUND, np.uint8)
-    cv2.putText(strip, caption, (3, CAPTION_HEIGHT - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, CAPTION_COLOUR, 1, cv2.LINE_AA)
+    cv2.putText(
+        strip, caption, (3, CAPTION_HEIGHT - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, CAPTION_COLOUR, 1, cv2.LINE_AA
+    )
     return np.vstack([strip, cv2.cvtColor(ink_in_square(canvas, size), cv2.COLOR_GRAY2BGR)])
 
 
-def contact_sheet(canvases: Sequence[np.ndarray], captions: Sequence[str], columns: int = COLUMNS, size: int = TILE) -> np.ndarray:
+def contact_sheet(
+    canvases: Sequence[np.ndarray], captions: Sequence[str], columns: int = COLUMNS, size: int = TILE
+) -> np.ndarray:
     """The drawings in rows of `columns` tiles, left to right in the order given, each under its caption (BGR)."""
     if len(canvases) != len(captions):
         raise ValueError(f"{len(canvases)} drawings but {len(captions)} captions")

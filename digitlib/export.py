@@ -1,14 +1,24 @@
-"""Rewrites of an exported ONNX graph: the embedding as an output, and fewer nodes for the same results.
+"""ONNX export: a trained `.keras` model as `<name>.onnx` for ONNX Runtime, with fewer nodes for the same results.
 
-Keras exports a flatten as a Reshape whose shape is computed at run time (Shape, Gather, Slice,
-Concat, Casts) after a transpose back to channels-last, and a batch norm after a dense layer as a
-multiply and an add. For a single drawing these small nodes cost as much as a convolution, so the
-export folds them into constants and into the dense kernels.
+Keras exports a flatten as a Reshape whose shape is computed at run time (Shape, Gather, Slice, Concat,
+Casts) after a transpose back to channels-last, and a batch norm after a dense layer as a multiply and
+an add. For a single drawing these small nodes cost as much as a convolution, so the export folds them
+into constants and into the dense kernels. The penultimate features are a second output, for the
+nearest-neighbour index.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import keras
 import numpy as np
+import onnx
+from onnx import numpy_helper
+
+import digitlib.models  # noqa: F401  registers the custom layers saved in the model files
+from digitlib.artifacts import EMBEDDING_OUTPUT, SOURCE_HASH_KEY, ArtifactError, ModelFiles, file_sha256
 
 CHANNELS_LAST = [0, 2, 3, 1]
 # Nodes between a convolution and a flatten that keep its channel count.
@@ -17,8 +27,6 @@ CHANNEL_PRESERVING = ("Relu", "MaxPool", "Add", "Mul")
 
 def expose_embedding(model) -> str:
     """Add the input of the last dense layer (the penultimate features) to the graph's outputs; its name."""
-    import onnx
-
     graph = model.graph
     last_dense = [node for node in graph.node if node.op_type in ("MatMul", "Gemm")][-1]
     graph.output.append(onnx.helper.make_tensor_value_info(last_dense.input[0], onnx.TensorProto.FLOAT, None))
@@ -52,8 +60,6 @@ def _conv_channels(producers: dict, weights: dict, name: str) -> int | None:
 
 def fold_flatten(graph) -> None:
     """Give each flatten before a dense layer a constant shape, and flatten channels-first where it can."""
-    from onnx import numpy_helper
-
     weights = {tensor.name: tensor for tensor in graph.initializer}
     users, producers = _users(graph), {out: node for node in graph.node for out in node.output}
     for node in list(graph.node):
@@ -68,19 +74,23 @@ def fold_flatten(graph) -> None:
         node.input[1] = shape
         transpose = producers.get(node.input[0])
         channels = None
-        if transpose is not None and transpose.op_type == "Transpose" and list(transpose.attribute[0].ints) == CHANNELS_LAST:
+        if (
+            transpose is not None
+            and transpose.op_type == "Transpose"
+            and list(transpose.attribute[0].ints) == CHANNELS_LAST
+        ):
             channels = _conv_channels(producers, weights, transpose.input[0])
         if channels:
             # The same products in another order: the kernel's rows follow the channels-first features.
             rows = kernel.reshape(-1, channels, kernel.shape[1]).transpose(1, 0, 2).reshape(kernel.shape)
-            weights[dense.input[1]].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(rows), dense.input[1]))
+            weights[dense.input[1]].CopyFrom(
+                numpy_helper.from_array(np.ascontiguousarray(rows), dense.input[1])
+            )
             node.input[0] = transpose.input[0]
 
 
 def fold_scales(graph) -> None:
     """Fold a per-feature multiply after a dense layer (a batch norm's scale) into its kernel."""
-    from onnx import numpy_helper
-
     weights = {tensor.name: tensor for tensor in graph.initializer}
     users = _users(graph)
     outputs = {output.name for output in graph.output}
@@ -93,7 +103,10 @@ def fold_scales(graph) -> None:
         scale_name = multiply.input[1] if multiply.input[0] == node.output[0] else multiply.input[0]
         if scale_name not in weights:
             continue
-        kernel, scale = numpy_helper.to_array(weights[node.input[1]]), numpy_helper.to_array(weights[scale_name])
+        kernel, scale = (
+            numpy_helper.to_array(weights[node.input[1]]),
+            numpy_helper.to_array(weights[scale_name]),
+        )
         if scale.size != kernel.shape[1]:
             continue
         scaled = (kernel * scale.reshape(-1)).astype(kernel.dtype)
@@ -127,3 +140,36 @@ def simplify(model) -> None:
     fold_flatten(model.graph)
     fold_scales(model.graph)
     drop_unused(model.graph)
+
+
+def load_keras_model(path: Path):
+    """Load a `.keras` file for inference, with a readable error if it is broken."""
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many types for a corrupt or foreign file
+        raise ArtifactError(f"cannot load model {path}: {error}") from error
+
+
+def export_onnx(files: ModelFiles) -> Path:
+    """Write `<name>.onnx` from `<name>.keras`, tagged with the source's hash."""
+    model = load_keras_model(files.model)
+    model(
+        np.zeros((1, *model.input_shape[1:]), np.float32)
+    )  # Keras exports only a model that has been called
+    tmp = files.onnx.with_name(files.onnx.name + ".tmp")
+    model.export(str(tmp), format="onnx", verbose=False)
+    exported = onnx.load(str(tmp))
+    embedding = expose_embedding(exported)
+    simplify(exported)
+    onnx.helper.set_model_props(
+        exported, {SOURCE_HASH_KEY: file_sha256(files.model), EMBEDDING_OUTPUT: embedding}
+    )
+    onnx.save(exported, str(tmp))
+    os.replace(tmp, files.onnx)
+    return files.onnx
+
+
+def penultimate_model(model: keras.Model) -> keras.Model:
+    """The model cut before its last dense layer: it outputs the features the classifier reads."""
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    return keras.Model(model.input, dense[-1].input)

@@ -1,0 +1,30 @@
+"""Ink masks: bounding boxes, specks and fringes, shared by drawings, numbers and photos.
+
+A box is always (x, y, width, height) in pixels. Only NumPy and OpenCV.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+Box = tuple[int, int, int, int]
+# A piece of ink with less than this share of the largest piece's area is a speck, not part of a digit.
+SPECK_FRACTION = 0.02
+
+
+def mask_box(mask: np.ndarray) -> Box | None:
+    """The box of a mask's non-zero pixels, or None when there are none."""
+    x, y, width, height = cv2.boundingRect(np.ascontiguousarray(mask, dtype=np.uint8))
+    return None if width == 0 or height == 0 else (x, y, width, height)
+
+
+def grown(mask: np.ndarray, radius: int) -> np.ndarray:
+    """A boolean mask grown by `radius` pixels all round: a stroke with its anti-aliased fringe."""
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(np.asarray(mask, dtype=np.uint8), disc).astype(bool)
+
+
+def speck_area(areas: np.ndarray, smallest: float = 0.0) -> float:
+    """The area under which a piece of ink is a speck, given the areas of the pieces that count."""
+    return max(SPECK_FRACTION * float(np.max(areas, initial=0)), smallest)

@@ -1,0 +1,132 @@
+"""Every model a user can pick, declared once: name, label, architecture, recipe and role.
+
+The CLI's choices, the app's model picker, `train --all`, `bench`, `report` and the tests all read this
+list. Only the standard library: the app imports it without Keras.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT, BEST_ON_MNIST, REFERENCE = "default", "best on MNIST", "reference"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a network is trained on MNIST's training images."""
+
+    epochs: int
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    augment: bool = False
+    augment_rate: float = 0.85  # the share of training digits distorted each epoch, when augmenting
+    styles: str = "none"  # which augment.STYLE_MIXES the distorted digits get
+    shift: float = 0.0  # then move every training digit by up to this many pixels of the 28x28 input
+    zoom: float = 0.0  # and resize it by up to this share
+    not_digits: float = 0.0  # letters and signs added to each batch as an 11th class, per digit
+    handwritten_letters: float = 0.0  # the share of those drawn stroke by stroke rather than from a font
+    seed: int = 42
+    validation_size: int = 5000
+
+
+@dataclass(frozen=True)
+class Drawings:
+    """How a network trained on MNIST is then fine-tuned on real people's drawings and letters.
+
+    Each batch mixes MNIST training digits, real drawn digits and letters (re-rendered from their pen
+    strokes with a random slant, aspect and pen width) and synthetic letters. The same fine-tuning runs
+    once per group of institutions left out, for out-of-institution figures, and once on everything.
+    """
+
+    epochs: int
+    steps_per_epoch: int
+    learning_rate: float
+    mnist: int  # images of each kind per batch
+    drawn: int
+    letters: int
+    synthetic_letters: int
+    mnist_augment_rate: float = 0.85
+    mnist_styles: str = "drawn"
+    mnist_shift: float = 0.0
+    mnist_zoom: float = 0.0
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of the app: what it is called, how it is built and trained, and what it is for."""
+
+    name: str
+    label: str
+    architecture: str  # digitlib.models.build_<architecture>
+    recipe: Recipe
+    role: str
+    summary: str
+    drawings: Drawings | None = None
+
+
+MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        name="inknet",
+        label="InkNet (for drawings)",
+        architecture="quicknet",
+        recipe=Recipe(
+            epochs=24,
+            learning_rate=2e-3,
+            augment=True,
+            styles="drawn",
+            not_digits=0.15,
+            handwritten_letters=0.5,
+        ),
+        role=DEFAULT,
+        summary="reads drawings and says when one is not a digit; trained on MNIST, then on real drawings",
+        drawings=Drawings(
+            epochs=5,
+            steps_per_epoch=150,
+            learning_rate=1e-3,
+            mnist=64,
+            drawn=40,
+            letters=16,
+            synthetic_letters=8,
+        ),
+    ),
+    ModelSpec(
+        name="shiftnet",
+        label="ShiftNet (for MNIST)",
+        architecture="digitnet",
+        recipe=Recipe(epochs=30, learning_rate=2e-3, augment=True, augment_rate=0.5, shift=2.0, zoom=0.1),
+        role=BEST_ON_MNIST,
+        summary="the best on MNIST's test set; never saw a real drawing or a letter",
+    ),
+    ModelSpec(
+        name="cnn",
+        label="CNN (reference)",
+        architecture="cnn",
+        recipe=Recipe(epochs=10),
+        role=REFERENCE,
+        summary="a small convolutional baseline, trained on MNIST as it is",
+    ),
+    ModelSpec(
+        name="mlp",
+        label="MLP (reference)",
+        architecture="mlp",
+        recipe=Recipe(epochs=20),
+        role=REFERENCE,
+        summary="a fully connected baseline, trained on MNIST as it is",
+    ),
+)
+MODEL_NAMES = tuple(model.name for model in MODELS)
+DEFAULT_MODEL = next(model.name for model in MODELS if model.role == DEFAULT)
+
+
+def spec(name: str) -> ModelSpec:
+    """The declared model `name`; ValueError naming the choices when there is none."""
+    for model in MODELS:
+        if model.name == name:
+            return model
+    raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+
+
+def label(name: str) -> str:
+    """A readable name for a model (the name itself for one not declared here)."""
+    return next((model.label for model in MODELS if model.name == name), name)

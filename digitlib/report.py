@@ -1,0 +1,165 @@
+"""The results of the models as Markdown, built only from their saved artifacts and the bench report."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from digitlib.artifacts import model_files, read_json
+from digitlib.data import DIGITS_SET, LETTERS_SET
+from digitlib.registry import spec
+
+README_START, README_END = (
+    "<!-- results: python -m digitlib report --write docs/results.md -->",
+    "<!-- /results -->",
+)
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2%}"
+
+
+def _milliseconds(timings: dict | None) -> str:
+    """A bench entry's p50; a dash for one that an older bench did not measure."""
+    return "–" if timings is None else f"{timings['p50_ms']:.3f} ms"
+
+
+def _read_optional(path: Path) -> dict:
+    return read_json(path) if path.is_file() else {}
+
+
+def _artifacts(name: str, directory: str | os.PathLike | None) -> tuple[dict, dict, dict]:
+    """A model's training record, MNIST metrics and results on drawn sets ({} for those it lacks)."""
+    files = model_files(name, directory)
+    return _read_optional(files.training), _read_optional(files.metrics), _read_optional(files.drawn)
+
+
+def _machine(training: dict) -> str:
+    machine = training.get("machine", {})
+    return f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores"
+
+
+def readme_table(names: list[str], directory: str | os.PathLike | None, bench_file: Path) -> str:
+    """One row per model: MNIST, real drawings and letters out of institution, speed and training time."""
+    bench = _read_optional(bench_file).get("models", {})
+    lines = [
+        "| model | role | MNIST test | drawn digits right, readable (all) | letters rejected | canvas to answer | training time | trained on |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for name in names:
+        training, metrics, drawn = _artifacts(name, directory)
+        digits, letters = drawn.get(DIGITS_SET, {}), drawn.get(LETTERS_SET, {})
+        speed = bench.get(name, {}).get("full_path", {}).get("p50_ms")
+        lines.append(
+            f"| {name} | {spec(name).role} | {_percent(metrics.get('accuracy'))} "
+            f"| {_percent(digits.get('readable_accuracy'))} ({_percent(digits.get('accuracy'))}) "
+            f"| {_percent(letters.get('rejection_rate'))} | {'–' if speed is None else f'{speed:.2f} ms'} "
+            f"| {training.get('wall_time_s', 0) / 60:.0f} min | {_machine(training)} |"
+        )
+    return "\n".join(lines)
+
+
+def _group_table(drawn: dict[str, dict], dataset: str, key: str, group: str) -> list[str]:
+    """A Markdown table of one drawn set's score per group (institution, letter) for every model."""
+    names = [n for n, d in drawn.items() if key in d.get(dataset, {})]
+    if not names:
+        return []
+    groups = sorted({g for n in names for g in drawn[n][dataset][key]})
+    lines = [f"| {group} | n | " + " | ".join(names) + " |", "|---|---:|" + "---:|" * len(names)]
+    for g in groups:
+        n = drawn[names[0]][dataset][key].get(g, {}).get("n", "–")
+        lines.append(
+            f"| {g} | {n} | "
+            + " | ".join(_percent(drawn[m][dataset][key].get(g, {}).get("score")) for m in names)
+            + " |"
+        )
+    return lines
+
+
+def _drawn_summary(names: list[str], drawn: dict[str, dict]) -> list[str]:
+    lines = [
+        '| model | measured | readable right and answered | readable answered | best guess right (readable) | all right and answered | letters rejected | said "not a digit" |',
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in names:
+        digits, letters = drawn[name].get(DIGITS_SET, {}), drawn[name].get(LETTERS_SET, {})
+        lines.append(
+            f"| {name} | {digits.get('measured', '–')} | {_percent(digits.get('readable_accuracy'))} "
+            f"| {_percent(digits.get('readable_answered_rate'))} | {_percent(digits.get('readable_accuracy_before_threshold'))} "
+            f"| {_percent(digits.get('accuracy'))} | {_percent(letters.get('rejection_rate'))} | {_percent(letters.get('not_a_digit_rate'))} |"
+        )
+    return lines
+
+
+def _speed(bench: dict) -> list[str]:
+    if not bench:
+        return ["No bench report yet: run `python -m digitlib bench`."]
+    machine = bench["machine"]
+    lines = [
+        f"`python -m digitlib bench` on {machine['cpu']}, {machine['cores']} cores; p50 of single-image calls.",
+        "",
+        "| model | preprocess 280x280 | predict one image | canvas to probabilities | after a 20 ms pause | `model.predict` | 10,000 test images | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in bench["models"].items():
+        lines.append(
+            f"| {name} | {r['preprocess']['p50_ms']:.3f} ms | {r['predict']['p50_ms']:.3f} ms | {r['full_path']['p50_ms']:.3f} ms "
+            f"| {_milliseconds(r.get('full_path_after_pause'))} | {r['model_predict']['p50_ms']:.1f} ms "
+            f"| {r['batch_10k_s']:.2f} s | {r['load_s']:.2f} s |"
+        )
+    return lines
+
+
+def results_page(names: list[str], directory: str | os.PathLike | None, bench_file: Path) -> str:
+    """docs/results.md: every figure of the models, from their artifacts."""
+    drawn = {name: _artifacts(name, directory)[2] for name in names}
+    trained = [name for name in names if spec(name).drawings is not None]
+    sections = [
+        "# Results",
+        "",
+        "Generated by `python -m digitlib report --write docs/results.md` from the artifacts in `models/`; do not edit by hand.",
+        "",
+        "## Summary",
+        "",
+        readme_table(names, directory, bench_file),
+        "",
+        "## Real drawings, out of institution",
+        "",
+        f"drawn_dev ({DIGITS_SET}) holds 6,114 digits drawn with a pen at nine institutions, {LETTERS_SET} 1,998 letters. "
+        "Every answer counted here comes from a model and a threshold that never saw the drawing's institution "
+        f"(folds: each large institution alone, the small ones together). {', '.join(trained) or 'No model'} "
+        "learnt from these sets through its fold models; the others never saw them, and only their threshold is "
+        'chosen per fold. "Readable" leaves out the drawings that `docs/drawn_dev_review.csv` marks unreadable; '
+        '"not sure" and "not a digit" count as wrong for a digit.',
+        "",
+        *_drawn_summary(names, drawn),
+        "",
+        "### Readable digits right and answered, per institution",
+        "",
+        *_group_table(drawn, DIGITS_SET, "per_institution_readable", "institution"),
+        "",
+        "### All digits right and answered, per institution",
+        "",
+        *_group_table(drawn, DIGITS_SET, "per_institution", "institution"),
+        "",
+        "### Digits right and answered, per digit",
+        "",
+        *_group_table(drawn, DIGITS_SET, "per_digit", "digit"),
+        "",
+        "### Letters rejected, per letter",
+        "",
+        *_group_table(drawn, LETTERS_SET, "per_letter", "letter"),
+        "",
+        "## Speed",
+        "",
+        *_speed(_read_optional(bench_file)),
+        "",
+    ]
+    return "\n".join(sections)
+
+
+def write_readme_table(readme: Path, table: str) -> None:
+    """Replace the results table between the README's markers."""
+    text = readme.read_text()
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    readme.write_text(f"{text[:start]}\n{table}\n{text[end:]}")
