@@ -12,14 +12,13 @@ import streamlit as st
 
 def import_first_page_libraries() -> None:
     """Import the libraries that the Draw page's first run would otherwise wait for."""
-    import pandas  # noqa: F401  Streamlit imports it (and pyarrow) when the canvas is first drawn
     import onnxruntime  # noqa: F401  the model's serving path
 
-    import app_state  # noqa: F401
-    import digitlib.collection  # noqa: F401
-    import digitlib.numbers  # noqa: F401
-    import digitlib.photo  # noqa: F401
+    import digitlib.collection
+    import digitlib.numbers
+    import digitlib.photo
     import digitlib.serving  # noqa: F401  and OpenCV, through digitlib.preprocess
+    import ui.views  # noqa: F401
 
 
 @asynccontextmanager
@@ -30,7 +29,10 @@ async def warm_up(_app):
 
 
 if __name__ == "__main__":
+    from ui.drawings import remember_visitor
+
     st.set_page_config(page_title="digit studio", page_icon="✍️", layout="wide")
+    remember_visitor()
     pages = [
         st.Page("pages/draw.py", title="Draw", icon=":material/draw:", default=True),
         st.Page("pages/dataset.py", title="Dataset", icon=":material/grid_view:"),

@@ -1,249 +1,296 @@
-"""Draw: a digit (or a number) on a canvas, read live by the chosen model, with every step of what the model sees."""
+"""Draw: a digit (or a number) on a canvas or in a photo, read by the chosen model, with every step of what it sees."""
 
 from __future__ import annotations
-
-import hashlib
-from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
-import app_state
 from digitlib.artifacts import ArtifactError
-from digitlib.classes import NOT_SURE
+from digitlib.classes import Answer, answer_text, with_article
 from digitlib.collection import opened, save_drawing
 from digitlib.data import DataError
+from digitlib.hints import drawing_hints
 from digitlib.numbers import NumberReading, read_number
-from digitlib.photo import photo_ink
-from digitlib.preprocess import decode_image
-
-if TYPE_CHECKING:
-    from digitlib.preprocess import Stages
-    from digitlib.serving import Answer
+from digitlib.photo import picture_ink
+from digitlib.pictures import with_boxes
+from digitlib.preprocess import Stages
+from digitlib.registry import label
+from digitlib.serving import Predictor
+from digitlib.strokes import draw_strokes
+from ui import canvas
+from ui.drawings import owner
+from ui.models import pick_model, predictor
+from ui.text import percent, plural
+from ui.views import show_neighbours, show_why, why_picture
+from ui.widgets import pictures, probability_bars
 
 CANVAS_SIZE = 280
-# A number needs room for several digits side by side.
 NUMBER_CANVAS_WIDTH = 560
-MODE = "draw_mode"
 ONE_DIGIT, A_NUMBER = "One digit", "A number"
-DIGIT_INPUT_SIZE = 112
-# px: the number read and one line under it, above the wide canvas; a fixed height keeps the canvas
-# from moving while the digits are written.
-NUMBER_ANSWER_HEIGHT = 110
-# Bumped by Clear: a canvas with a new key mounts empty, and the old drawing's state is dropped.
-CANVAS_ROUND = "canvas_round"
+DRAW, PHOTO = "Draw", "Photo"
+INPUT_SIZE = 196  # px: the 28x28 input, 7 screen pixels per pixel
 STAGE_SIZE = 140
-# The (input hash, digit) saved last, so a second click on Save does not store the drawing twice.
-LAST_SAVED = "last_saved_drawing"
-
-
-def canvas_key() -> str:
-    """The key of the current canvas."""
-    return f"canvas_{st.session_state.get(CANVAS_ROUND, 0)}"
-
-
-def clear_canvas() -> None:
-    """Replace the canvas with a fresh, empty one."""
-    st.session_state[CANVAS_ROUND] = st.session_state.get(CANVAS_ROUND, 0) + 1
-
-
-def reading_a_number() -> bool:
-    """Whether the page reads a number rather than one digit."""
-    return st.session_state.get(MODE) == A_NUMBER
-
-
-def drawn_image(brush_width: int, width: int) -> np.ndarray | None:
-    """Show the canvas and return what is drawn on it as RGBA, or None before the first stroke."""
-    # The component registers itself on import, which needs a running Streamlit app.
-    from streamlit_drawable_canvas import st_canvas
-
-    result = st_canvas(
-        stroke_width=brush_width,
-        stroke_color="#ffffff",
-        background_color="#000000",
-        width=width,
-        height=CANVAS_SIZE,
-        drawing_mode="freedraw",
-        update_streamlit=True,  # send every stroke, so the answer follows the drawing
-        return_image_data=True,
-        # The wide canvas has a key of its own, so switching modes mounts an empty canvas of the right width.
-        key=canvas_key() if width == CANVAS_SIZE else f"{canvas_key()}_wide",
-    )
-    return result.image_data
-
-
-def uploaded_image() -> tuple[np.ndarray | None, str | None]:
-    """The ink of an uploaded photo or scan, cleaned in memory (white on black), or why it cannot be used."""
-    upload = st.file_uploader(
-        "…or upload a photo or scan of digits on paper", type=["png", "jpg", "jpeg"], key=f"upload_{canvas_key()}"
-    )
-    if upload is None:
-        return None, None
-    try:
-        return photo_ink(decode_image(upload.getvalue())), None
-    except ValueError as error:
-        return None, f"That file cannot be used: {error}."
+DIGIT_INPUT_SIZE = 112
+BRUSH = 18
+BRUSH = 18
 
 
 def show_answer(answer: Answer) -> None:
-    """The digit and its confidence, or the two best guesses when the model is not sure."""
+    """The digit and its confidence, "not a digit", or the two best guesses when the model is not sure."""
     if answer.sure:
-        st.metric("Prediction", answer.digit)
-        st.metric("Confidence", app_state.percent(answer.confidence))
-        return
-    (first, first_probability), (second, second_probability) = answer.top_two
-    st.warning(
-        f"Not sure: no digit reaches the {answer.threshold:.0%} confidence needed for an answer. "
-        f"It could be a **{first}** ({app_state.percent(first_probability, 0)}) or a **{second}** ({app_state.percent(second_probability, 0)})."
-    )
-    best, runner_up = st.columns(2)
-    best.metric("Best guess", first)
-    runner_up.metric("Second guess", second)
+        left, right = st.columns([2, 3])
+        left.metric("Prediction", answer.digit)
+        right.metric("Confidence", percent(answer.confidence))
+    elif answer.not_a_digit:
+        st.error("That doesn't look like a digit. Draw one digit from 0 to 9.", icon=":material/block:")
+    else:
+        (first, p1), (second, p2) = answer.top_two
+        st.warning(
+            f"Not sure: it could be {with_article(first)} ({percent(p1, 0)}) or {with_article(second)} ({percent(p2, 0)}). "
+            f"No digit reaches the {answer.threshold:.0%} needed for an answer.",
+            icon=":material/help:",
+        )
 
 
-def offer_correction(canvas: np.ndarray, model_input: np.ndarray, answer: Answer, model: str) -> None:
-    """'Wrong? Tell me the right digit': save the drawing with the digit picked, once, and confirm it."""
+def show_reading(model: Predictor, ink: np.ndarray, stages: Stages, answer: Answer, source: str) -> None:
+    """Everything the page says about one digit: hints, the answer, what the model sees and why."""
+    hints = drawing_hints(stages.bbox, *ink.shape)
+    for hint in hints:
+        st.info(hint.message, icon=":material/lightbulb:")
+    blocked = any(hint.blocks_answer for hint in hints)
+    answer_column, detail_column = st.columns([1, 1], gap="medium")
+    with answer_column:
+        if not blocked:
+            show_answer(answer)
+        pictures([(stages.centered, INPUT_SIZE, "What the model sees: 28×28")])
+        st.markdown("**Probability of each answer**")
+        probability_bars(answer.probabilities, answer.other if model_has_other(answer) else None)
+    with detail_column:
+        if not blocked and answer.sure:
+            show_why(model, stages.centered, answer.digit, width=INPUT_SIZE)
+        elif not blocked and not answer.not_a_digit:
+            first, second = (digit for digit, _ in answer.top_two)
+            pictures(
+                [
+                    (why_picture(model, stages.centered, d), INPUT_SIZE // 2, f"Why {d}")
+                    for d in (first, second)
+                ]
+            )
+        st.markdown("**Nearest MNIST training images**, as the model sees them (label · similarity)")
+        show_neighbours(model, stages.centered)
+    if not blocked:
+        offer_correction(model, source, ink, stages.centered, answer)
+    with st.expander("How your drawing becomes an MNIST digit"):
+        show_stages(stages)
+
+
+def model_has_other(answer: Answer) -> bool:
+    """Whether the model has a "not a digit" class (its digit probabilities leave room for it)."""
+    return answer.probabilities.sum() < 0.999
+
+
+def offer_correction(
+    model: Predictor, key: str, ink: np.ndarray, model_input: np.ndarray, answer: Answer
+) -> None:
+    """Keep the drawing with its right digit, for the Your drawings page; saving it again changes the digit."""
     digit = st.selectbox(
-        "Wrong? Tell me the right digit", range(10), index=None, placeholder="Pick the right digit", key=f"right_digit_{canvas_key()}"
+        "Keep it with its right digit",
+        range(10),
+        index=None,
+        placeholder="The right digit",
+        key=f"{key}_right",
     )
-    if not st.button("Save", icon=":material/save:", key=f"save_{canvas_key()}", disabled=digit is None):
-        return
-    saved = (hashlib.sha256(model_input.tobytes()).hexdigest(), digit)
-    if st.session_state.get(LAST_SAVED) == saved:
-        st.info(f"Already saved as a {digit}.")
+    if not st.button("Save", icon=":material/save:", key=f"{key}_save", disabled=digit is None):
         return
     try:
         with opened() as connection:
-            save_drawing(connection, canvas, model_input, digit, answer.digit, answer.confidence, model)
+            save_drawing(
+                connection,
+                owner(),
+                ink,
+                model_input,
+                int(digit),
+                answer.verdict,
+                answer.confidence,
+                model.name,
+            )
     except DataError as error:
         st.error(f"The drawing could not be saved. {error}")
         return
-    st.session_state[LAST_SAVED] = saved
-    st.success(f"Saved as a {digit}. Thank you!")
+    st.success(f"Saved as {with_article(int(digit))} (the model said {answer_text(answer.verdict)}).")
     st.page_link("pages/drawings.py", label="See your drawings", icon=":material/photo_library:")
 
 
-def show_stage(column, image: np.ndarray, caption: str) -> None:
-    """One stage at most STAGE_SIZE px a side, keeping its shape; small ones with sharp pixels."""
-    height, width = image.shape[:2]
-    enlarged = app_state.pixelated(image, max(1, STAGE_SIZE // max(height, width)))
-    column.image(enlarged, width=max(1, round(STAGE_SIZE * width / max(height, width))), clamp=True)
-    column.caption(caption)
+def offer_number_correction(model: Predictor, key: str, reading: NumberReading) -> None:
+    """Keep each digit of a number with its right digit, from the right number typed in."""
+    typed = st.text_input(
+        "Keep its digits with the right number",
+        key=f"{key}_right",
+        placeholder="e.g. 2024",
+        max_chars=len(reading.digits),
+    )
+    if not st.button("Save", icon=":material/save:", key=f"{key}_save", disabled=not typed):
+        return
+    if not typed.isdigit() or len(typed) != len(reading.digits):
+        st.error(
+            f"Type the number as {plural(len(reading.digits), 'digit')}, one for each box, left to right."
+        )
+        return
+    try:
+        with opened() as connection:
+            for digit, right, probabilities in zip(reading.digits, typed, reading.probabilities):
+                answer = Answer(probabilities, reading.threshold)
+                save_drawing(
+                    connection,
+                    owner(),
+                    digit.stages.drawing,
+                    digit.image,
+                    int(right),
+                    answer.verdict,
+                    answer.confidence,
+                    model.name,
+                )
+    except DataError as error:
+        st.error(f"The digits could not be saved. {error}")
+        return
+    st.success(f"Saved {plural(len(typed), 'digit')}: {typed}.")
+    st.page_link("pages/drawings.py", label="See your drawings", icon=":material/photo_library:")
 
 
 def show_stages(stages: Stages) -> None:
     """Every step from the drawing to the 28x28 input, as in MNIST's own recipe."""
     x, y, width, height = stages.bbox
     fitted_height, fitted_width = stages.fitted.shape
-    steps = [
-        (app_state.with_box(stages.ink, stages.bbox), f"Ink found: a {width}×{height} box"),
-        (stages.cropped, "Cropped to the ink"),
-        (stages.fitted, f"Fitted into 20×20: {fitted_width}×{fitted_height}"),
-        (stages.centered, "Centred by mass in 28×28"),
-    ]
-    for column, (image, caption) in zip(st.columns(len(steps)), steps):
-        show_stage(column, image, caption)
 
+    def shown(image: np.ndarray) -> int:
+        return max(1, round(STAGE_SIZE * image.shape[1] / max(image.shape[:2])))
 
-def show_digit_input(column, reading: NumberReading, index: int) -> None:
-    """One digit's 28x28 input with its answer and confidence, or its best guess when the model is not sure."""
-    digit = reading.digits[index]
-    column.image(app_state.pixelated(digit.image, DIGIT_INPUT_SIZE // 28), width=DIGIT_INPUT_SIZE, clamp=True)
-    answer, confidence = reading.answers[index], reading.confidences[index]
-    if answer == NOT_SURE:
-        best = int(reading.probabilities[index].argmax())
-        column.caption(f"**?** not sure: a {best}? ({app_state.percent(confidence, 0)})")
-    else:
-        column.caption(f"**{answer}** · {app_state.percent(confidence)}")
+    pictures(
+        [
+            (with_boxes(stages.ink, [stages.bbox]), STAGE_SIZE, f"Ink found: a {width}×{height} box"),
+            (stages.cropped, shown(stages.cropped), "Cropped to the ink"),
+            (stages.fitted, shown(stages.fitted), f"Fitted into 20×20: {fitted_width}×{fitted_height}"),
+            (stages.centered, STAGE_SIZE, "Centred by mass in 28×28"),
+        ]
+    )
 
 
 def show_number(reading: NumberReading) -> None:
-    """The number read, with a word on the digits the model is not sure of."""
+    """The number read, each digit's box on the ink, and each digit's 28x28 input with its answer."""
     st.metric("Number", reading.text)
-    if NOT_SURE in reading.answers:
-        st.caption(f"Not sure of the digits marked ?: no digit reaches the {reading.threshold:.0%} confidence needed there.")
-
-
-def show_number_digits(reading: NumberReading) -> None:
-    """Each digit's box on the ink, and each digit's 28x28 input with its answer."""
-    st.subheader("How your number becomes MNIST digits")
-    st.image(
-        app_state.with_boxes(reading.ink, [d.bbox for d in reading.digits]),
-        caption=f"{len(reading.digits)} digit{'s' if len(reading.digits) != 1 else ''} found, left to right",
-        width=NUMBER_CANVAS_WIDTH,
-    )
-    st.markdown("**What the model sees, digit by digit**")
-    for index, column in enumerate(st.columns(max(len(reading.digits), 4))[: len(reading.digits)]):
-        show_digit_input(column, reading, index)
-
-
-number_mode = reading_a_number()
-st.title("Draw a number" if number_mode else "Draw a digit")
-model = app_state.pick_model()
-st.radio("Read", [ONE_DIGIT, A_NUMBER], horizontal=True, key=MODE, label_visibility="collapsed")
-canvas_width = NUMBER_CANVAS_WIDTH if number_mode else CANVAS_SIZE
-# The wide canvas leaves no room beside it on most screens, so the number read goes above it, in view.
-number_answer = st.container(height=NUMBER_ANSWER_HEIGHT, border=False) if number_mode else None
-# Fixed widths keep the canvas whole; on a narrow screen the three parts wrap below each other.
-row = st.container(horizontal=True, gap="large")
-canvas_column = row.container(width=canvas_width + 20)
-answer_column = number_answer if number_mode else row.container(width=240)
-chart_column = row.container(width="stretch")
-
-with canvas_column:
-    if number_mode:
+    if any(answer < 0 for answer in reading.answers):
         st.caption(
-            "Write the digits side by side with a little space between them: touching digits are cut apart only "
-            "where the model reads two digits much more surely than one."
+            f"? marks a digit that is not sure or not a digit: none reaches the {reading.threshold:.0%} needed."
         )
-    else:
-        st.caption("White ink on black, like MNIST. The answer follows every stroke.")
-    st.space("small")  # room for the canvas's own toolbar, which floats above it
-    canvas_slot = st.container()  # the canvas goes above its controls but needs the brush width first
-    brush_width = st.slider("Brush width", min_value=6, max_value=40, value=18)
-    st.button("Clear", icon=":material/delete:", on_click=clear_canvas)
-    picture, upload_problem = uploaded_image()
-    with canvas_slot:
-        drawing = drawn_image(brush_width, canvas_width)
-if upload_problem:
-    answer_column.error(upload_problem)
+    boxes = with_boxes(reading.ink, [d.bbox for d in reading.digits])
+    items = [
+        (
+            boxes,
+            min(NUMBER_CANVAS_WIDTH, boxes.shape[1]),
+            f"{plural(len(reading.digits), 'digit')} found, left to right",
+        )
+    ]
+    pictures(items)
+    captions = [
+        f"{answer_text(answer)} · {percent(confidence, 0)}"
+        for answer, confidence in zip(reading.answers, reading.confidences)
+    ]
+    pictures([(digit.image, DIGIT_INPUT_SIZE, caption) for digit, caption in zip(reading.digits, captions)])
 
-predictor = None
-if model is not None:
+
+def read_one_digit(model: Predictor, ink: np.ndarray | None, source: str, empty: str) -> None:
+    """The answer for one digit's ink, or what to do when there is none."""
+    read = None if ink is None else model.read_drawing(ink)
+    if read is None:
+        st.info(empty)
+        return
+    stages, answer = read
+    show_reading(model, ink, stages, answer, source)
+
+
+def read_a_number(model: Predictor, ink: np.ndarray | None, source: str, empty: str) -> None:
+    """The number in some ink, or what to do when there is none."""
+    reading = None if ink is None else read_number(model, ink)
+    if reading is None or not reading.digits:
+        st.info(empty)
+        return
+    show_number(reading)
+    offer_number_correction(model, source, reading)
+
+
+@st.fragment
+def drawing_area(model_name: str, number_mode: bool) -> None:
+    """The canvas and everything that depends on the drawing: each stroke reruns only this."""
     try:
-        predictor = app_state.predictor(model)
+        model = predictor(model_name)
     except ArtifactError as error:
-        answer_column.error(f"The {app_state.model_label(model)} model cannot be used. {error}")
+        st.error(f"The {label(model_name)} model cannot be used. {error}")
+        return
+    width = NUMBER_CANVAS_WIDTH if number_mode else CANVAS_SIZE
+    key = "number_canvas" if number_mode else "digit_canvas"
+    row = st.container(horizontal=True, gap="large")
+    with row.container(width=width + 2):
+        strokes = canvas.drawing_canvas(key, width, CANVAS_SIZE, st.session_state.get("brush", BRUSH))
+        # One short row under the canvas, so that on a phone the answer follows right below it.
+        controls = st.container(horizontal=True, gap="small")
+        controls.button("Undo", icon=":material/undo:", on_click=canvas.undo, args=(key,), disabled=not strokes)
+        controls.button("Clear", icon=":material/delete:", on_click=canvas.clear, args=(key,), disabled=not strokes)
+        with controls.popover("Pen", icon=":material/brush:", help="Brush width"):
+            st.slider("Brush width", min_value=6, max_value=40, value=BRUSH, key="brush")
+    ink = draw_strokes(strokes, CANVAS_SIZE, width) if strokes else None
+    with row.container(width="stretch"):
+        if number_mode:
+            read_a_number(
+                model,
+                ink,
+                key,
+                "Write a number on the black canvas, digits side by side with a little space between them.",
+            )
+        else:
+            read_one_digit(
+                model,
+                ink,
+                key,
+                "Draw a digit from 0 to 9 on the black canvas with your mouse, finger or pen.",
+            )
 
-if predictor is not None and number_mode:
-    source = picture if picture is not None else drawing
-    reading = None if source is None else read_number(predictor, source)
-    if reading is not None and reading.digits:
-        with answer_column:
-            show_number(reading)
-        show_number_digits(reading)
-    elif picture is not None:
-        answer_column.info("No ink found in the uploaded picture.")
+
+def photo_area(model_name: str, number_mode: bool) -> None:
+    """An uploaded photo or scan, the ink found in it, and what the model reads there."""
+    try:
+        model = predictor(model_name)
+    except ArtifactError as error:
+        st.error(f"The {label(model_name)} model cannot be used. {error}")
+        return
+    upload = st.file_uploader("A photo or scan of digits on paper", type=["png", "jpg", "jpeg"], key="photo")
+    if upload is None:
+        st.info("Upload a PNG or JPEG photo of a digit written on paper, or of a number.")
+        return
+    try:
+        ink = picture_ink(upload.getvalue())
+    except ValueError as error:
+        st.error(f"That file cannot be used: {error}.")
+        return
+    st.image(upload.getvalue(), caption="Your photo", width=240)
+    if not ink.any():
+        st.info("No ink found in the photo: take it closer, with the digit dark on light paper.")
+        return
+    pictures([(ink, 240, "The ink found in it")])
+    if number_mode:
+        read_a_number(model, ink, "photo", "No digits found in the photo.")
     else:
-        answer_column.info("Write a number on the black canvas, digit by digit from left to right.")
-elif predictor is not None:
-    source = picture if picture is not None else drawing
-    read = None if source is None else predictor.read_drawing(source)
-    if read is None and picture is not None:
-        answer_column.info("No ink found in the uploaded picture.")
-    elif read is None:
-        answer_column.info("Draw a digit from 0 to 9 on the black canvas with your mouse, finger or pen.")
+        read_one_digit(model, ink, "photo", "No ink found in the photo.")
+
+
+model = pick_model()
+title = st.empty()
+choices = st.container(horizontal=True, gap="medium")  # a row that wraps only on the narrowest screens
+mode = choices.segmented_control("Read", [ONE_DIGIT, A_NUMBER], default=ONE_DIGIT, key="mode", label_visibility="collapsed")
+source = choices.segmented_control("From", [DRAW, PHOTO], default=DRAW, key="source", label_visibility="collapsed")
+mode, source = mode or ONE_DIGIT, source or DRAW
+title.title("Draw a number" if mode == A_NUMBER else "Draw a digit")
+if model is not None:
+    if source == DRAW:
+        drawing_area(model, mode == A_NUMBER)
     else:
-        stages, answer = read
-        with answer_column:
-            show_answer(answer)
-            offer_correction(source, stages.centered, answer, model)
-            st.image(app_state.pixelated(stages.centered, 7), caption="What the model sees: 28×28", width=196, clamp=True)
-            app_state.show_why(predictor, stages.centered, answer.digit, width=196)
-        with chart_column:
-            st.markdown("**Probability of each digit**")
-            st.altair_chart(app_state.probability_chart(answer.probabilities), width="stretch")
-            st.markdown("**Nearest MNIST training images**, as the model sees them (label · similarity)")
-            app_state.show_neighbours(predictor, stages.centered)
-        st.subheader("How your drawing becomes an MNIST digit")
-        show_stages(stages)
+        photo_area(model, mode == A_NUMBER)

@@ -5,13 +5,26 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import app_state
 from digitlib.artifacts import ArtifactError
-from digitlib.evaluate import row_normalised
+from digitlib.data import DIGITS_SET, LETTERS_SET
+from digitlib.evaluate import OUT_OF_INSTITUTION, row_normalised
+from digitlib.registry import label
+from ui.cached import drawn_results, test_metrics
+from ui.models import pick_model
+from ui.text import count, share
+from ui.widgets import digit_filter
 
+MISCLASSIFIED = "pages/misclassified.py"
 COUNTS = "Counts"
 SHARES = "Share of each true digit"
-PERCENT = st.column_config.NumberColumn(format="percent")
+PERCENT = st.column_config.NumberColumn(format="%.1f%%")
+SET_NAMES = {DIGITS_SET: "Digits drawn by people", LETTERS_SET: "Letters drawn by people"}
+SET_DESCRIPTIONS = {
+    DIGITS_SET: "6,114 digits written with a pen on a tablet by people at nine institutions (the UNIPEN collection); "
+    'about 1% of them do not show their digit (one stroke of it, say), and "readable" leaves those out.',
+    LETTERS_SET: "1,998 letters such as A, E, H, K, M, N and X written the same way: the right answer for each is "
+    '"not a digit", and "not sure" counts as rejecting it too.',
+}
 
 
 def confusion_frame(confusion: np.ndarray) -> pd.DataFrame:
@@ -33,20 +46,34 @@ def confusion_chart(cells: pd.DataFrame, view: str) -> alt.LayerChart:
     value, label_format, linear_below = ("count", ",d", 1) if view == COUNTS else ("share", ".1%", 0.001)
     # Log colours: the diagonal holds ~1,000 per cell, mistakes a handful; a linear scale would hide them.
     scale = alt.Scale(type="symlog", constant=linear_below, scheme="blues")
-    colour_value = alt.Color(f"{value}:Q", scale=scale, legend=None)
     chosen = alt.selection_point(name="cell", fields=["true", "predicted"], on="click")
     base = alt.Chart(cells).encode(
         x=alt.X("predicted:O", title="predicted digit", axis=alt.Axis(labelAngle=0, orient="top")),
         y=alt.Y("true:O", title="true digit"),
     )
-    squares = base.mark_rect().encode(
-        color=colour_value,
-        tooltip=["true", "predicted", alt.Tooltip("count:Q", format=","), alt.Tooltip("share:Q", format=".2%")],
-    ).add_params(chosen)
+    squares = (
+        base.mark_rect()
+        .encode(
+            color=alt.Color(f"{value}:Q", scale=scale, legend=None),
+            tooltip=[
+                "true",
+                "predicted",
+                alt.Tooltip("count:Q", format=","),
+                alt.Tooltip("share:Q", format=".1%"),
+            ],
+        )
+        .add_params(chosen)
+    )
     # Empty cells stay blank, so the few mistakes stand out.
-    numbers = base.transform_filter(alt.datum.count > 0).mark_text(fontSize=12).encode(
-        text=alt.Text(f"{value}:Q", format=label_format),
-        color=alt.condition(alt.datum.true == alt.datum.predicted, alt.value("white"), alt.value("black")),
+    numbers = (
+        base.transform_filter(alt.datum.count > 0)
+        .mark_text(fontSize=12)
+        .encode(
+            text=alt.Text(f"{value}:Q", format=label_format),
+            color=alt.condition(
+                alt.datum.true == alt.datum.predicted, alt.value("white"), alt.value("black")
+            ),
+        )
     )
     return (squares + numbers).properties(width=520, height=460)
 
@@ -57,97 +84,140 @@ def pair_sentence(pair: dict) -> str:
     return f"True **{pair['true']}** read as **{pair['predicted']}**: {pair['count']} {times}"
 
 
-def group_frame(groups: dict[str, dict], group: str, score: str) -> pd.DataFrame:
-    """A per-group table (institution, digit or letter) of a drawn set's result: its size and score."""
-    return pd.DataFrame({group: list(groups), "drawings": [g["n"] for g in groups.values()], score: [g["score"] for g in groups.values()]})
-
-
-def set_summary(name: str, result: dict) -> dict:
-    """One drawn set's line in the summary table."""
-    digits = "accuracy" in result
-    return {
-        "set": name,
-        "drawings": f"{result['n']:,} {'digits' if digits else 'letters'}",
-        "read right": result.get("accuracy"),
-        "answered": result["answered_rate"] if digits else None,
-        "right before the threshold": result.get("accuracy_before_threshold"),
-        "letters rejected": None if digits else result["rejection_rate"],
-        "threshold": result["threshold"],
+def show_mistakes(true: int | None, predicted: int | None) -> None:
+    """Open the Misclassified page on these mistakes."""
+    params = {
+        key: str(value) for key, value in (("true", true), ("predicted", predicted)) if value is not None
     }
+    st.switch_page(MISCLASSIFIED, query_params=params)
 
 
-def show_set(result: dict) -> None:
-    """A drawn set's result by group, and for digits the most confused pairs."""
-    if "accuracy" not in result:
-        st.dataframe(group_frame(result["per_letter"], "letter", "rejected"), hide_index=True, column_config={"rejected": PERCENT})
-        return
-    groups_column, digits_column, pairs_column = st.columns([5, 5, 4], gap="medium")
-    if "per_institution" in result:
-        groups_column.dataframe(
-            group_frame(result["per_institution"], "institution", "read right"), hide_index=True, column_config={"read right": PERCENT}
+def open_cell(cell: dict, confusion: np.ndarray) -> None:
+    """A chosen cell opens its mistakes (a diagonal cell, every mistake on that digit), or says there are none."""
+    true, predicted = int(cell["true"]), int(cell["predicted"])
+    if true == predicted:
+        if confusion[true].sum() > confusion[true, true]:
+            show_mistakes(true, None)
+        st.info(f"Every {true} of the test set is read right.")
+    elif confusion[true, predicted]:
+        show_mistakes(true, predicted)
+    else:
+        st.info(f"No {true} of the test set is read as {predicted}.")
+
+
+def group_frame(groups: dict[str, dict], group: str, score: str) -> pd.DataFrame:
+    """A per-group table (institution, digit or letter) of a drawn set's result: its size and score (in %)."""
+    return pd.DataFrame(
+        {
+            group: list(groups),
+            "drawings": [g["n"] for g in groups.values()],
+            score: [100 * g["score"] for g in groups.values()],
+        }
+    )
+
+
+def show_set(name: str, result: dict) -> None:
+    """A drawn set's result in words, by group, and for digits the most confused pairs."""
+    st.caption(SET_DESCRIPTIONS.get(name, "Drawings you exported from the Your drawings page."))
+    if "accuracy" not in result and "not_a_digit_rate" in result:
+        left, right = st.columns(2)
+        left.metric(
+            "Letters rejected", share(result["rejection_rate"]), help='answered "not a digit" or "not sure"'
         )
-    digits_column.dataframe(group_frame(result["per_digit"], "digit", "read right"), hide_index=True, column_config={"read right": PERCENT})
+        right.metric('Said "not a digit"', share(result["not_a_digit_rate"]))
+        st.dataframe(
+            group_frame(result["per_letter"], "letter", "rejected"),
+            hide_index=True,
+            column_config={"rejected": PERCENT},
+        )
+        return
+    if "readable_accuracy" not in result:
+        st.info(
+            f"These results come from an older digit studio: measure them again with `python -m digitlib evaluate --drawings {name}.npz --save`."
+        )
+        return
+    right_column, answered_column, guess_column = st.columns(3)
+    right_column.metric(
+        "Readable digits read right",
+        share(result["readable_accuracy"]),
+        help=f"of {count(result['readable_n'])}; all of them: {share(result['accuracy'])}",
+    )
+    answered_column.metric(
+        "Readable digits answered",
+        share(result["readable_answered_rate"]),
+        help='the rest got "not sure" or "not a digit"',
+    )
+    guess_column.metric(
+        "Best guess right",
+        share(result["readable_accuracy_before_threshold"]),
+        help="whatever the model's confidence",
+    )
+    groups_column, digits_column, pairs_column = st.columns([5, 5, 4], gap="medium")
+    if "per_institution_readable" in result:
+        groups_column.dataframe(
+            group_frame(result["per_institution_readable"], "institution", "read right"),
+            hide_index=True,
+            column_config={"read right": PERCENT},
+        )
+    digits_column.dataframe(
+        group_frame(result["per_digit"], "digit", "read right"),
+        hide_index=True,
+        column_config={"read right": PERCENT},
+    )
     with pairs_column:
-        st.markdown("**Most confused pairs**, before the threshold")
+        st.markdown("**Most confused pairs** (best guesses)")
         for pair in result["confused_pairs"][:6]:
             st.markdown(pair_sentence(pair))
 
 
-def show_drawn(model: str, label: str) -> None:
+def show_drawn(model: str, model_label: str) -> None:
     """How the model reads real people's drawings and letters, from its saved results on drawn sets."""
     try:
-        results = app_state.drawn_results(model)
+        results = drawn_results(model)
     except ArtifactError as error:
         st.error(f"The results on drawings could not be read. {error}")
         return
     if not results:
         st.info(
-            f"{label} has not been measured on drawings yet. Run `python -m digitlib evaluate --model {model} "
-            "--drawings FILE.npz` with drawn_dev.npz, nondigit_dev.npz or your own drawings, then reload."
+            f"{model_label} has not been measured on drawings yet. Run `python -m digitlib evaluate --model {model} "
+            "--drawings FILE.npz --save` with drawn_dev.npz, nondigit_dev.npz or your own drawings, then reload."
         )
         return
-    st.caption(
-        "Canvases drawn by people, read through the app's own preprocessing and the model's \"not sure\" threshold: "
-        "a \"not sure\" counts as wrong for a digit and as right for a letter. drawn_dev holds 6,114 digits drawn with a "
-        "pen at nine institutions (UNIPEN), nondigit_dev 1,998 letters; no model here was trained on either. About 1% of "
-        "drawn_dev's digits do not show their label, mostly one stroke of a digit that UNIPEN labels as the whole digit."
-    )
-    st.dataframe(
-        pd.DataFrame([set_summary(name, result) for name, result in results.items()]),
-        hide_index=True,
-        placeholder="—",
-        column_config={
-            **{c: PERCENT for c in ("read right", "answered", "right before the threshold", "letters rejected")},
-            "threshold": st.column_config.NumberColumn(format="%.3f", help="below this top probability the answer is \"not sure\""),
-        },
-    )
-    for tab, result in zip(st.tabs(list(results)), results.values()):
+    measured = {result.get("measured") for result in results.values()}
+    if OUT_OF_INSTITUTION in measured:
+        st.caption(
+            "Read as in the app, from the canvas to the answer. Every drawing here was read by a model that never saw a "
+            "drawing from that person's institution, with a confidence threshold chosen without it: these are the figures "
+            'to expect from new people. Below the threshold the app says "not sure" or "not a digit", which counts as '
+            "wrong for a digit and right for a letter."
+        )
+    tabs = st.tabs([SET_NAMES.get(name, name) for name in results])
+    for tab, (name, result) in zip(tabs, results.items()):
         with tab:
-            show_set(result)
-
-
-def open_cell(cell: dict) -> None:
-    """A chosen cell opens its mistakes; a diagonal cell opens every mistake on that digit."""
-    true, predicted = int(cell["true"]), int(cell["predicted"])
-    app_state.show_mistakes(true, None if true == predicted else predicted)
+            show_set(name, result)
 
 
 st.title("Evaluation")
-model = app_state.pick_model()
+model = pick_model()
 if model is None:
     st.stop()
-label = app_state.model_label(model)
+model_label = label(model)
 try:
-    metrics = app_state.test_metrics(model)
+    metrics = test_metrics(model)
 except ArtifactError:
-    st.info(f"{label} has not been evaluated yet. Run `python -m digitlib evaluate --model {model}`, then reload.")
+    st.info(
+        f"{model_label} has not been evaluated yet. Run `python -m digitlib evaluate --model {model}`, then reload."
+    )
     st.stop()
 
 st.subheader("On the MNIST test set")
+st.caption(
+    "10,000 handwritten digits the model never trained on, from the same collection as its training digits."
+)
 accuracy_column, loss_column, errors_column = st.columns(3)
 accuracy_column.metric("Test accuracy", f"{metrics['accuracy']:.2%}")
-loss_column.metric("Test loss", f"{metrics['loss']:.4f}")
-errors_column.metric("Mistakes", f"{metrics['errors']:,} of {metrics['n']:,}")
+loss_column.metric("Test loss", f"{metrics['loss']:.4f}", help="cross-entropy: lower means surer when right")
+errors_column.metric("Mistakes", f"{count(metrics['errors'])} of {count(metrics['n'])}")
 
 st.subheader("Confusion matrix")
 view = st.segmented_control("Show", [COUNTS, SHARES], default=COUNTS, key="confusion_view") or COUNTS
@@ -162,7 +232,7 @@ event = st.altair_chart(
 )
 chosen_cells = event["selection"].get("cell")
 if chosen_cells:
-    open_cell(chosen_cells[0])
+    open_cell(chosen_cells[0], confusion)
 
 scores_column, pairs_column = st.columns([3, 2], gap="large")
 with scores_column:
@@ -170,7 +240,9 @@ with scores_column:
     st.dataframe(
         pd.DataFrame(metrics["per_class"]),
         hide_index=True,
-        column_config={name: st.column_config.NumberColumn(format="%.4f") for name in ("precision", "recall", "f1")},
+        column_config={
+            name: st.column_config.NumberColumn(format="%.4f") for name in ("precision", "recall", "f1")
+        },
     )
 with pairs_column:
     st.subheader("Most confused pairs")
@@ -181,15 +253,16 @@ with pairs_column:
         text_column, button_column = st.columns([3, 2], vertical_alignment="center")
         text_column.markdown(pair_sentence(pair))
         if button_column.button("Show them", key=f"pair_{pair['true']}_{pair['predicted']}"):
-            app_state.show_mistakes(pair["true"], pair["predicted"])
+            show_mistakes(pair["true"], pair["predicted"])
 
     st.subheader("Other mistakes")
     true_column, predicted_column = st.columns(2)
-    digits = [None, *range(10)]
-    true = true_column.selectbox("True digit", digits, format_func=lambda d: "any" if d is None else str(d))
-    predicted = predicted_column.selectbox("Predicted digit", digits, format_func=lambda d: "any" if d is None else str(d))
+    with true_column:
+        true = digit_filter("True digit", "evaluation_true", "true")
+    with predicted_column:
+        predicted = digit_filter("Predicted digit", "evaluation_predicted", "predicted", exclude=true)
     if st.button("Show these mistakes", key="open_mistakes"):
-        app_state.show_mistakes(true, predicted)
+        show_mistakes(true, predicted)
 
 st.subheader("On real people's drawings")
-show_drawn(model, label)
+show_drawn(model, model_label)

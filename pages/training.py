@@ -1,43 +1,38 @@
-"""Training: how each model was trained — settings, time, learning curves and architecture."""
+"""Training: how each model was trained — settings, time, learning curves and architecture, from its record."""
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-import app_state
 from digitlib.artifacts import ArtifactError, available_models
+from digitlib.data import DIGITS_SET, LETTERS_SET
+from digitlib.registry import label, spec
+from ui.cached import drawn_results, test_metrics, training_record
+from ui.models import pick_model
+from ui.text import minutes
 
 NOT_APPLICABLE = "—"  # shown instead of "None" for what a model does not have
-
-
-def minutes(seconds: float) -> str:
-    """A duration for people: seconds under two minutes, minutes above."""
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+PERCENT = st.column_config.NumberColumn(format="percent")
 
 
 def comparison_row(name: str, record: dict) -> dict:
     """One model's line in the side-by-side table."""
-    settings, history, machine = record["settings"], record.get("history"), record.get("machine", {})
     try:
-        test_accuracy = app_state.test_metrics(name)["accuracy"]
+        test_accuracy = test_metrics(name)["accuracy"]
     except ArtifactError:
         test_accuracy = None
     try:
-        drawn = app_state.drawn_results(name)
+        drawn = drawn_results(name)
     except ArtifactError:
         drawn = {}
     return {
-        "model": app_state.model_label(name),
+        "model": label(name),
+        "role": spec(name).role,
+        "MNIST test": test_accuracy,
+        "real drawings read right": drawn.get(DIGITS_SET, {}).get("readable_accuracy"),
+        "letters rejected": drawn.get(LETTERS_SET, {}).get("rejection_rate"),
         "parameters": record["parameters"],
-        "epochs": settings.get("epochs"),
-        "augmented": "yes" if settings["augment"] else "no",
         "training time": minutes(record["wall_time_s"]),
-        "cores": machine.get("cores"),
-        "train accuracy": history["accuracy"][-1] if history else None,
-        "validation accuracy": history["val_accuracy"][-1] if history else None,
-        "test accuracy": test_accuracy,
-        "drawn_dev read right": drawn.get("drawn_dev", {}).get("accuracy"),
-        "letters rejected": drawn.get("nondigit_dev", {}).get("rejection_rate"),
     }
 
 
@@ -62,45 +57,38 @@ def curve_chart(history: dict, metric: str) -> alt.Chart:
     )
 
 
-def show_ensemble(record: dict) -> None:
-    """What an ensemble is made of; its members have the learning curves."""
-    time_column, members_column, parameters_column = st.columns(3)
-    time_column.metric("Training time (all members)", minutes(record["wall_time_s"]))
-    members_column.metric("Members", len(record["members"]))
-    parameters_column.metric("Parameters", f"{record['parameters']:,}")
-    st.markdown(
-        "An ensemble: it averages the digit probabilities of "
-        + ", ".join(app_state.model_label(member) for member in record["members"])
-        + ", each trained with its own recipe. Pick a member in the sidebar for its learning curves."
-    )
-
-
-def show_architecture(name: str) -> None:
-    """The model's layers with their output shapes and parameters."""
+def show_architecture(record: dict) -> None:
+    """The model's layers with their output shapes and parameters, as recorded at training."""
     st.markdown("**Architecture**")
-    try:
-        layers = app_state.architecture(name)
-    except ArtifactError as error:
-        st.error(f"The architecture cannot be read: {error}")
+    layers = record.get("architecture")
+    if not layers:
+        st.info("This training record has no architecture: train the model again to record it.")
         return
     st.dataframe(
-        pd.DataFrame(layers),
-        hide_index=True,
-        column_config={"output_shape": "output shape (without batch)"},
+        pd.DataFrame(layers), hide_index=True, column_config={"output_shape": "output shape (without batch)"}
     )
     st.caption(f"{sum(layer['parameters'] for layer in layers):,} parameters in all.")
 
 
+def show_drawings_phase(record: dict) -> None:
+    """How a model learnt from real drawings after MNIST."""
+    phase = record["drawings"]
+    times = phase["fine_tuning_time_s"]
+    st.markdown("**Then, real drawings**")
+    st.caption(
+        f"Fine-tuned on {phase['digits_trained']:,} drawn digits and {phase['letters_trained']:,} letters "
+        f"({phase['unreadable_left_out']} drawings that do not show their label left out), mixed with MNIST digits: "
+        f"once per group of institutions left out ({', '.join(k for k in times if k != 'all')}), for the figures "
+        f"on drawings, then once on all of them for the model you use ({minutes(sum(times.values()))} in all)."
+    )
+
+
 def show_model(name: str, record: dict) -> None:
     """Learning curves, settings, time and architecture of one model."""
-    if "members" in record:
-        show_ensemble(record)
-        show_architecture(name)
-        return
     history = record["history"]
     time_column, epochs_column, parameters_column, validation_column = st.columns(4)
     time_column.metric("Training time", minutes(record["wall_time_s"]))
-    epochs_column.metric("Epochs", len(history["loss"]))
+    epochs_column.metric("MNIST epochs", len(history["loss"]))
     parameters_column.metric("Parameters", f"{record['parameters']:,}")
     validation_column.metric("Final validation accuracy", f"{history['val_accuracy'][-1]:.2%}")
 
@@ -111,13 +99,20 @@ def show_model(name: str, record: dict) -> None:
     with accuracy_column:
         st.markdown("**Accuracy per epoch**")
         st.altair_chart(curve_chart(history, "accuracy"), width="stretch")
+    if "drawings" in record:
+        show_drawings_phase(record)
 
     settings_column, architecture_column = st.columns([1, 2])
     with settings_column:
         st.markdown("**Settings**")
         settings = {**record["settings"], "training images": record["train_images"]}
         st.dataframe(
-            pd.DataFrame({"setting": list(settings), "value": [NOT_APPLICABLE if v is None else str(v) for v in settings.values()]}),
+            pd.DataFrame(
+                {
+                    "setting": list(settings),
+                    "value": [NOT_APPLICABLE if v is None else str(v) for v in settings.values()],
+                }
+            ),
             hide_index=True,
         )
         machine = record.get("machine", {})
@@ -127,38 +122,43 @@ def show_model(name: str, record: dict) -> None:
             f"Keras {record.get('keras', '?')} on {record.get('backend', '?')}."
         )
     with architecture_column:
-        show_architecture(name)
+        show_architecture(record)
 
 
 st.title("Training")
-names = app_state.strongest_first(available_models())
+names = available_models()
 records = {}
 for name in names:
     try:
-        records[name] = app_state.training_record(name)
+        records[name] = training_record(name)
     except ArtifactError:
-        pass  # the table says which models have no record
+        pass  # the caption below says which models have no record
 
 st.subheader("All models side by side")
 if records:
     st.dataframe(
         pd.DataFrame([comparison_row(name, record) for name, record in records.items()]),
         hide_index=True,
-        placeholder=NOT_APPLICABLE,  # an ensemble has no epochs or training accuracy of its own
+        placeholder=NOT_APPLICABLE,
         column_config={
+            "model": st.column_config.TextColumn(pinned=True),
             "parameters": st.column_config.NumberColumn(format="localized"),
-            **{
-                column: st.column_config.NumberColumn(format="percent")
-                for column in ("train accuracy", "validation accuracy", "test accuracy", "drawn_dev read right", "letters rejected")
-            },
+            "MNIST test": PERCENT,
+            "real drawings read right": st.column_config.NumberColumn(
+                format="percent",
+                help="Digits drawn by people at institutions the model never saw, right and answered",
+            ),
+            "letters rejected": st.column_config.NumberColumn(
+                format="percent", help='Letters drawn by people, answered "not a digit" or "not sure"'
+            ),
         },
     )
-untracked = [app_state.model_label(name) for name in names if name not in records]
+untracked = [label(name) for name in names if name not in records]
 if untracked:
     st.info(f"No training record (`NAME.training.json`) for: {', '.join(untracked)}.")
 
-model = app_state.pick_model()
+model = pick_model()
 if model is not None:
-    st.subheader(app_state.model_label(model))
+    st.subheader(label(model))
     if model in records:
         show_model(model, records[model])
