@@ -1,10 +1,10 @@
-# Two commands: `make run` starts the app, `make test` runs the whole test suite.
+# Two commands: `make run` starts the app, `make test` runs the checks and the whole test suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test
+.PHONY: run test models results
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -14,32 +14,27 @@ $(VENV)/.app: requirements.txt | $(BIN)/activate
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/activate
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.train: requirements.txt requirements-train.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements-train.txt
 	touch $(VENV)/.app $@
+
+$(VENV)/.dev: requirements.txt requirements-train.txt requirements-dev.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.app $(VENV)/.train $@
 
 run: $(VENV)/.app
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
 test: $(VENV)/.dev
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-# Everything below reproduces the committed models and the README's numbers (DIGITLIB_MNIST and DATA must point at the data).
-DATA ?= ../shared/data
-MODELS := mlp cnn digitnet digitnet2 digitnet3 digitnet4 drawnet drawnet2 drawnet3 drawnet4 studionet mnistnet mildnet pairnet shiftnet quicknet quicknet2
+# Every model and every figure of docs/results.md and the README (DIGITLIB_MNIST and DIGITLIB_DATA must be set).
+models: $(VENV)/.train
+	$(BIN)/python -m digitlib train --all
 
-.PHONY: models results
-
-models: $(VENV)/.app
-	for m in $(MODELS); do $(BIN)/python -m digitlib train --model $$m || exit 1; done
-
-results: $(VENV)/.app
-	$(BIN)/python -m digitlib export
-	for m in $(MODELS); do \
-	  $(BIN)/python -m digitlib calibrate --model $$m --digits $(DATA)/drawn_dev.npz --nondigits $(DATA)/nondigit_dev.npz && \
-	  $(BIN)/python -m digitlib evaluate --model $$m && \
-	  $(BIN)/python -m digitlib evaluate --model $$m --drawings $(DATA)/drawn_dev.npz && \
-	  $(BIN)/python -m digitlib evaluate --model $$m --drawings $(DATA)/nondigit_dev.npz || exit 1; \
-	done
+results: $(VENV)/.train
+	$(BIN)/python -m digitlib measure
 	$(BIN)/python -m digitlib bench
-	$(BIN)/python -m digitlib report
+	$(BIN)/python -m digitlib report --write docs/results.md
