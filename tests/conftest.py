@@ -14,6 +14,8 @@ import pytest
 from digitlib.data import load_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
+# The real-browser fixtures (an app server, Chromium), for the test_browser_* modules.
+pytest_plugins = ["browser"]
 
 
 @pytest.fixture(autouse=True)
@@ -40,12 +42,48 @@ def drawn(shared_data_dir) -> dict[str, np.ndarray]:
 @pytest.fixture(scope="session")
 def predictor():
     """The committed default model, from the project's models/."""
-    from digitlib.artifacts import DEFAULT_MODEL, model_files
+    from digitlib.registry import DEFAULT_MODEL
     from digitlib.serving import Predictor
 
-    if not model_files(DEFAULT_MODEL, ROOT / "models").model.is_file():
-        pytest.skip(f"the default model {DEFAULT_MODEL} is not trained")
     return Predictor(DEFAULT_MODEL, ROOT / "models")
+
+
+@pytest.fixture(scope="session")
+def mnist_file() -> Path:
+    """The local MNIST file the app reads ($DIGITLIB_MNIST)."""
+    path = os.environ.get("DIGITLIB_MNIST")
+    if not path or not Path(path).is_file():
+        pytest.skip("set DIGITLIB_MNIST to a local mnist.npz")
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory, mnist_file) -> Path:
+    """A models folder with a tiny CNN and MLP, trained for one epoch on a few images and evaluated on MNIST test."""
+    from digitlib.artifacts import model_files
+    from digitlib.evaluate import evaluate_mnist
+    from digitlib.serving import Predictor
+    from digitlib.train import train
+
+    folder = tmp_path_factory.mktemp("tiny_models")
+    for name, limit in (("cnn", 3000), ("mlp", 300)):
+        train(name, epochs=1, out=folder, mnist=mnist_file, limit=limit, verbose=0)
+        evaluate_mnist(Predictor(name, folder).predict, model_files(name, folder), mnist_file)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def strokes_file(shared_data_dir) -> str:
+    """drawn_dev's pen strokes (a .jsonl.gz beside its .npz)."""
+    return str(shared_data_dir / "drawn_dev.jsonl.gz")
+
+
+def committed(*names: str, folder: Path) -> Path:
+    """A models folder holding only some of the committed models (their files linked, not copied)."""
+    for name in names:
+        for path in (ROOT / "models").glob(f"{name}.*"):
+            (folder / path.name).symlink_to(path)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +95,9 @@ def shared_data_dir() -> Path:
     return Path(path).resolve().parent
 
 
-def digit_on_canvas(digit: np.ndarray, size: int = 200, top: int = 40, left: int = 40, canvas: int = 280) -> np.ndarray:
+def digit_on_canvas(
+    digit: np.ndarray, size: int = 200, top: int = 40, left: int = 40, canvas: int = 280
+) -> np.ndarray:
     """An MNIST digit enlarged to `size` px and pasted on a black canvas, as if drawn there."""
     import cv2
 
@@ -76,7 +116,9 @@ def ink_crop(drawing: np.ndarray, height: int) -> np.ndarray:
     x, y, w, h = ink_bbox(drawing)
     scale = height / h
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.resize(drawing[y : y + h, x : x + w], (max(1, round(w * scale)), height), interpolation=interpolation)
+    return cv2.resize(
+        drawing[y : y + h, x : x + w], (max(1, round(w * scale)), height), interpolation=interpolation
+    )
 
 
 def compose_number(
@@ -102,7 +144,9 @@ def compose_number(
     return canvas
 
 
-def photographed(canvas: np.ndarray, rng: np.random.Generator, dark_ink: bool = True, side: int = 420) -> bytes:
+def photographed(
+    canvas: np.ndarray, rng: np.random.Generator, dark_ink: bool = True, side: int = 420
+) -> bytes:
     """A white-on-black drawing as a JPEG photo of ink on paper: texture, uneven light, noise, blur, compression."""
     import cv2
 

@@ -1,23 +1,42 @@
-"""The command line: right answers on real digits, one readable line on every user error."""
+"""The command line: the app's own answers on real digits and drawings, one readable line per user error."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-
 from conftest import ROOT, digit_on_canvas
+
+from digitlib.classes import NOT_SURE
+from digitlib.data import fold_names, unreadable
+from digitlib.photo import picture_ink
+from digitlib.preprocess import to_mnist
+from digitlib.registry import MODEL_NAMES
+from digitlib.serving import Predictor
 from digitlib.sheet import CAPTION_HEIGHT, COLUMNS, GUTTER, TILE
 
+MODELS = ROOT / "models"
+DRAWN_KEYS = ("images", "labels", "institution", "sample_id")
+LETTER_KEYS = ("images", "letters", "institution", "sample_id")
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run `python -m digitlib ...` from the project root."""
-    return subprocess.run([sys.executable, "-m", "digitlib", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "digitlib", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) -> None:
@@ -26,6 +45,35 @@ def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) ->
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and fragment in errors[0], result.stderr
+
+
+def cnn_models(folder: Path, calibrated: bool = True) -> Path:
+    """A models folder linking the committed CNN's Keras and ONNX files, and its threshold if `calibrated`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for suffix in (".keras", ".onnx", ".threshold.json") if calibrated else (".keras", ".onnx"):
+        (folder / f"cnn{suffix}").symlink_to(MODELS / f"cnn{suffix}")
+    return folder
+
+
+def cnn_probabilities(images: np.ndarray) -> np.ndarray:
+    """Oracle: the committed CNN's probabilities for canvases, through the app's preprocessing."""
+    return Predictor("cnn", MODELS).predict(np.stack([to_mnist(image) for image in images]))
+
+
+def answers_at(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """Oracle: the top digit where it reaches the threshold, else "not sure" (for a ten-class model)."""
+    return np.where(probabilities.max(axis=1) >= threshold, probabilities.argmax(axis=1), NOT_SURE)
+
+
+def by_institution(institutions: np.ndarray, correct: np.ndarray) -> dict:
+    """Oracle: the count and share right of each institution's drawings."""
+    return {
+        str(name): {
+            "n": int((institutions == name).sum()),
+            "score": pytest.approx(correct[institutions == name].mean()),
+        }
+        for name in np.unique(institutions)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -43,152 +91,348 @@ def digit_pngs(tmp_path_factory, mnist):
     return paths, [int(y) for y in y_test[:5]]
 
 
-def test_predict_reads_real_digits(digit_pngs):
+def test_predict_answers_each_file_as_the_photo_upload_does(digit_pngs):
     paths, labels = digit_pngs
-    result = run_cli("predict", *paths, "--model", "cnn", "--json")
+    result = run_cli("predict", *paths, "--model", "cnn", "--models", str(MODELS), "--json")
     assert result.returncode == 0, result.stderr
-    answers = json.loads(result.stdout.strip().splitlines()[-1])
-    assert [a["digit"] for a in answers] == labels
-    assert all(len(a["probabilities"]) == 10 and a["confidence"] > 0.5 for a in answers)
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(answers) == len(paths)
+    predictor = Predictor("cnn", MODELS)
+    for path, label, answer in zip(paths, labels, answers):
+        _, expected = predictor.read_drawing(picture_ink(Path(path).read_bytes()))
+        assert answer == {
+            "file": path,
+            "answer": str(label),
+            "digit": label,
+            "confidence": pytest.approx(expected.confidence),
+            "sure": True,
+            "probabilities": pytest.approx(expected.probabilities.tolist(), abs=1e-6),
+        }
 
 
 def test_predict_plain_output_names_the_digit(digit_pngs):
     paths, labels = digit_pngs
-    result = run_cli("predict", paths[0], "--model", "cnn")
-    assert result.returncode == 0 and result.stdout.startswith(f"{paths[0]}: {labels[0]}")
+    result = run_cli("predict", paths[0], "--model", "cnn", "--models", str(MODELS))
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 1
+    assert result.stdout.startswith(f"{paths[0]}: {labels[0]}  confidence ")
+
+
+def test_predict_below_the_threshold_says_not_sure_and_gives_the_best_guess(digit_pngs, tmp_path):
+    paths, labels = digit_pngs
+    models = cnn_models(tmp_path, calibrated=False)
+    (models / "cnn.threshold.json").write_text(json.dumps({"threshold": 1.0}))
+    result = run_cli("predict", paths[0], "--model", "cnn", "--models", str(models))
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(
+        rf"{re.escape(paths[0])}: not sure \(best guess {labels[0]}, \d+\.\d%\)\n", result.stdout
+    )
+
+
+def test_predict_a_blank_picture_says_no_ink(tmp_path):
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((200, 200), 255, np.uint8))
+    result = run_cli("predict", str(blank), "--model", "cnn", "--models", str(MODELS))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{blank}: no ink found\n"
+
+
+def test_predict_answers_the_good_files_and_fails_for_a_bad_one(digit_pngs, tmp_path):
+    paths, labels = digit_pngs
+    missing = tmp_path / "missing.png"
+    result = run_cli("predict", paths[0], str(missing), paths[1], "--model", "cnn", "--models", str(MODELS))
+    assert result.returncode == 1
+    assert [line.split("  ")[0] for line in result.stdout.splitlines()] == [
+        f"{paths[0]}: {labels[0]}",
+        f"{paths[1]}: {labels[1]}",
+    ]
+    assert_one_line_error(result, f"cannot read {missing}: No such file or directory")
 
 
 def test_predict_missing_file(tmp_path):
-    assert_one_line_error(run_cli("predict", str(tmp_path / "nope.png")), "no such file")
+    missing = tmp_path / "nope.png"
+    assert_one_line_error(
+        run_cli("predict", str(missing), "--model", "cnn", "--models", str(MODELS)),
+        f"cannot read {missing}: No such file or directory",
+    )
 
 
 def test_predict_non_image_renamed_png(tmp_path):
     fake = tmp_path / "fake.png"
     fake.write_text("just some text, not a picture")
-    assert_one_line_error(run_cli("predict", str(fake)), "not a readable")
+    assert_one_line_error(
+        run_cli("predict", str(fake), "--model", "cnn", "--models", str(MODELS)),
+        f"cannot read {fake}: not a readable PNG or JPEG image",
+    )
 
 
 def test_predict_empty_file(tmp_path):
-    (tmp_path / "empty.png").write_bytes(b"")
-    assert_one_line_error(run_cli("predict", str(tmp_path / "empty.png")), "empty")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    assert_one_line_error(
+        run_cli("predict", str(empty), "--model", "cnn", "--models", str(MODELS)),
+        f"cannot read {empty}: the file is empty",
+    )
 
 
 def test_predict_decompression_bomb(tmp_path):
-    ok, png = cv2.imencode(".png", np.zeros((12_000, 12_000), np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    (tmp_path / "bomb.png").write_bytes(png.tobytes())
-    assert_one_line_error(run_cli("predict", str(tmp_path / "bomb.png")), "too large")
+    bomb = tmp_path / "bomb.png"
+    _, png = cv2.imencode(".png", np.zeros((12_000, 12_000), np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    bomb.write_bytes(png.tobytes())
+    assert_one_line_error(
+        run_cli("predict", str(bomb), "--model", "cnn", "--models", str(MODELS)),
+        f"cannot read {bomb}: the image is too large (12000x12000 px",
+    )
 
 
 def test_missing_model(digit_pngs, tmp_path):
     paths, _ = digit_pngs
-    assert_one_line_error(run_cli("predict", paths[0], "--models", str(tmp_path)), "model not found")
-    assert_one_line_error(run_cli("evaluate", "--model", "nosuchmodel"), "model not found")
+    missing = f"model not found: {tmp_path / 'cnn.onnx'}"
+    assert_one_line_error(run_cli("predict", paths[0], "--model", "cnn", "--models", str(tmp_path)), missing)
+    assert_one_line_error(run_cli("evaluate", "--model", "cnn", "--models", str(tmp_path)), missing)
 
 
-@pytest.mark.parametrize("content", [b"PK\x03\x04 definitely not a keras archive", b""], ids=["corrupt", "empty"])
+@pytest.mark.parametrize("command", [["predict", "digit.png"], ["evaluate"], ["calibrate"]])
+def test_only_declared_models_can_be_asked_for(command, tmp_path):
+    """A removed model is refused even where its files still lie."""
+    (tmp_path / "quicknet.onnx").symlink_to(MODELS / "cnn.onnx")
+    result = run_cli(*command, "--model", "quicknet", "--models", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    refusal = result.stderr.splitlines()[-1]
+    assert "error: argument --model: invalid choice: 'quicknet'" in refusal
+    assert all(name in refusal for name in MODEL_NAMES)
+
+
+@pytest.mark.parametrize("content", [b"definitely not an onnx model", b""], ids=["corrupt", "empty"])
 def test_corrupt_or_empty_model_file(digit_pngs, tmp_path, content):
     paths, _ = digit_pngs
-    (tmp_path / "cnn.keras").write_bytes(content)
-    assert_one_line_error(run_cli("predict", paths[0], "--model", "cnn", "--models", str(tmp_path)), "cannot load model")
+    (tmp_path / "cnn.onnx").write_bytes(content)
+    assert_one_line_error(
+        run_cli("predict", paths[0], "--model", "cnn", "--models", str(tmp_path)),
+        f"cannot load model {tmp_path / 'cnn.onnx'}",
+    )
+
+
+def test_an_export_not_made_from_the_keras_file_beside_it_is_refused(digit_pngs, tmp_path):
+    paths, _ = digit_pngs
+    (tmp_path / "cnn.onnx").symlink_to(MODELS / "cnn.onnx")
+    (tmp_path / "cnn.keras").symlink_to(MODELS / "mlp.keras")
+    assert_one_line_error(
+        run_cli("predict", paths[0], "--model", "cnn", "--models", str(tmp_path)),
+        f"{tmp_path / 'cnn.onnx'} was not exported from {tmp_path / 'cnn.keras'}",
+    )
 
 
 def test_missing_drawings_file(tmp_path):
-    assert_one_line_error(run_cli("evaluate", "--model", "cnn", "--drawings", str(tmp_path / "x.npz")), "not found")
+    missing = tmp_path / "x.npz"
+    assert_one_line_error(
+        run_cli("evaluate", "--model", "cnn", "--models", str(MODELS), "--drawings", str(missing)),
+        f"drawings file not found: {missing}",
+    )
 
 
 def test_missing_mnist(tmp_path):
-    result = run_cli("evaluate", "--model", "cnn", "--mnist", str(tmp_path / "mnist.npz"), "--models", str(tmp_path))
-    assert_one_line_error(result, "not found")
+    models = cnn_models(tmp_path / "models")
+    missing = tmp_path / "mnist.npz"
+    result = run_cli("evaluate", "--model", "cnn", "--mnist", str(missing), "--models", str(models))
+    assert_one_line_error(result, f"MNIST file not found: {missing}")
 
 
-def test_evaluate_drawings_json(shared_data_dir, tmp_path):
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--errors", "errors.png"], "--errors needs --drawings"),
+        (["--save"], "--save needs --drawings"),
+    ],
+    ids=["errors", "save"],
+)
+def test_errors_sheet_and_save_need_drawings(tmp_path, option, message):
+    models = cnn_models(tmp_path / "models")
+    assert_one_line_error(run_cli("evaluate", "--model", "cnn", "--models", str(models), *option), message)
+    assert sorted(path.name for path in models.iterdir()) == ["cnn.keras", "cnn.onnx", "cnn.threshold.json"]
+
+
+# --- drawn sets -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def drawn_subset(shared_data_dir, tmp_path_factory) -> tuple[Path, dict[str, np.ndarray]]:
+    """100 drawn digits, every 61st (one of them unreadable), as `subset.npz`, and their arrays."""
     with np.load(shared_data_dir / "drawn_dev.npz") as data:
         rows = np.arange(0, len(data["labels"]), 61)[:100]
-        subset = {k: data[k][rows] for k in ("images", "labels", "institution")}
-    np.savez(tmp_path / "subset.npz", **subset)
-    models = tmp_path / "models"
-    models.mkdir()
-    os.symlink(ROOT / "models" / "cnn.keras", models / "cnn.keras")
+        subset = {key: data[key][rows] for key in DRAWN_KEYS}
+    path = tmp_path_factory.mktemp("drawn") / "subset.npz"
+    np.savez(path, **subset)
+    return path, subset
+
+
+def test_evaluate_drawings_scores_the_app_answers_and_keeps_them_only_when_asked(drawn_subset, tmp_path):
+    path, subset = drawn_subset
+    models = cnn_models(tmp_path / "models")
     sheet = tmp_path / "errors.png"
     result = run_cli(
-        "evaluate", "--model", "cnn", "--models", str(models), "--drawings", str(tmp_path / "subset.npz"), "--json", "--errors", str(sheet)
-    )
+        "evaluate", "--model", "cnn", "--models", str(models), "--drawings", str(path), "--json",
+        "--errors", str(sheet),
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["n"] == 100 and 0.85 <= report["accuracy"] <= 1.0
-    assert 0.0 <= report["answered_rate"] <= 1.0 and set(report["per_institution"]) <= set(subset["institution"])
-    assert json.loads((models / "cnn.drawn.json").read_text())["subset"]["n"] == 100
+    report = json.loads(result.stdout)
+    threshold = json.loads((MODELS / "cnn.threshold.json").read_text())["threshold"]
+    probabilities, labels = cnn_probabilities(subset["images"]), subset["labels"]
+    guesses, answered = probabilities.argmax(axis=1), probabilities.max(axis=1) >= threshold
+    correct = answers_at(probabilities, threshold) == labels
+    readable = ~unreadable(subset["sample_id"])
+    assert readable.sum() == 99
+    assert report["model"] == "cnn" and report["drawings"] == "subset.npz" and report["n"] == 100
+    assert report["measured"] == "as shipped" and report["threshold"] == pytest.approx(threshold)
+    assert report["accuracy"] == pytest.approx(correct.mean()) and 0.85 <= report["accuracy"] < 1
+    assert report["answered_rate"] == pytest.approx(answered.mean())
+    assert report["readable_answered_rate"] == pytest.approx(answered[readable].mean())
+    assert report["accuracy_before_threshold"] == pytest.approx((guesses == labels).mean())
+    assert report["readable_n"] == 99 and report["readable_accuracy"] == pytest.approx(
+        correct[readable].mean()
+    )
+    assert report["per_institution"] == by_institution(subset["institution"], correct)
+    assert report["per_institution_readable"] == by_institution(
+        subset["institution"][readable], correct[readable]
+    )
+    assert not (models / "cnn.drawn.json").exists()
     # The sheet holds one tile per drawing whose best guess is wrong, eight to a row.
-    misread = round(100 * (1 - report["accuracy_before_threshold"]))
-    assert misread > 0 and cv2.imread(str(sheet)).shape[0] == GUTTER + -(-misread // COLUMNS) * (TILE + CAPTION_HEIGHT + GUTTER)
+    misread = int((guesses != labels).sum())
+    assert misread > 0 and cv2.imread(str(sheet)).shape[0] == GUTTER + -(-misread // COLUMNS) * (
+        TILE + CAPTION_HEIGHT + GUTTER
+    )
 
 
-def test_calibrate_rejects_the_share_of_letters_asked_and_no_more(shared_data_dir, tmp_path):
-    """The saved threshold answers enough digits, rejects the share of letters asked for, and is the lowest that does."""
-    from digitlib.evaluate import top_confidences
-    from digitlib.serving import Predictor
-
-    with np.load(shared_data_dir / "drawn_dev.npz") as data:
-        np.savez(tmp_path / "digits.npz", images=data["images"][::100], labels=data["labels"][::100])
-    with np.load(shared_data_dir / "nondigit_dev.npz") as data:
-        np.savez(tmp_path / "letters.npz", images=data["images"][::40], letters=data["letters"][::40])
-    models = tmp_path / "models"
-    models.mkdir()
-    os.symlink(ROOT / "models" / "cnn.keras", models / "cnn.keras")
+def test_evaluate_save_keeps_the_result_under_the_set_name_beside_earlier_ones(drawn_subset, tmp_path):
+    path, subset = drawn_subset
+    models = cnn_models(tmp_path)
+    earlier = {"drawn_dev": {"n": 6114, "accuracy": 0.95}}
+    (models / "cnn.drawn.json").write_text(json.dumps(earlier))
     result = run_cli(
-        "calibrate", "--model", "cnn", "--models", str(models), "--digits", str(tmp_path / "digits.npz"),
-        "--nondigits", str(tmp_path / "letters.npz"), "--min-answered", "0.6", "--min-rejected", "0.3",
+        "evaluate", "--model", "cnn", "--models", str(models), "--drawings", str(path), "--threshold", "0.99",
+        "--save", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert json.loads((models / "cnn.drawn.json").read_text()) == {**earlier, "subset": report}
+    # The threshold asked for applies to every drawing, whatever the model's calibration.
+    probabilities = cnn_probabilities(subset["images"])
+    answered = probabilities.max(axis=1) >= 0.99
+    assert report["threshold"] == 0.99 and 0 < answered.mean() < 1
+    assert report["answered_rate"] == pytest.approx(answered.mean())
+    assert report["accuracy"] == pytest.approx((answers_at(probabilities, 0.99) == subset["labels"]).mean())
+
+
+@pytest.fixture(scope="module")
+def calibration_sets(shared_data_dir, tmp_path_factory) -> dict:
+    """Drawn digits (every 100th, and five unreadable ones) and letters (every 40th) as npz files, with the
+    committed CNN's confidence on the readable digits and on the letters and their folds."""
+    folder = tmp_path_factory.mktemp("calibration")
+    with np.load(shared_data_dir / "drawn_dev.npz") as data:
+        rows = np.r_[0 : len(data["labels"]) : 100, 3182:3191:2]
+        digits = {key: data[key][rows] for key in DRAWN_KEYS}
+    with np.load(shared_data_dir / "nondigit_dev.npz") as data:
+        letters = {key: data[key][::40] for key in LETTER_KEYS}
+    np.savez(folder / "digits.npz", **digits)
+    np.savez(folder / "letters.npz", **letters)
+    readable = ~unreadable(digits["sample_id"])
+    return {
+        "digits": folder / "digits.npz",
+        "letters": folder / "letters.npz",
+        "readable_n": int(readable.sum()),
+        "digit_confidence": cnn_probabilities(digits["images"][readable]).max(axis=1),
+        "digit_folds": fold_names(digits["institution"][readable]),
+        "letter_confidence": cnn_probabilities(letters["images"]).max(axis=1),
+        "letter_folds": fold_names(letters["institution"]),
+    }
+
+
+def calibrate_cnn(sets: dict, models: Path, *options: str) -> dict:
+    """Run `calibrate` on the sets; the threshold file it saved, checked to be what it printed."""
+    result = run_cli(
+        "calibrate", "--model", "cnn", "--models", str(models), "--digits", str(sets["digits"]),
+        "--nondigits", str(sets["letters"]), *options,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     saved = json.loads((models / "cnn.threshold.json").read_text())
-    predict = Predictor("cnn", models).predict
-    with np.load(tmp_path / "digits.npz") as digits, np.load(tmp_path / "letters.npz") as letters:
-        digit_confidence, letter_confidence = top_confidences(predict, digits["images"]), top_confidences(predict, letters["images"])
-    threshold = saved["threshold"]
-    assert (digit_confidence >= threshold).mean() >= 0.6
-    assert (letter_confidence < threshold).mean() >= 0.3 and saved["nondigits_rejection_rate"] == (letter_confidence < threshold).mean()
-    # Any lower threshold rejects fewer letters than asked.
-    assert (letter_confidence < letter_confidence[letter_confidence < threshold].max()).mean() < 0.3
+    assert json.loads(result.stdout) == saved
+    assert saved["digits"] == "digits" and saved["nondigits"] == "letters"
+    assert saved["digits_n"] == sets["readable_n"] == 61 and saved["nondigits_n"] == 50
+    assert set(saved["folds"]) == set(sets["digit_folds"]) | set(sets["letter_folds"])
+    return saved
 
 
-def test_an_errors_sheet_needs_drawings(tmp_path):
-    assert_one_line_error(run_cli("evaluate", "--model", "cnn", "--errors", str(tmp_path / "errors.png")), "--errors needs --drawings")
+def assert_lowest_rejecting(threshold: float, digits: np.ndarray, letters: np.ndarray) -> None:
+    """`threshold` answers 60% of the digits, rejects 30% of the letters, and no lower one rejects as many."""
+    assert (digits >= threshold).mean() >= 0.6
+    rejected = letters < threshold
+    assert rejected.mean() >= 0.3
+    assert (letters < letters[rejected].max()).mean() < 0.3
+
+
+def test_calibrate_rejects_the_share_of_letters_asked_and_no_more(calibration_sets, tmp_path):
+    """The threshold, and each fold's from the other folds alone, is the lowest rejecting the share asked."""
+    sets = calibration_sets
+    saved = calibrate_cnn(
+        sets, cnn_models(tmp_path, calibrated=False), "--min-answered", "0.6", "--min-rejected", "0.3"
+    )
+    digits, letters = sets["digit_confidence"], sets["letter_confidence"]
+    assert saved["min_answered"] == 0.6 and saved["min_rejected"] == 0.3
+    assert_lowest_rejecting(saved["threshold"], digits, letters)
+    assert saved["digits_answered_rate"] == pytest.approx((digits >= saved["threshold"]).mean())
+    assert saved["nondigits_rejection_rate"] == pytest.approx((letters < saved["threshold"]).mean())
+    for fold, threshold in saved["folds"].items():
+        assert_lowest_rejecting(
+            threshold, digits[sets["digit_folds"] != fold], letters[sets["letter_folds"] != fold]
+        )
+
+
+def test_calibrate_by_default_answers_99_3_percent_of_readable_digits(calibration_sets, tmp_path):
+    """The CNN cannot reject 96% of letters and still answer 99.3% of 61 digits: it answers them all."""
+    sets = calibration_sets
+    saved = calibrate_cnn(sets, cnn_models(tmp_path, calibrated=False))
+    digits = sets["digit_confidence"]
+    assert saved["min_answered"] == 0.993 and saved["min_rejected"] == 0.96
+    assert saved["threshold"] == pytest.approx(digits.min()) and saved["digits_answered_rate"] == 1.0
+    assert saved["folds"] == {
+        fold: pytest.approx(digits[sets["digit_folds"] != fold].min()) for fold in saved["folds"]
+    }
 
 
 # --- your drawings ----------------------------------------------------------------------------------------
 
 
-def test_export_drawings_then_evaluate_them(shared_data_dir, tmp_path):
-    from digitlib.classes import confident_digits
+def test_export_drawings_of_every_visitor_then_evaluate_them(shared_data_dir, tmp_path):
     from digitlib.collection import opened, save_drawing
-    from digitlib.preprocess import to_mnist
-    from digitlib.serving import Predictor
 
     with np.load(shared_data_dir / "drawn_dev.npz") as data:
         rows = np.arange(0, len(data["labels"]), 301)[:20]
-        canvases = [np.dstack([image, image, image, np.full_like(image, 255)]) for image in data["images"][rows]]
-        labels = data["labels"][rows].astype(int)
+        images, labels = data["images"][rows], data["labels"][rows].astype(int)
     labels[::4] = (labels[::4] + 1) % 10  # some wrong labels, so the expected accuracy is below 1
-    models = tmp_path / "models"
-    models.mkdir()
-    os.symlink(ROOT / "models" / "cnn.keras", models / "cnn.keras")
-    predictor = Predictor("cnn", models)
-    inputs = np.stack([to_mnist(canvas) for canvas in canvases])
-    probabilities = predictor.predict(inputs)
+    models = cnn_models(tmp_path / "models")
+    probabilities = cnn_probabilities(images)
+    answers = answers_at(probabilities, Predictor("cnn", models).threshold)
     db = tmp_path / "drawings.sqlite3"
     with opened(db) as connection:
-        for canvas, model_input, label, p in zip(canvases, inputs, labels, probabilities):
-            save_drawing(connection, canvas, model_input, int(label), int(p.argmax()), float(p.max()), "cnn")
+        for i, (image, label, answer, p) in enumerate(zip(images, labels, answers, probabilities)):
+            canvas = np.dstack([image, image, image, np.full_like(image, 255)])
+            owner = ("alice", "bob", None)[i % 3]
+            save_drawing(
+                connection, owner, canvas, to_mnist(canvas), int(label), int(answer), float(p.max()), "cnn"
+            )
 
     out = tmp_path / "mine.npz"
     exported = run_cli("export-drawings", str(out), "--db", str(db))
     assert exported.returncode == 0, exported.stderr
     assert exported.stdout.startswith(f"exported 20 drawings to {out}")
+    with np.load(out) as arrays:
+        assert arrays["labels"].tolist() == labels.tolist()
     result = run_cli("evaluate", "--model", "cnn", "--models", str(models), "--drawings", str(out), "--json")
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    expected = float((confident_digits(probabilities, predictor.threshold) == labels).mean())
-    assert report["n"] == 20 and report["accuracy"] == pytest.approx(expected) and expected < 1
+    report = json.loads(result.stdout)
+    expected = float((answers == labels).mean())
+    assert report["n"] == report["readable_n"] == 20 and expected < 1
+    assert report["accuracy"] == pytest.approx(expected)
     assert report["per_institution"] == {"you": {"n": 20, "score": pytest.approx(expected)}}
 
 
@@ -196,7 +440,7 @@ def test_export_drawings_without_a_database_or_drawings(drawings_db_path, tmp_pa
     from digitlib.collection import opened
 
     out = tmp_path / "mine.npz"
-    assert_one_line_error(run_cli("export-drawings", str(out)), "no drawings database")  # at $DIGITLIB_DRAWINGS_DB
+    assert_one_line_error(run_cli("export-drawings", str(out)), f"no drawings database at {drawings_db_path}")
     with opened(drawings_db_path):
         pass
     assert_one_line_error(run_cli("export-drawings", str(out)), "no drawings saved")
@@ -207,19 +451,27 @@ def test_export_drawings_without_a_database_or_drawings(drawings_db_path, tmp_pa
 
 
 def test_bench_reports_every_measurement_as_its_last_line(tmp_path):
-    for path in (ROOT / "models").glob("cnn.*"):
-        (tmp_path / path.name).write_bytes(path.read_bytes())
-    result = subprocess.run(
-        [sys.executable, "-m", "digitlib", "bench", "--model", "cnn", "--repeats", "30", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "DIGITLIB_MODELS": str(tmp_path)},
-    )
+    models = cnn_models(tmp_path / "models")
+    out = tmp_path / "bench.json"
+    result = run_cli(
+        "bench", "--model", "cnn", "--repeats", "30", "--out", str(out),
+        env={**os.environ, "DIGITLIB_MODELS": str(models)},
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = json.loads(result.stdout.splitlines()[-1])
     assert report["model"] == "cnn" and report["models"]["cnn"]["backend"] == "onnxruntime"
-    keys = ("full_path_p50_ms", "full_path_after_pause_p50_ms", "preprocess_p50_ms", "predict_p50_ms", "model_predict_p50_ms")
+    keys = (
+        "full_path_p50_ms",
+        "full_path_after_pause_p50_ms",
+        "preprocess_p50_ms",
+        "predict_p50_ms",
+        "model_predict_p50_ms",
+    )
     for key in (*keys, "speedup_vs_model_predict"):
         assert report[key] > 0, key
     # The full path is preprocessing plus prediction; model.predict is the slow way to do the second.
     assert report["full_path_p50_ms"] > report["predict_p50_ms"]
-    assert report["speedup_vs_model_predict"] == pytest.approx(report["model_predict_p50_ms"] / report["predict_p50_ms"])
-    assert json.loads((tmp_path / "bench.json").read_text())["model"] == "cnn"
+    assert report["speedup_vs_model_predict"] == pytest.approx(
+        report["model_predict_p50_ms"] / report["predict_p50_ms"]
+    )
+    assert json.loads(out.read_text()) == report

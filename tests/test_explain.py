@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from digitlib.explain import occlusion_map, patch_masks
+from digitlib.pictures import OPPOSES, SUPPORTS, saliency_overlay
 from digitlib.serving import Predictor
 
 MODELS = ROOT / "models"
@@ -16,8 +17,6 @@ SIDE = 28
 @pytest.fixture(scope="module")
 def cnn() -> Predictor:
     """The project's trained CNN, served as the app serves it."""
-    if not (MODELS / "cnn.keras").is_file():
-        pytest.skip("models/cnn.keras is not trained yet (python -m digitlib train --model cnn)")
     return Predictor("cnn", MODELS)
 
 
@@ -52,7 +51,7 @@ def grown(mask: np.ndarray, pixels: int) -> np.ndarray:
 
 
 def naive_occlusion_map(predict, image: np.ndarray, digit: int, patch: int, stride: int) -> np.ndarray:
-    """Oracle: hide one patch at a time, ask the model about that image alone, and average each pixel's drops."""
+    """Oracle: hide one patch at a time, ask the model about that image alone, average each pixel's drops."""
     starts = range(0, SIDE - patch + 1, stride)
     assert starts[-1] == SIDE - patch, "the oracle covers the edge only when the stride fits"
     before = predict(image[None])[0, digit]
@@ -93,7 +92,9 @@ def test_the_model_is_asked_once_with_every_copy_that_hides_ink(cnn, digits):
         occlusion_map(counting, images[0], answers[0], patch=patch, stride=stride)
         masks = patch_masks((SIDE, SIDE), patch, stride)
         hiding_ink = sum(bool(images[0][mask].any()) for mask in masks)
-        assert counting.batches == [1 + hiding_ink], "one call: the image itself and each copy that hides some ink"
+        assert counting.batches == [1 + hiding_ink], (
+            "one call: the image itself and each copy that hides some ink"
+        )
 
 
 def test_a_blank_image_needs_only_itself(cnn):
@@ -154,14 +155,14 @@ def test_bad_arguments_are_refused(shape, patch, stride, message):
 
 
 def test_overlay_is_red_where_hiding_hurts_and_blue_where_it_helps():
-    from app_state import OPPOSES, SUPPORTS, saliency_overlay
-
     image = np.full((SIDE, SIDE), 0.8, np.float32)
     saliency = np.zeros((SIDE, SIDE), np.float32)
     saliency[0, 0], saliency[0, 1], saliency[0, 2] = 0.02, -0.02, 0.005
     rgb = saliency_overlay(saliency, image)
     assert rgb.shape == (SIDE, SIDE, 3) and rgb.dtype == np.uint8
-    assert rgb[0, 0].tolist() == np.round(255 * SUPPORTS).astype(int).tolist(), "the strongest support in full red"
+    assert rgb[0, 0].tolist() == np.round(255 * SUPPORTS).astype(int).tolist(), (
+        "the strongest support in full red"
+    )
     assert rgb[0, 1].tolist() == np.round(255 * OPPOSES).astype(int).tolist(), "as strong against: full blue"
     assert rgb[0, 3].tolist() == [102, 102, 102], "no effect: the dimmed grey image"
     assert rgb[0, 2, 0] > 102 and rgb[0, 2, 2] < 102, "weaker support: tinted red"

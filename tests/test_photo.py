@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import compose_number, ink_crop, photographed
+
+from digitlib.imagefile import decode_image
 from digitlib.numbers import read_number, split_digits
 from digitlib.photo import photo_ink
-from digitlib.preprocess import decode_image, mnist_stages
+from digitlib.preprocess import mnist_stages
 
 PHOTOS = 200
 # Measured with the committed default model (quicknet) on these 200 digits: 96.5% right on their clean
@@ -28,7 +29,9 @@ def answer(predictor, drawing: np.ndarray) -> int | None:
 @pytest.mark.parametrize("dark_ink", [True, False], ids=["dark ink on paper", "light ink on a board"])
 def test_blank_paper_has_no_ink(dark_ink):
     for seed in range(5):
-        photo = decode_image(photographed(np.zeros((280, 280), np.uint8), np.random.default_rng(seed), dark_ink))
+        photo = decode_image(
+            photographed(np.zeros((280, 280), np.uint8), np.random.default_rng(seed), dark_ink)
+        )
         ink = photo_ink(photo)
         assert not ink.any() and mnist_stages(ink) is None and split_digits(ink) == []
 
@@ -72,7 +75,11 @@ def test_photographed_digits_read_as_well_as_their_canvases(drawn, predictor, da
 def test_a_photographed_number_is_read_whole(drawn, predictor, dark_ink):
     rng = np.random.default_rng(4)
     # Digits the model reads right alone, so that the photo path alone is tested.
-    candidates = [i for i in rng.choice(len(drawn["labels"]), 40, replace=False) if answer(predictor, drawn["images"][i]) == drawn["labels"][i]]
+    candidates = [
+        i
+        for i in rng.choice(len(drawn["labels"]), 40, replace=False)
+        if answer(predictor, drawn["images"][i]) == drawn["labels"][i]
+    ]
     chosen = candidates[:4]
     number = compose_number([ink_crop(drawn["images"][i], 160) for i in chosen], rng)
     photo = decode_image(photographed(number, rng, dark_ink, side=800))

@@ -77,7 +77,11 @@ def canvases(draw) -> np.ndarray:
     return _layout(ink, draw(st.sampled_from(LAYOUTS)), draw(st.sampled_from(DTYPES)), draw(st.booleans()))
 
 
-@settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=10_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(canvases())
 def test_any_canvas_gives_none_or_a_centred_mnist_image(canvas):
     result = to_mnist(canvas)

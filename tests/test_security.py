@@ -1,4 +1,4 @@
-"""Security: no user input reaches HTML, eval or a shell; uploads are capped; dependencies have no known holes."""
+"""Security: user input reaches HTML only escaped, never eval or a shell; uploads are capped; no known CVE."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import subprocess
 import sys
 import tomllib
 
+import numpy as np
 import pytest
-
 from conftest import ROOT
 
-APP_FILES = [ROOT / "app.py", ROOT / "app_state.py", *sorted((ROOT / "pages").glob("*.py"))]
+APP_FILES = [ROOT / "app.py", *sorted((ROOT / "ui").glob("*.py")), *sorted((ROOT / "pages").glob("*.py"))]
 LIBRARY_FILES = sorted((ROOT / "digitlib").glob("*.py"))
 BUILTINS = {"eval", "exec", "compile", "__import__"}
 OS_SHELL = {"system", "popen", "execv", "execve", "execl", "execlp", "execvp", "spawnl", "spawnv"}
@@ -63,6 +63,17 @@ def test_pages_open_no_files_themselves(path):
     assert not [c for _, name, c in _calls(path) if name == "open"], f"{path.name} opens a file"
 
 
+def test_captions_reach_the_pages_html_escaped():
+    from ui.widgets import picture
+
+    caption = '<img src=x onerror="alert(1)">'
+    shown = picture(np.zeros((28, 28), np.uint8), 56, caption)
+    assert caption not in shown
+    assert shown.count("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;") == 2, (
+        "in the caption and the alt text"
+    )
+
+
 def test_uploads_are_size_limited():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert 0 < config["server"]["maxUploadSize"] <= 10
@@ -74,11 +85,27 @@ def test_no_traceback_is_shown_to_users():
 
 
 def test_dependencies_have_no_known_vulnerabilities():
-    if shutil.which("pip-audit", path=str(ROOT / ".venv" / "bin")) is None and shutil.which("pip-audit") is None:
+    if (
+        shutil.which("pip-audit", path=str(ROOT / ".venv" / "bin")) is None
+        and shutil.which("pip-audit") is None
+    ):
         pytest.skip("pip-audit is not installed")
     result = subprocess.run(
-        [sys.executable, "-m", "pip_audit", "--local", "--format", "json", "--progress-spinner", "off", "--timeout", "20"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pip_audit",
+            "--local",
+            "--format",
+            "json",
+            "--progress-spinner",
+            "off",
+            "--timeout",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     try:
         report = json.loads(result.stdout)
@@ -86,7 +113,9 @@ def test_dependencies_have_no_known_vulnerabilities():
         pytest.skip(f"pip-audit could not run (offline?): {result.stderr.strip().splitlines()[-1:]}")
     dependencies = report["dependencies"]
     audited = [d for d in dependencies if "skip_reason" not in d]
-    vulnerable = [f"{d['name']} {d['version']}: {[v['id'] for v in d['vulns']]}" for d in audited if d.get("vulns")]
+    vulnerable = [
+        f"{d['name']} {d['version']}: {[v['id'] for v in d['vulns']]}" for d in audited if d.get("vulns")
+    ]
     assert not vulnerable
     if not audited:
         pytest.skip("no vulnerability service reachable (offline): nothing could be audited")

@@ -40,17 +40,27 @@ def test_a_transparent_canvas_shows_its_ink_and_a_wide_one_keeps_its_shape():
     wide = np.zeros((280, 560), np.uint8)
     wide[100:180, 40:120] = 255  # ink at the left of a number canvas
     sheet = contact_sheet([rgba, wide], ["", ""], columns=2)
-    assert np.array_equal(drawing_in(sheet, 0, 2), cv2.resize(rgba[..., 3], (TILE, TILE), interpolation=cv2.INTER_AREA))
+    assert np.array_equal(
+        drawing_in(sheet, 0, 2), cv2.resize(rgba[..., 3], (TILE, TILE), interpolation=cv2.INTER_AREA)
+    )
     tile = drawing_in(sheet, 1, 2)
     ink_rows, ink_columns = np.flatnonzero(tile.max(axis=1)), np.flatnonzero(tile.max(axis=0))
     # Scaled by TILE / 560 = 1/4 and centred: the 70 px high picture starts 35 px down.
-    assert (ink_rows.min(), ink_rows.max(), ink_columns.min(), ink_columns.max()) == (35 + 25, 35 + 44, 10, 29)
+    assert (ink_rows.min(), ink_rows.max(), ink_columns.min(), ink_columns.max()) == (
+        35 + 25,
+        35 + 44,
+        10,
+        29,
+    )
 
 
 def test_captions_are_written_and_must_match_the_drawings():
     blank = np.zeros((280, 280), np.uint8)
     sheet = contact_sheet([blank, blank], ["0 4->1 ibm", ""], columns=2)
-    first, second = sheet[GUTTER : GUTTER + CAPTION_HEIGHT, GUTTER : GUTTER + TILE], sheet[GUTTER : GUTTER + CAPTION_HEIGHT, 2 * GUTTER + TILE : 2 * GUTTER + 2 * TILE]
+    first, second = (
+        sheet[GUTTER : GUTTER + CAPTION_HEIGHT, GUTTER : GUTTER + TILE],
+        sheet[GUTTER : GUTTER + CAPTION_HEIGHT, 2 * GUTTER + TILE : 2 * GUTTER + 2 * TILE],
+    )
     assert len(np.unique(second.reshape(-1, 3), axis=0)) == 1  # an empty caption is a plain strip
     assert len(np.unique(first.reshape(-1, 3), axis=0)) > 2  # text, anti-aliased
     with pytest.raises(ValueError, match="2 drawings but 1 captions"):

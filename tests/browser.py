@@ -1,0 +1,226 @@
+"""Real-browser testing: the app served by `streamlit run`, headless Chromium through Playwright, and drawing on it.
+
+Without Chromium or Playwright the browser tests skip, unless DIGITLIB_REQUIRE_BROWSER=1 (CI), where they fail.
+Any traceback in the server's log fails the test module that served it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+REQUIRE_ENV = "DIGITLIB_REQUIRE_BROWSER"
+SERVER_START_S = 60
+ANSWER_S = 20
+DESKTOP = {"width": 1200, "height": 900}
+PHONE = {"width": 390, "height": 844}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SYSTEM_CHROMIUM = ("/usr/bin/chromium", "chromium", "chromium-browser")
+# The answer area of the Draw page as text: what the page says about the drawing, and its 28x28 input.
+ANSWER_JS = """
+() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (!main || document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state") !== "notRunning") return null;
+  const input = [...main.querySelectorAll("figure.pic")].find((f) => f.textContent.startsWith("What the model sees"));
+  const said = [...main.querySelectorAll('[data-testid="stMetric"], [data-testid="stAlert"]')].map((e) => e.innerText).join("|");
+  return said + "|" + (input ? input.querySelector("img").src.length + ":" + input.querySelector("img").src.slice(-40) : "");
+}
+"""
+
+
+def unavailable(reason: str):
+    """Skip, or fail where the browser tests are required (CI)."""
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_ENV}=1, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+class AppServer:
+    """A running `streamlit run app.py`: its URL, process, log and when it was launched (monotonic seconds)."""
+
+    def __init__(self, url: str, process: subprocess.Popen, log: Path, launched: float):
+        self.url, self.process, self.log, self.launched = url, process, log, launched
+
+    def tracebacks(self) -> list[str]:
+        """The tracebacks the server has logged so far, each with its last lines."""
+        text = self.log.read_text(errors="replace")
+        return [text[i : i + 2000] for i in range(len(text)) if text.startswith("Traceback", i)]
+
+    def loaded_libraries(self) -> str:
+        """The shared libraries and files the server process has mapped."""
+        return Path(f"/proc/{self.process.pid}/maps").read_text()
+
+
+@contextlib.contextmanager
+def serving(folder: Path, env: dict[str, str] | None = None):
+    """`streamlit run app.py` on a free port with drawings saved in `folder`; the server, stopped afterwards."""
+    if importlib.util.find_spec("streamlit") is None:
+        unavailable("streamlit is not installed")
+    port, log = free_port(), folder / "streamlit.log"
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+               "--server.address", "127.0.0.1", "--server.port", str(port)]  # fmt: skip
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "DIGITLIB_DRAWINGS_DB": str(folder / "drawings.sqlite3"), **(env or {})}
+    launched = time.monotonic()
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    server = AppServer(f"http://127.0.0.1:{port}", process, log, launched)
+    try:
+        while not healthy(server.url):
+            if process.poll() is not None or time.monotonic() > launched + SERVER_START_S:
+                pytest.fail(f"streamlit did not serve:\n{log.read_text(errors='replace')[-3000:]}", pytrace=False)
+            time.sleep(0.2)
+        yield server
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app server of a test module; a traceback in its log fails the module."""
+    with serving(tmp_path_factory.mktemp("server")) as running:
+        yield running
+        assert not running.tracebacks(), "the server logged a traceback:\n" + running.tracebacks()[0]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium: the system's, else Playwright's own."""
+    if importlib.util.find_spec("playwright") is None:
+        unavailable("playwright is not installed (pip install playwright)")
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    executable = next((found for name in SYSTEM_CHROMIUM if (found := shutil.which(name))), None)
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        except PlaywrightError as error:
+            unavailable(f"cannot start Chromium ({executable or 'Playwright own'}): {str(error).splitlines()[0]}")
+        yield chromium
+        chromium.close()
+
+
+def open_app(browser, url: str, phone: bool = False, path: str = ""):
+    """A page of the app in a browser context of its own (its own session and storage), once the canvas is shown."""
+    if phone:
+        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=3)
+    else:
+        context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.goto(f"{url}/{path}")
+    if not path:
+        page.locator("canvas.ink").wait_for(timeout=SERVER_START_S * 1000)
+        wait_for_answer(page)
+    return page
+
+
+def answer(page) -> str | None:
+    """What the page says about the drawing, with a fingerprint of its 28x28 input; None while it runs."""
+    return page.evaluate(ANSWER_JS)
+
+
+def wait_for_answer(page, other_than: str | None = None, timeout_s: float = ANSWER_S) -> str:
+    """Wait until the page's answer differs from `other_than` and stays the same for half a second; the answer.
+
+    Strokes drawn quickly rerun the page several times: only a settled answer reflects all of them.
+    """
+    page.wait_for_function(
+        f"""(before) => {{
+          const now = ({ANSWER_JS})();
+          const seen = window.__answerSeen || (window.__answerSeen = {{ value: undefined, since: 0 }});
+          if (now !== seen.value) {{ seen.value = now; seen.since = performance.now(); }}
+          return now !== null && now !== before && performance.now() - seen.since > 500;
+        }}""",
+        arg=other_than,
+        polling=100,
+        timeout=timeout_s * 1000,
+    )
+    return answer(page)
+
+
+def canvas_box(page) -> dict:
+    """Where the canvas is on the page, in CSS pixels."""
+    return page.locator("canvas.ink").bounding_box()
+
+
+def mouse_stroke(page, points: list[tuple[float, float]], rest: bool = False) -> None:
+    """A stroke drawn with the mouse through canvas-pixel points; `rest` lets the pointer rest before pressing."""
+    box = canvas_box(page)
+    scale = box["width"] / float(page.locator("canvas.ink").get_attribute("width"))
+    x0, y0 = points[0]
+    page.mouse.move(box["x"] + x0 * scale, box["y"] + y0 * scale)
+    if rest:
+        page.wait_for_timeout(300)
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
+    page.mouse.up()
+
+
+def touch_stroke(page, points: list[tuple[float, float]]) -> None:
+    """A stroke drawn with a finger (Chromium's touch events through the DevTools protocol)."""
+    box = canvas_box(page)
+    scale = box["width"] / float(page.locator("canvas.ink").get_attribute("width"))
+    session = page.context.new_cdp_session(page)
+    at = [{"x": box["x"] + x * scale, "y": box["y"] + y * scale} for x, y in points]
+    session.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [at[0]]})
+    for point in at[1:]:
+        session.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+    session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    session.detach()
+
+
+def draw_record(page, record: dict) -> str:
+    """Draw a recorded digit stroke by stroke with the mouse; the answer once it has changed."""
+    before = answer(page)
+    for stroke in record["canvas_strokes"]:
+        mouse_stroke(page, [tuple(p) for p in stroke])
+    return wait_for_answer(page, before)
+
+
+def clear(page) -> None:
+    """Press Clear and wait for the empty canvas's prompt."""
+    before = answer(page)
+    page.get_by_role("button", name="Clear").click()
+    wait_for_answer(page, before)

@@ -1,0 +1,82 @@
+"""The whole app in a real browser: its pages, its server's libraries, letters, and visitors' drawings kept apart."""
+
+from __future__ import annotations
+
+import pytest
+
+from apptest import canvas_strokes, recorded_strokes
+from browser import answer, mouse_stroke, open_app, wait_for_answer
+
+PAGES = ["dataset", "training", "evaluation", "misclassified", "drawings"]
+# One of each of these letters from the letters people drew: none reads as a digit.
+LETTERS = "AEFHKMNRWX"
+
+
+def draw_strokes(page, strokes: list[dict]) -> str:
+    """Draw strokes given in canvas pixels with the mouse; the answer once it has settled."""
+    before = answer(page)
+    for stroke in strokes:
+        mouse_stroke(page, [tuple(point) for point in stroke["points"]])
+    return wait_for_answer(page, before)
+
+
+def test_the_server_never_loads_tensorflow_whatever_is_visited(browser, server, strokes_file):
+    page = open_app(browser, server.url)
+    draw_strokes(page, canvas_strokes(recorded_strokes(strokes_file)[8], width=18))
+    for name in PAGES:
+        page.goto(f"{server.url}/{name}")
+        page.locator('[data-testid="stMain"] h1').wait_for(timeout=60_000)
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'",
+            timeout=60_000,
+        )
+    libraries = server.loaded_libraries()
+    assert "onnxruntime" in libraries, "the model is served"
+    assert "tensorflow" not in libraries.lower(), "TensorFlow was loaded into the server"
+    page.context.close()
+
+
+def test_a_page_opened_by_its_own_address_keeps_the_apps_navigation(browser, server):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(f"{server.url}/evaluation")
+    page.locator('[data-testid="stMain"] h1', has_text="Evaluation").wait_for(timeout=60_000)
+    links = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
+    assert [link.strip() for link in links] == ["Draw", "Dataset", "Training", "Evaluation", "Misclassified", "Your drawings"]
+    page.context.close()
+
+
+def test_letters_people_drew_are_plainly_not_digits(browser, server, shared_data_dir):
+    from digitlib.registry import DEFAULT_MODEL, spec
+
+    if spec(DEFAULT_MODEL).drawings is None:
+        pytest.skip("the default model has no 'not a digit' class")
+    records = recorded_strokes(str(shared_data_dir / "nondigit_dev.jsonl.gz"))
+    chosen = [next(r for r in records if r["letter"] == letter) for letter in LETTERS]
+    page = open_app(browser, server.url)
+    said = {}
+    for record in chosen:
+        said[record["letter"]] = draw_strokes(page, canvas_strokes(record, width=18))
+        before = answer(page)
+        page.get_by_role("button", name="Clear").click()
+        wait_for_answer(page, before)
+    plain = [letter for letter, text in said.items() if "doesn't look like a digit" in text]
+    assert len(plain) >= 8, f"only {plain} got the plain message: {said}"
+    page.context.close()
+
+
+def test_a_visitor_sees_and_deletes_only_their_own_drawings(browser, server, strokes_file):
+    record = recorded_strokes(strokes_file)[8]
+    alice, bob = open_app(browser, server.url), open_app(browser, server.url)
+    draw_strokes(alice, canvas_strokes(record, width=18))
+    alice.get_by_test_id("stSelectbox").filter(has_text="right digit").click()
+    alice.get_by_role("option", name=str(record["label"]), exact=True).click()
+    alice.get_by_role("button", name="Save").click()
+    alice.get_by_text("Saved as").wait_for(timeout=20_000)
+    alice.goto(f"{server.url}/drawings")
+    alice.get_by_text("Drawings kept").wait_for(timeout=30_000)
+    assert alice.get_by_role("button", name="Delete").count() == 1
+    bob.goto(f"{server.url}/drawings")
+    bob.get_by_text("No drawings kept yet").wait_for(timeout=30_000)
+    assert bob.get_by_role("button", name="Delete").count() == 0, "bob sees none of alice's drawings"
+    for page in (alice, bob):
+        page.context.close()

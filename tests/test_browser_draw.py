@@ -1,0 +1,116 @@
+"""Drawing with the mouse in a real browser: recorded pen strokes in, the model's answer out, every stroke landing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from apptest import canvas_strokes, ink_of, recorded_strokes
+from browser import answer, clear, draw_record, mouse_stroke, open_app, wait_for_answer
+
+BRUSH = 18  # the page's default brush width, which the browser draws with
+
+
+@pytest.fixture(scope="module")
+def served_model():
+    """Oracle: the model the app serves by default (the default model if trained, else the first one)."""
+    from digitlib.artifacts import available_models
+    from digitlib.registry import DEFAULT_MODEL
+    from digitlib.serving import Predictor
+
+    names = available_models()
+    return Predictor(DEFAULT_MODEL if DEFAULT_MODEL in names else names[0])
+
+
+@pytest.fixture(scope="module")
+def clear_digits(served_model, strokes_file) -> list[dict]:
+    """Recorded digits the served model reads right and very surely alone, drawn with the page's brush."""
+    chosen = []
+    for record in recorded_strokes(strokes_file)[:400]:
+        _, said = served_model.read_drawing(ink_of(canvas_strokes(record, width=BRUSH)))
+        if said.sure and said.digit == record["label"] and said.confidence > 0.97:
+            chosen.append(record)
+    return chosen
+
+
+def prediction(text: str) -> str | None:
+    """The digit in an answer's text ("Prediction\\n7|..."), or None when it gave none."""
+    for part in text.split("|"):
+        if part.startswith("Prediction"):
+            return [line.strip() for line in part.splitlines() if line.strip()][-1]
+    return None
+
+
+def test_recorded_digits_drawn_with_the_mouse_get_the_right_answer(browser, server, clear_digits):
+    page = open_app(browser, server.url)
+    one_stroke = [r for r in clear_digits if len(r["canvas_strokes"]) == 1][:2]
+    two_strokes = [r for r in clear_digits if len(r["canvas_strokes"]) == 2][:1]
+    for record in one_stroke + two_strokes:
+        assert prediction(draw_record(page, record)) == str(record["label"])
+        clear(page)
+        assert "Draw a digit from 0 to 9" in answer(page)
+
+
+EDGE_STARTS = {
+    "top-left corner": [(2, 2), (60, 60)],
+    "top-right corner": [(277, 2), (220, 60)],
+    "bottom-left corner": [(2, 277), (60, 220)],
+    "bottom-right corner": [(277, 277), (220, 220)],
+    "middle of the top edge": [(140, 1), (140, 70)],
+    "just below the top-right corner": [(270, 20), (200, 90)],
+}
+
+
+def test_every_stroke_lands_from_the_corners_and_edges_even_pressed_at_once(browser, server):
+    page = open_app(browser, server.url)
+    for where, points in EDGE_STARTS.items():
+        before = answer(page)
+        steps = [tuple(np.round(np.linspace(points[0], points[1], 8)[i], 1)) for i in range(8)]
+        mouse_stroke(page, steps, rest=False)  # pressed as soon as the pointer arrives: no hover first
+        assert wait_for_answer(page, before) != before, f"the stroke from the {where} was lost"
+
+
+def test_undo_takes_back_one_stroke_and_clear_empties_the_canvas(browser, server, clear_digits):
+    page = open_app(browser, server.url)
+    record = next(r for r in clear_digits if len(r["canvas_strokes"]) == 2)
+    before = answer(page)
+    mouse_stroke(page, [tuple(p) for p in record["canvas_strokes"][0]])
+    first = wait_for_answer(page, before)
+    mouse_stroke(page, [tuple(p) for p in record["canvas_strokes"][1]])
+    both = wait_for_answer(page, first)
+    page.get_by_role("button", name="Undo").click()
+    assert wait_for_answer(page, both) == first, "back to the answer for the first stroke alone"
+    clear(page)
+    assert "Draw a digit from 0 to 9" in answer(page)
+
+
+def test_people_drawing_at_once_each_get_the_answer_to_their_own_drawing(browser, server, clear_digits):
+    by_label = {}
+    for record in clear_digits:
+        if len(record["canvas_strokes"]) == 1:
+            by_label.setdefault(record["label"], record)
+    records = list(by_label.values())[:4]
+    pages = [open_app(browser, server.url) for _ in records]
+    befores = [answer(page) for page in pages]
+    for page, record in zip(pages, records):  # every stroke is sent before any answer is awaited
+        mouse_stroke(page, [tuple(p) for p in record["canvas_strokes"][0]])
+    for page, record, before in zip(pages, records, befores):
+        assert prediction(wait_for_answer(page, before)) == str(record["label"])
+    for page in pages:
+        page.context.close()
+
+
+def test_a_number_is_read_on_the_wide_canvas(browser, server, clear_digits):
+    page = open_app(browser, server.url)
+    before = answer(page)
+    page.get_by_text("A number", exact=True).click()
+    page.locator("canvas.ink[width='560']").wait_for()
+    wait_for_answer(page, before)
+    records = [r for r in clear_digits if len(r["canvas_strokes"]) == 1][:3]
+    for column, record in enumerate(records):
+        points = np.asarray(record["canvas_strokes"][0], float)
+        low, high = points.min(axis=0), points.max(axis=0)
+        placed = (points - low) * (150 / (high[1] - low[1])) + [20 + 180 * column, 60]
+        mouse_stroke(page, [tuple(p) for p in placed.round(1)])
+    expected = "".join(str(r["label"]) for r in records)
+    page.get_by_test_id("stMetricValue").filter(has_text=expected).wait_for(timeout=20_000)

@@ -1,0 +1,69 @@
+"""Learning from real drawings: no fold model ever sees its own institution, nor anyone an unreadable drawing."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from digitlib import finetune
+from digitlib.artifacts import model_files
+from digitlib.data import DIGITS_SET, LETTERS_SET, fold_names, unreadable
+from digitlib.models import build_quicknet
+from digitlib.registry import spec
+
+
+@pytest.fixture(scope="module")
+def drawn_sets(shared_data_dir):
+    return finetune.DrawnSet(DIGITS_SET, shared_data_dir), finetune.DrawnSet(LETTERS_SET, shared_data_dir)
+
+
+def test_a_fold_trains_on_every_other_institution_and_never_on_unreadable_drawings(drawn_sets):
+    digits, letters = drawn_sets
+    assert (~digits.trainable).sum() == 69 and letters.trainable.all()
+    for fold in np.unique(digits.folds):
+        rows = digits.rows_without(fold)
+        assert not (digits.folds[rows] == fold).any() and digits.trainable[rows].all()
+        assert len(rows) == (digits.trainable & (digits.folds != fold)).sum()
+        assert not (letters.folds[letters.rows_without(fold)] == fold).any()
+    assert len(digits.rows_without(None)) == 6114 - 69
+
+
+def test_mixed_batches_draw_only_from_their_rows_and_label_letters_as_not_a_digit(drawn_sets, mnist):
+    digits, letters = drawn_sets
+    settings = dataclasses.replace(spec("inknet").drawings, steps_per_epoch=2)
+    (x_train, y_train), _ = mnist
+    batches = finetune.MixedBatches(settings, (x_train[:500], y_train[:500]), digits, letters, "ibm")
+    images, labels = batches[0]
+    per_batch = settings.mnist + settings.drawn + settings.letters + settings.synthetic_letters
+    assert images.shape == (per_batch, 28, 28, 1) and len(labels) == per_batch
+    assert np.all(labels[settings.mnist + settings.drawn :] == 10), "real and synthetic letters are 'not a digit'"
+    assert np.all(labels[: settings.mnist + settings.drawn] < 10)
+    assert not (digits.folds[batches.digit_rows] == "ibm").any()
+    again, _ = finetune.MixedBatches(settings, (x_train[:500], y_train[:500]), digits, letters, "ibm")[0]
+    assert np.array_equal(images, again), "reproducible"
+
+
+def test_every_drawing_is_read_by_a_model_that_never_trained_on_its_institution(tmp_path, monkeypatch, shared_data_dir):
+    """learn_drawings with a spy for fine-tuning: each fold's model must not have seen the drawings it reads."""
+    trained_on = []
+
+    def spy(model, settings, batches, verbose):
+        trained_on.append((batches.digits.folds[batches.digit_rows], batches.letters.folds[batches.letter_rows]))
+        return build_quicknet()  # an untrained network stands in for the fine-tuned one
+
+    monkeypatch.setattr(finetune, "finetuned", spy)
+    files = model_files("inknet", tmp_path)
+    settings = spec("inknet").drawings
+    _, record = finetune.learn_drawings(build_quicknet(), settings, files, None, shared_data_dir, 500, 0)
+    folds = sorted(np.unique(fold_names(np.load(shared_data_dir / "drawn_dev.npz")["institution"])))
+    assert len(trained_on) == len(folds) + 1, "one fine-tuning per fold, then one on everything"
+    for fold, (digit_folds, letter_folds) in zip(folds, trained_on):
+        assert fold not in set(digit_folds) | set(letter_folds)
+    assert set(trained_on[-1][0]) == set(folds), "the shipped model learns from every institution"
+    with np.load(files.folds) as saved:
+        assert sorted(np.unique(saved[f"{DIGITS_SET}_fold"])) == folds
+        assert saved[f"{DIGITS_SET}_probabilities"].shape == (6114, 10)
+        assert np.all(saved[f"{DIGITS_SET}_probabilities"].sum(axis=1) > 0), "every drawing read by its fold's model"
+    assert record["unreadable_left_out"] == int(unreadable(np.load(shared_data_dir / "drawn_dev.npz")["sample_id"]).sum())

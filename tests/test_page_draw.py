@@ -1,0 +1,341 @@
+"""The Draw page through AppTest: strokes in, the library's own answer out, with every view of what the model sees."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from apptest import (
+    DIGIT_CANVAS,
+    NUMBER_CANVAS,
+    app,
+    canvas_strokes,
+    captions,
+    draw,
+    ink_of,
+    metric_values,
+    picture,
+    pictures,
+    recorded_strokes,
+    run,
+    texts,
+)
+from conftest import committed, photographed
+from PIL import Image
+
+from digitlib.classes import NOT_A_DIGIT, NOT_SURE, Answer
+from digitlib.pictures import as_uint8
+from digitlib.serving import Predictor
+from ui.text import percent
+
+
+@pytest.fixture(scope="module")
+def trained_cnn(tmp_path_factory):
+    """A models folder with only the committed CNN."""
+    return committed("cnn", folder=tmp_path_factory.mktemp("cnn"))
+
+
+@pytest.fixture(scope="module")
+def default_model(tmp_path_factory):
+    """A models folder with only the committed default model, which knows "not a digit"."""
+    from digitlib.registry import DEFAULT_MODEL
+
+    return committed(DEFAULT_MODEL, folder=tmp_path_factory.mktemp("default"))
+
+
+@pytest.fixture(scope="module")
+def records(strokes_file) -> tuple[dict, ...]:
+    return recorded_strokes(strokes_file)
+
+
+def reading(models, strokes: list[dict], width: int = 280):
+    """Oracle: the library's stages and answer for some strokes, outside the app."""
+    name = next(p.name.split(".")[0] for p in models.glob("*.onnx"))
+    return Predictor(name, models).read_drawing(ink_of(strokes, width))
+
+
+def read_right(models, records, count: int, strokes: int | None = None) -> list[int]:
+    """Oracle: the first records (with `strokes` strokes, if given) the model reads right and sure, alone."""
+    chosen = []
+    for i, record in enumerate(records[:300]):
+        if strokes is not None and len(record["canvas_strokes"]) != strokes:
+            continue
+        _, answer = reading(models, canvas_strokes(record))
+        if answer.sure and answer.digit == record["label"]:
+            chosen.append(i)
+        if len(chosen) == count:
+            return chosen
+    pytest.fail(f"fewer than {count} drawings read right")
+
+
+def test_without_a_drawing_the_page_prompts_and_predicts_nothing(monkeypatch, tiny_models):
+    at = app(monkeypatch, tiny_models)
+    assert at.title[0].value == "Draw a digit"
+    assert "Draw a digit from 0 to 9" in texts(at.info)
+    assert "Prediction" not in metric_values(at)
+    assert at.slider(key="brush").value == 18
+    assert at.button[0].disabled and at.button[1].disabled, "nothing to undo or clear"
+
+
+def test_real_drawings_get_the_librarys_answer_and_what_the_model_sees(monkeypatch, trained_cnn, records):
+    at = app(monkeypatch, trained_cnn)
+    for index in read_right(trained_cnn, records, 3):
+        strokes = canvas_strokes(records[index])
+        stages, answer = reading(trained_cnn, strokes)
+        draw(at, strokes)
+        assert metric_values(at) == {
+            "Prediction": str(records[index]["label"]),
+            "Confidence": percent(answer.confidence),
+        }
+        assert np.array_equal(picture(at, "What the model sees"), as_uint8(stages.centered))
+        assert np.array_equal(picture(at, "Centred by mass in 28×28"), as_uint8(stages.centered))
+        x, y, width, height = stages.bbox
+        assert f"Ink found: a {width}×{height} box" in captions(at)
+
+
+def test_the_why_map_and_the_nearest_training_images_are_the_librarys(monkeypatch, tmp_path, records, mnist):
+    from digitlib.neighbours import load_index
+    from ui.views import why_picture
+
+    folder = committed("cnn", folder=tmp_path)
+    strokes = canvas_strokes(records[read_right(folder, records, 1)[0]])
+    stages, answer = reading(folder, strokes)
+    predictor = Predictor("cnn", folder)
+    index = load_index(predictor.files)
+    rows, similarity = index.nearest(predictor.embed(stages.centered), 8)
+    at = draw(app(monkeypatch, folder), strokes)
+    assert np.array_equal(
+        picture(at, f"Why {answer.digit}:"), why_picture(predictor, stages.centered, answer.digit)
+    )
+    shown = [(caption, pixels) for caption, pixels in pictures(at) if " · " in caption]
+    assert [caption for caption, _ in shown] == [
+        f"{index.labels[r]} · {s:.2f}" for r, s in zip(rows, similarity)
+    ]
+    (x_train, _), _ = mnist
+    assert all(np.array_equal(pixels, x_train[row]) for (_, pixels), row in zip(shown, rows))
+
+
+def test_an_unsure_answer_names_the_two_best_guesses(monkeypatch, tiny_models, records):
+    unsure = next(
+        i for i, r in enumerate(records) if reading(tiny_models, canvas_strokes(r))[1].verdict == NOT_SURE
+    )
+    _, answer = reading(tiny_models, canvas_strokes(records[unsure]))
+    (first, _), (second, _) = answer.top_two
+    at = draw(app(monkeypatch, tiny_models), canvas_strokes(records[unsure]))
+    warning = texts(at.warning)
+    assert warning.startswith("Not sure") and f" {first} (" in warning and f" {second} (" in warning
+    assert "Prediction" not in metric_values(at)
+
+
+def test_a_letter_is_plainly_not_a_digit(monkeypatch, default_model, shared_data_dir):
+    letters = recorded_strokes(str(shared_data_dir / "nondigit_dev.jsonl.gz"))
+    index = next(
+        i
+        for i, r in enumerate(letters)
+        if reading(default_model, canvas_strokes(r))[1].verdict == NOT_A_DIGIT
+    )
+    at = draw(app(monkeypatch, default_model), canvas_strokes(letters[index]))
+    assert "doesn't look like a digit" in texts(at.error)
+    assert "Prediction" not in metric_values(at) and not at.warning, "no digit, and no 'not sure'"
+    assert not [c for c in captions(at) if c.startswith("Why")], "no map of an answer it did not give"
+
+
+def test_undo_takes_back_the_last_stroke_and_clear_empties_the_canvas(monkeypatch, trained_cnn, records):
+    index = read_right(trained_cnn, records, 1, strokes=2)[0]
+    strokes = canvas_strokes(records[index])
+    at = draw(app(monkeypatch, trained_cnn), strokes)
+    assert metric_values(at)["Prediction"] == str(records[index]["label"])
+    at.button[0].click()  # Undo
+    run(at)
+    _, first_stroke = reading(trained_cnn, strokes[:1])
+    assert np.array_equal(
+        picture(at, "What the model sees"), as_uint8(reading(trained_cnn, strokes[:1])[0].centered)
+    )
+    assert metric_values(at).get("Prediction", "?") == (str(first_stroke.digit) if first_stroke.sure else "?")
+    at.button[1].click()  # Clear
+    run(at)
+    assert "Prediction" not in metric_values(at) and "Draw a digit from 0 to 9" in texts(at.info)
+
+
+@pytest.mark.parametrize(
+    ("strokes", "hint", "answers"),
+    [
+        ([{"width": 6, "points": [[140, 140], [141, 141]]}], "only a dot", False),
+        ([{"width": 10, "points": [[40, 140], [240, 145]]}], "flat line", False),
+        ([{"width": 6, "points": [[140, 120], [140, 160]]}], "Draw bigger", True),
+        ([{"width": 18, "points": [[140, -5], [140, 200]]}], "runs off the canvas", True),
+    ],
+    ids=["dot", "line", "small", "cut off"],
+)
+def test_ink_that_cannot_be_read_well_gets_a_hint(monkeypatch, trained_cnn, strokes, hint, answers):
+    at = draw(app(monkeypatch, trained_cnn), strokes)
+    assert hint in texts(at.info)
+    assert ("Prediction" in metric_values(at) or bool(at.warning)) == answers, (
+        "a dot or a line is no reading at all"
+    )
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """An image encoded as PNG, as a user's file would be."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def photo_mode(at):
+    """Switch the Draw page to reading an uploaded photo."""
+    at.segmented_control(key="source").set_value("Photo")
+    return run(at)
+
+
+def test_a_photo_and_a_drawing_are_separate_inputs(monkeypatch, trained_cnn, records):
+    from digitlib.photo import picture_ink
+
+    first, second = read_right(trained_cnn, records, 2)
+    paper = 255 - ink_of(canvas_strokes(records[second]))  # dark ink on white paper, as a scan would be
+    at = draw(app(monkeypatch, trained_cnn), canvas_strokes(records[first]))
+    photo_mode(at)
+    at.file_uploader[0].upload("scan.png", png_bytes(paper), "image/png")
+    run(at)
+    expected = Predictor("cnn", trained_cnn).read_drawing(picture_ink(png_bytes(paper)))[1]
+    assert metric_values(at)["Prediction"] == str(expected.digit)
+    assert at.get("image")[0].captions == ["Your photo"], "the photo's thumbnail"
+    assert np.array_equal(picture(at, "The ink found in it"), picture_ink(png_bytes(paper)))
+    at.segmented_control(key="source").set_value("Draw")
+    run(at)
+    assert metric_values(at)["Prediction"] == str(records[first]["label"]), (
+        "the drawing is still there and read"
+    )
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("notes.png", b"this is text, renamed to .png", "not a readable PNG or JPEG"),
+        ("empty.png", b"", "empty"),
+        ("bomb.png", None, "too large"),
+    ],
+)
+def test_an_unusable_upload_gives_a_clear_message(monkeypatch, tiny_models, name, content, message):
+    content = png_bytes(np.zeros((12_000, 12_000), np.uint8)) if content is None else content
+    at = photo_mode(app(monkeypatch, tiny_models))
+    at.file_uploader[0].upload(name, content, "image/png")
+    run(at)
+    assert message in texts(at.error) and "Prediction" not in metric_values(at)
+
+
+def number_mode(at):
+    """Switch the Draw page to reading numbers."""
+    at.segmented_control(key="mode").set_value("A number")
+    return run(at)
+
+
+def number_strokes(records, chosen: list[int], height: float = 120) -> list[dict]:
+    """Recorded digits written side by side on the wide canvas, each scaled to `height` px in a 135 px column."""
+    strokes = []
+    for column, index in enumerate(chosen):
+        points = [np.asarray(stroke, float) for stroke in records[index]["canvas_strokes"]]
+        low, high = np.vstack(points).min(axis=0), np.vstack(points).max(axis=0)
+        scale = height / max(high[1] - low[1], 1)
+        place = np.array([10 + 135 * column, 80])
+        strokes += [{"width": 12, "points": ((p - low) * scale + place).round(1).tolist()} for p in points]
+    return strokes
+
+
+def test_a_number_is_read_digit_by_digit(monkeypatch, trained_cnn, records):
+    from digitlib.numbers import read_number
+
+    chosen = read_right(trained_cnn, records, 4)
+    strokes = number_strokes(records, chosen)
+    expected = read_number(Predictor("cnn", trained_cnn), ink_of(strokes, 560))
+    at = number_mode(app(monkeypatch, trained_cnn))
+    assert at.title[0].value == "Draw a number" and "Write a number" in texts(at.info)
+    draw(at, strokes, NUMBER_CANVAS)
+    assert metric_values(at)["Number"] == expected.text
+    assert "4 digits found, left to right" in captions(at)
+    shown = [pixels for caption, pixels in pictures(at) if " · " in caption]
+    assert all(np.array_equal(p, as_uint8(d.image)) for p, d in zip(shown, expected.digits))
+
+
+def test_saving_a_drawing_keeps_it_with_its_right_digit_and_what_the_model_said(
+    monkeypatch, trained_cnn, records, drawings_db_path
+):
+    from digitlib.collection import list_drawings, opened
+
+    index = read_right(trained_cnn, records, 1)[0]
+    strokes = canvas_strokes(records[index])
+    stages, answer = reading(trained_cnn, strokes)
+    at = draw(app(monkeypatch, trained_cnn), strokes)
+    assert at.button(key=f"{DIGIT_CANVAS}_save").disabled, "nothing to save before a digit is picked"
+    wrong = (answer.digit + 1) % 10
+    at.selectbox(key=f"{DIGIT_CANVAS}_right").select(wrong)
+    run(at)
+    at.button(key=f"{DIGIT_CANVAS}_save").click()
+    run(at)
+    assert f"Saved as {'an' if wrong == 8 else 'a'} {wrong} (the model said {answer.digit})" in texts(
+        at.success
+    )
+    at.selectbox(key=f"{DIGIT_CANVAS}_right").select(answer.digit)
+    run(at)
+    at.button(key=f"{DIGIT_CANVAS}_save").click()
+    run(at)
+    with opened(drawings_db_path, create=False) as connection:
+        (saved,) = list_drawings(connection, None)
+    assert (saved.label, saved.predicted, saved.model) == (answer.digit, answer.digit, "cnn"), (
+        "saved again: one row, new digit"
+    )
+    assert np.allclose(saved.input, stages.centered, atol=1e-6)
+    assert str(drawings_db_path) not in "".join(
+        texts(e) for e in (at.success, at.info, at.caption, at.markdown)
+    )
+
+
+def test_a_not_sure_answer_is_kept_as_not_sure(monkeypatch, tiny_models, records, drawings_db_path):
+    from digitlib.collection import list_drawings, opened
+
+    unsure = next(
+        i for i, r in enumerate(records) if reading(tiny_models, canvas_strokes(r))[1].verdict == NOT_SURE
+    )
+    at = draw(app(monkeypatch, tiny_models), canvas_strokes(records[unsure]))
+    at.selectbox(key=f"{DIGIT_CANVAS}_right").select(int(records[unsure]["label"]))
+    run(at)
+    at.button(key=f"{DIGIT_CANVAS}_save").click()
+    run(at)
+    assert "the model said not sure" in texts(at.success)
+    with opened(drawings_db_path, create=False) as connection:
+        assert [d.predicted for d in list_drawings(connection, None)] == [NOT_SURE]
+
+
+def test_a_number_is_saved_digit_by_digit(monkeypatch, trained_cnn, records, drawings_db_path):
+    from digitlib.collection import list_drawings, opened
+
+    chosen = read_right(trained_cnn, records, 3)
+    right = "".join(str(records[i]["label"]) for i in chosen)
+    at = draw(number_mode(app(monkeypatch, trained_cnn)), number_strokes(records, chosen), NUMBER_CANVAS)
+    at.text_input(key=f"{NUMBER_CANVAS}_right").input(right[:2])
+    run(at)
+    at.button(key=f"{NUMBER_CANVAS}_save").click()
+    run(at)
+    assert "as 3 digits" in texts(at.error), "one digit for each box"
+    at.text_input(key=f"{NUMBER_CANVAS}_right").input(right)
+    run(at)
+    at.button(key=f"{NUMBER_CANVAS}_save").click()
+    run(at)
+    assert f"Saved 3 digits: {right}" in texts(at.success)
+    with opened(drawings_db_path, create=False) as connection:
+        assert sorted(d.label for d in list_drawings(connection, None)) == sorted(int(c) for c in right)
+
+
+def test_a_photo_of_blank_paper_has_no_ink(monkeypatch, trained_cnn):
+    at = photo_mode(app(monkeypatch, trained_cnn))
+    at.file_uploader[0].upload(
+        "paper.jpg", photographed(np.zeros((280, 280), np.uint8), np.random.default_rng(3)), "image/jpeg"
+    )
+    run(at)
+    assert "No ink found in the photo" in texts(at.info) and "Prediction" not in metric_values(at)
+
+
+def test_answer_words():
+    answer = Answer(np.array([0.05, 0.9] + [0.005] * 8, np.float32), 0.5)
+    assert answer.sure and answer.verdict == 1 and answer.other == pytest.approx(0.01, abs=1e-6)
