@@ -43,7 +43,14 @@ if __name__ == "__main__":
     ]
     st.navigation(pages).run()
 else:
+    import numpy  # noqa: F401  loads the BLAS library, which threadpoolctl can then limit
     from streamlit.runtime.pages_manager import PagesManager
+    from threadpoolctl import threadpool_limits
+
+    # Every stroke makes a few small matrix products (the why-map, the neighbour search). A BLAS thread pool
+    # wakes for each and then spins, which cost the server several times the stroke's own work; one thread
+    # per session's run, with many sessions side by side, uses the cores better.
+    threadpool_limits(limits=1)
 
     # pages/ holds the pages that st.navigation names. Streamlit takes a pages/ folder for its older multipage
     # layout until some session has called st.navigation, so a server whose first visit opened a page's own

@@ -64,4 +64,3 @@ def clear(key: str) -> None:
     """Empty canvas `key`."""
     state = _state(key)
     state.update(epoch=state["epoch"] + 1, strokes=[], edited=[])
-
