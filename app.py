@@ -1,4 +1,4 @@
-"""digit studio: draw a digit and watch a network read it, then see how the models were trained and where they fail.
+"""digit studio: draw a digit, watch a network read it, see how the models were trained and where they fail.
 
 `streamlit run app.py` imports this file as a module to serve it (the `st.App` below), then runs it
 as the script of every browser session (`__main__`: the pages).

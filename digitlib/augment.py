@@ -72,10 +72,10 @@ def stem_direction(image: np.ndarray) -> tuple[float, float]:
 def add_stem_flag(
     one: np.ndarray, rng: np.random.Generator, longest: float = 0.8, angles: tuple[float, float] = (25, 65)
 ) -> np.ndarray:
-    """A continental 1 whose flag opens at an angle to the 1's own stem, so a slanted stem does not hide it."""
+    """A continental 1 whose flag opens at an angle to its own stem, so a slanted stem does not hide it."""
     out = one.copy()
-    x0, y0, width, height = ink_box(out)
-    x1, y1 = x0 + width - 1, y0 + height - 1
+    _x0, y0, _width, height = ink_box(out)
+    y1 = y0 + height - 1
     top_x = ink_middle(out, y0)
     dx, dy = stem_direction(out)
     lean = np.rad2deg(np.arctan2(dx, dy))  # the stem's angle from the vertical, positive to the right
@@ -91,13 +91,12 @@ def add_stem_flag(
 def add_hook(nine: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A 9 whose tail curls to the left at the bottom, as in a cursive 9."""
     out = nine.copy()
-    x0, y0, width, height = ink_box(out)
-    x1, y1 = x0 + width - 1, y0 + height - 1
+    _x0, y0, _width, height = ink_box(out)
+    y1 = y0 + height - 1
     bottom_x = ink_middle(out, y1)
     radius = rng.uniform(0.1, 0.22) * (y1 - y0)
-    sweep = np.deg2rad(
-        np.linspace(0, rng.uniform(120, 180), 8)
-    )  # clockwise from the tail's end: down, left, up
+    # Clockwise from the tail's end: down, left, up.
+    sweep = np.deg2rad(np.linspace(0, rng.uniform(120, 180), 8))
     xs = bottom_x - radius + radius * np.cos(sweep)
     ys = y1 + radius * np.sin(sweep)
     width = stroke_width(out) * rng.uniform(0.7, 1.0)
@@ -109,8 +108,8 @@ def add_hook(nine: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def add_base(one: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A 1 with a base serif: a short horizontal stroke under it."""
     out = one.copy()
-    x0, y0, width, height = ink_box(out)
-    x1, y1 = x0 + width - 1, y0 + height - 1
+    _x0, y0, _width, height = ink_box(out)
+    y1 = y0 + height - 1
     bottom_x = ink_middle(out, y1)
     half = rng.uniform(0.2, 0.4) * (y1 - y0)
     tilt = rng.uniform(-0.08, 0.08) * (y1 - y0)
@@ -309,7 +308,7 @@ def place(digit: np.ndarray, dx: float, dy: float, scale: float) -> np.ndarray:
 
 
 def jitter_placement(batch: np.ndarray, rng: np.random.Generator, shift: float, zoom: float) -> np.ndarray:
-    """Move every digit of a float batch by up to `shift` px and resize it by up to `zoom`, MNIST's classic augmentation."""
+    """MNIST's classic augmentation: shift each digit of a float batch up to `shift` px, zoom up to `zoom`."""
     moves = rng.uniform(-shift, shift, size=(len(batch), 2))
     scales = rng.uniform(1 - zoom, 1 + zoom, size=len(batch))
     return np.stack([place(digit, dx, dy, s) for digit, (dx, dy), s in zip(batch, moves, scales)])
@@ -332,7 +331,7 @@ LETTER_FIELD = 28 * UPSCALE + 2 * PAD
 
 
 def draw_not_digit(rng: np.random.Generator) -> np.ndarray:
-    """A letter or sign written with a single-stroke (Hershey) font, white on black, at the augmentation scale."""
+    """A letter or sign in a single-stroke (Hershey) font, white on black, at the augmentation scale."""
     text = NOT_DIGITS[rng.integers(len(NOT_DIGITS))]
     font = int(HERSHEY_FONTS[rng.integers(len(HERSHEY_FONTS))]) | (
         cv2.FONT_ITALIC if rng.random() < 0.3 else 0
@@ -390,7 +389,7 @@ HANDWRITTEN_LETTERS: dict[str, list[list[tuple[float, float]]]] = {
 
 
 def draw_handwritten_letter(rng: np.random.Generator) -> np.ndarray:
-    """A letter or sign drawn stroke by stroke with a wobbly hand, white on black, at the augmentation scale."""
+    """A letter or sign drawn stroke by stroke by a wobbly hand, white on black, at the augmentation scale."""
     letter = list(HANDWRITTEN_LETTERS)[rng.integers(len(HANDWRITTEN_LETTERS))]
     height = rng.uniform(50, 80)
     width = height * rng.uniform(0.55, 1.1)
@@ -399,9 +398,8 @@ def draw_handwritten_letter(rng: np.random.Generator) -> np.ndarray:
     pen = max(2, round(height * rng.uniform(0.04, 0.1)))
     for stroke in HANDWRITTEN_LETTERS[letter]:
         points = np.array(stroke) + rng.normal(0.0, 0.035, size=(len(stroke), 2))
-        pixels = np.round((origin + points * [width, height]) * 16).astype(
-            np.int32
-        )  # 4 bits of sub-pixel precision
+        # 4 bits of sub-pixel precision
+        pixels = np.round((origin + points * [width, height]) * 16).astype(np.int32)
         cv2.polylines(canvas, [pixels], False, 255, pen, cv2.LINE_AA, 4)
     return canvas
 
@@ -409,7 +407,7 @@ def draw_handwritten_letter(rng: np.random.Generator) -> np.ndarray:
 def not_digit_batch(
     count: int, rng: np.random.Generator, jitter: float = 0.5, handwritten: float = 0.0
 ) -> np.ndarray:
-    """`count` distorted drawings of letters and signs (a share `handwritten` stroke by stroke), float32 (count, 28, 28)."""
+    """`count` distorted letters and signs, float32 (count, 28, 28); a share `handwritten` drawn by hand."""
     out = np.zeros((count, 28, 28), np.float32)
     for i in range(count):
         by_hand = handwritten > 0 and rng.random() < handwritten

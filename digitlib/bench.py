@@ -60,7 +60,7 @@ def interleaved_timings_ms(
 def timings_after_pause_ms(
     action: Callable[[], object], repeats: int, pause_s: float = PAUSE_S
 ) -> dict[str, float]:
-    """Median and 95th percentile wall time of `action` when each call follows an idle pause, as strokes do."""
+    """Median and 95th percentile wall time of `action` when each call follows an idle pause, like strokes."""
     samples = np.empty(repeats)
     for i in range(repeats):
         time.sleep(pause_s)
@@ -71,7 +71,7 @@ def timings_after_pause_ms(
 
 
 def rgba_canvas(digit: np.ndarray) -> np.ndarray:
-    """An MNIST digit drawn on a 280x280 canvas as the Draw page returns it: white strokes on transparent RGBA."""
+    """An MNIST digit on a 280x280 canvas as the Draw page returns it: white strokes on transparent RGBA."""
     import cv2
 
     ink = cv2.resize(digit, (200, 200), interpolation=cv2.INTER_CUBIC)

@@ -28,16 +28,15 @@ def answered(confidence: np.ndarray, threshold: float) -> np.ndarray:
 def choose_threshold(
     digit_confidence: np.ndarray, nondigit_confidence: np.ndarray, min_answered: float, min_rejected: float
 ) -> dict:
-    """The lowest threshold rejecting `min_rejected` of non-digits that answers `min_answered` of digits (else the highest that does)."""
+    """Lowest threshold rejecting `min_rejected` of non-digits, capped to answer `min_answered` of digits."""
     candidates = np.unique(np.concatenate([digit_confidence, [0.0]]))
     rates = np.array([answered(digit_confidence, t).mean() for t in candidates])
     highest = float(candidates[rates >= min_answered].max(initial=0.0))
     # A threshold just above the k-th least confident non-digit rejects the k least confident ones.
     k = int(np.ceil(round(min_rejected * len(nondigit_confidence), 9)))  # 0.07 * 100 is 7.000000000000001
     kth = np.sort(nondigit_confidence)[k - 1] if k else 0.0
-    lowest = (
-        float(np.nextafter(kth, np.inf)) if kth > 0 else 0.0
-    )  # a confidence of 0 is rejected at any threshold
+    # A confidence of 0 is rejected at any threshold.
+    lowest = float(np.nextafter(kth, np.inf)) if kth > 0 else 0.0
     threshold = min(highest, lowest)
     return {
         "threshold": threshold,
@@ -54,7 +53,7 @@ def calibrate(
     min_answered: float = MIN_ANSWERED,
     min_rejected: float = MIN_REJECTED,
 ) -> dict:
-    """The shipped threshold and one per fold, from the readable digits and the letters (fold answers where trained on them)."""
+    """Shipped and per-fold thresholds from readable digits and letters (out of fold if trained on them)."""
     for drawings in (digits, letters):
         missing = {"institution", "sample_id"} - set(drawings)
         if missing:

@@ -29,7 +29,7 @@ def answer_confidence(probabilities: np.ndarray) -> np.ndarray:
 
 
 def decide(probabilities: np.ndarray, threshold: float) -> np.ndarray:
-    """Per row: the top digit, NOT_A_DIGIT when no digit is a reading, or NOT_SURE when none reaches `threshold`."""
+    """Per row: the top digit; NOT_A_DIGIT if no digit is a reading, NOT_SURE if none reaches `threshold`."""
     probabilities = np.atleast_2d(probabilities)
     confidence = answer_confidence(probabilities)
     return np.where(

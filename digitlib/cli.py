@@ -52,7 +52,8 @@ def _drawing_rows(result: dict) -> list[tuple[str, str]]:
     """The lines that describe a model's result on a drawn set."""
     rows = [("drawings", result["drawings"]), ("measured", result["measured"]), ("n", str(result["n"]))]
     if "accuracy" not in result:
-        return rows + [
+        return [
+            *rows,
             ("letters rejected", f"{result['rejection_rate']:.2%}"),
             ("said not a digit", f"{result['not_a_digit_rate']:.2%}"),
         ]
@@ -67,7 +68,7 @@ def _drawing_rows(result: dict) -> list[tuple[str, str]]:
         for k, v in result.get("per_institution_readable", {}).items()
     ]
     pairs = ", ".join(f"{p['true']}->{p['predicted']} {p['count']}" for p in result["confused_pairs"][:5])
-    return rows + [("most confused", pairs)]
+    return [*rows, ("most confused", pairs)]
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -202,16 +203,19 @@ def _bench(args: argparse.Namespace) -> int:
     machine = report["machine"]
     print(f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB")
     print(
-        f"{'model':<9} {'preprocess':>10} {'predict':>9} {'full path':>9} {'after pause':>11} {'model.predict':>13} {'speed-up':>8} {'10k batch':>9} {'load':>6}"
+        f"{'model':<9} {'preprocess':>10} {'predict':>9} {'full path':>9} {'after pause':>11} "
+        f"{'model.predict':>13} {'speed-up':>8} {'10k batch':>9} {'load':>6}"
     )
     for name, m in report["models"].items():
         print(
-            f"{name:<9} {m['preprocess']['p50_ms']:>8.3f}ms {m['predict']['p50_ms']:>7.3f}ms {m['full_path']['p50_ms']:>7.3f}ms "
-            f"{m['full_path_after_pause']['p50_ms']:>9.3f}ms {m['model_predict']['p50_ms']:>11.2f}ms {m['speedup_vs_model_predict']:>7.0f}x "
+            f"{name:<9} {m['preprocess']['p50_ms']:>8.3f}ms {m['predict']['p50_ms']:>7.3f}ms "
+            f"{m['full_path']['p50_ms']:>7.3f}ms {m['full_path_after_pause']['p50_ms']:>9.3f}ms "
+            f"{m['model_predict']['p50_ms']:>11.2f}ms {m['speedup_vs_model_predict']:>7.0f}x "
             f"{m['batch_10k_s']:>8.2f}s {m['load_s']:>5.2f}s"
         )
     print(
-        "(p50 over repeated single-image calls after a warm-up, in a row and after 20 ms pauses; all figures in the JSON below)"
+        "(p50 over repeated single-image calls after a warm-up, in a row and after 20 ms pauses; "
+        "all figures in the JSON below)"
     )
     print(json.dumps(report))
     return 0
@@ -246,13 +250,21 @@ def _measure(args: argparse.Namespace) -> int:
     for name in args.model or _trained_models(args.models):
         files = model_files(name, args.models)
         mnist = evaluate_mnist(Predictor(name, args.models).predict, files, args.mnist)
-        write_json(files.threshold, {"model": name, **calibrate(Predictor(name, args.models).predict, files, digits, letters)})
+        write_json(
+            files.threshold,
+            {"model": name, **calibrate(Predictor(name, args.models).predict, files, digits, letters)},
+        )
         predictor = Predictor(name, args.models)  # with the threshold just chosen
-        drawn = {s["name"]: evaluate_drawings(predictor.predict, files, s, predictor.threshold)[0] for s in (digits, letters)}
+        drawn = {
+            s["name"]: evaluate_drawings(predictor.predict, files, s, predictor.threshold)[0]
+            for s in (digits, letters)
+        }
         write_json(files.drawn, drawn)
         print(
-            f"{name}: MNIST {mnist['accuracy']:.2%}; drawn digits right {drawn[DIGITS_SET]['readable_accuracy']:.2%} "
-            f"(readable, {drawn[DIGITS_SET]['measured']}); letters rejected {drawn[LETTERS_SET]['rejection_rate']:.2%}"
+            f"{name}: MNIST {mnist['accuracy']:.2%}; "
+            f"drawn digits right {drawn[DIGITS_SET]['readable_accuracy']:.2%} "
+            f"(readable, {drawn[DIGITS_SET]['measured']}); "
+            f"letters rejected {drawn[LETTERS_SET]['rejection_rate']:.2%}"
         )
         _index(argparse.Namespace(model=[name], models=args.models, mnist=args.mnist))
     return 0
@@ -270,7 +282,8 @@ def _export_drawings(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.write_bytes(npz_bytes(arrays))
     print(
-        f"exported {len(arrays['labels'])} drawings to {out} (score them with `python -m digitlib evaluate --drawings {out}`)"
+        f"exported {len(arrays['labels'])} drawings to {out} "
+        f"(score them with `python -m digitlib evaluate --drawings {out}`)"
     )
     return 0
 
@@ -396,9 +409,12 @@ def build_parser() -> argparse.ArgumentParser:
     index.set_defaults(run=_index)
 
     measure = commands.add_parser(
-        "measure", help="every model's MNIST test results, threshold, results on the drawn sets and neighbour index"
+        "measure",
+        help="every model's MNIST test results, threshold, results on the drawn sets and neighbour index",
     )
-    measure.add_argument("--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)")
+    measure.add_argument(
+        "--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)"
+    )
     measure.add_argument("--models", help=models_help)
     measure.add_argument("--mnist", help=mnist_help)
     measure.add_argument("--data", help=data_help)

@@ -1,4 +1,4 @@
-"""Your drawings: digits you saved in the app with their right label, in a SQLite database, exported like drawn_dev.
+"""Your drawings: digits saved in the app with their right label, kept in SQLite and exported like drawn_dev.
 
 The database is `$DIGITLIB_DRAWINGS_DB`, else `data/drawings.sqlite3` in the project (git ignores `data/`).
 Each drawing belongs to the visitor who saved it (a token their browser keeps), and only they see it,
@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS drawings (
     owner TEXT NOT NULL,  -- the visitor who saved it ('' for drawings saved before visitors had one)
     input_sha256 TEXT NOT NULL,  -- of the 28x28 input: one row per drawing and visitor
     label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
-    predicted INTEGER NOT NULL CHECK (predicted BETWEEN {NOT_A_DIGIT} AND 9),  -- a digit, -1 not sure, -2 not a digit
+    predicted INTEGER NOT NULL CHECK (predicted BETWEEN {NOT_A_DIGIT} AND 9),  -- -1 not sure, -2 not a digit
     confidence REAL NOT NULL CHECK (confidence BETWEEN 0 AND 1),
     model TEXT NOT NULL,
     saved_at TEXT NOT NULL,  -- ISO 8601, UTC
@@ -54,10 +54,11 @@ CREATE TABLE IF NOT EXISTS drawings (
 """
 # Version 1 had no owners: its rows move over as the drawings of no visitor (shown in a shared collection).
 MIGRATE_FROM_1 = """
-INSERT INTO drawings (id, owner, input_sha256, label, predicted, confidence, model, saved_at, canvas_png, input)
+INSERT INTO drawings
+(id, owner, input_sha256, label, predicted, confidence, model, saved_at, canvas_png, input)
 VALUES (?, '', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (owner, input_sha256) DO UPDATE SET
-label = excluded.label, predicted = excluded.predicted, confidence = excluded.confidence, model = excluded.model,
-saved_at = excluded.saved_at
+label = excluded.label, predicted = excluded.predicted, confidence = excluded.confidence,
+model = excluded.model, saved_at = excluded.saved_at
 """
 
 
@@ -80,7 +81,7 @@ class SavedDrawing:
 
 
 def drawings_db(path: str | os.PathLike | None = None) -> Path:
-    """The database file: the argument, else $DIGITLIB_DRAWINGS_DB, else the project's data/drawings.sqlite3."""
+    """The database: the argument, else $DIGITLIB_DRAWINGS_DB, else the project's data/drawings.sqlite3."""
     chosen = path if path is not None else os.environ.get(DRAWINGS_ENV) or DEFAULT_DRAWINGS_DB
     return Path(chosen).expanduser()
 
@@ -88,9 +89,8 @@ def drawings_db(path: str | os.PathLike | None = None) -> Path:
 def _prepare(connection: sqlite3.Connection) -> None:
     """Switch to WAL with full syncs and create the table in a new database; refuse a newer schema."""
     connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute(
-        "PRAGMA synchronous = FULL"
-    )  # a save that returned survives a power cut, not only a crash
+    # A save that returned survives a power cut, not only a crash.
+    connection.execute("PRAGMA synchronous = FULL")
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise sqlite3.DatabaseError(f"it was written by a newer digit studio (schema {version})")
@@ -103,13 +103,14 @@ def _prepare(connection: sqlite3.Connection) -> None:
 
 
 def _migrate_from_1(connection: sqlite3.Connection) -> None:
-    """Move a version-1 database's rows into the version-2 table, in one transaction (another process may race)."""
+    """Move version-1 rows into the version-2 table in one transaction (another process may race)."""
     connection.isolation_level = None  # the transaction below is explicit: DDL included
     connection.execute("BEGIN IMMEDIATE")
     try:
         if connection.execute("PRAGMA user_version").fetchone()[0] == 1:
             rows = connection.execute(
-                "SELECT id, label, predicted, confidence, model, saved_at, canvas_png, input FROM drawings ORDER BY id"
+                "SELECT id, label, predicted, confidence, model, saved_at, canvas_png, input "
+                "FROM drawings ORDER BY id"
             ).fetchall()
             # Ids are never reused: the new table's counter starts where the old one stopped.
             (last,) = connection.execute(
@@ -231,7 +232,8 @@ def save_drawing(
     )
     with connection:
         connection.execute(
-            "INSERT INTO drawings (owner, input_sha256, label, predicted, confidence, model, saved_at, canvas_png, input) "
+            "INSERT INTO drawings "
+            "(owner, input_sha256, label, predicted, confidence, model, saved_at, canvas_png, input) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (owner, input_sha256) DO UPDATE SET "
             "label = excluded.label, predicted = excluded.predicted, confidence = excluded.confidence, "
             "model = excluded.model, saved_at = excluded.saved_at, deleted = 0",
@@ -268,7 +270,7 @@ def list_drawings(connection: sqlite3.Connection, owner: str | None) -> list[Sav
 
 
 def load_canvas(connection: sqlite3.Connection, drawing_id: int, owner: str | None) -> np.ndarray:
-    """The canvas of one saved drawing of `owner`, as it was drawn (RGB(A) or grey uint8); KeyError if there is none."""
+    """The canvas of one drawing of `owner`, as drawn (RGB(A) or grey uint8); KeyError if there is none."""
     condition, args = _whose(owner)
     row = connection.execute(
         f"SELECT canvas_png FROM drawings WHERE id = ? AND {condition}", (drawing_id, *args)
@@ -281,7 +283,7 @@ def load_canvas(connection: sqlite3.Connection, drawing_id: int, owner: str | No
 def set_deleted(
     connection: sqlite3.Connection, drawing_id: int, owner: str | None, deleted: bool = True
 ) -> bool:
-    """Delete (or restore) one drawing of `owner` in one transaction; False if `owner` has none with that id."""
+    """Delete (or restore) one drawing of `owner` in one transaction; False if `owner` has no such drawing."""
     condition, args = _whose(owner)
     with connection:
         changed = connection.execute(
@@ -301,7 +303,7 @@ def label_counts(connection: sqlite3.Connection, owner: str | None) -> np.ndarra
 
 
 def export_canvas(canvas: np.ndarray, side: int = EXPORT_SIDE) -> np.ndarray:
-    """A canvas in drawn_dev's layout: (side, side) uint8, 255 ink on 0, other sizes scaled to fit and centred."""
+    """A canvas in drawn_dev's layout: (side, side) uint8, 255 ink on 0, scaled to fit and centred."""
     return ink_in_square(canvas, side)
 
 

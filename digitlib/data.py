@@ -72,7 +72,7 @@ def load_mnist(path: str | os.PathLike | None = None) -> tuple[Split, Split]:
 
 
 def load_drawings(path: str | os.PathLike) -> dict:
-    """Read a drawn_dev-style npz: `images` plus `labels` or `letters`, optionally `institution` and `sample_id`.
+    """Read a drawn_dev-style npz: `images`, `labels` or `letters`, optionally `institution` and `sample_id`.
 
     `name` is the file's stem, the name of the set.
     """
@@ -128,7 +128,7 @@ OTHER_INSTITUTIONS = "others"
 
 
 def drawn_sets_dir(path: str | os.PathLike | None = None) -> Path:
-    """The folder of drawn_dev and nondigit_dev: the argument, else $DIGITLIB_DATA, else beside $DIGITLIB_MNIST."""
+    """The folder of the drawn sets: the argument, else $DIGITLIB_DATA, else beside $DIGITLIB_MNIST."""
     chosen = (
         path
         or os.environ.get(DATA_ENV)

@@ -106,7 +106,7 @@ def set_name(drawings: dict[str, np.ndarray]) -> str | None:
 
 
 def fold_probabilities(files: ModelFiles, drawings: dict[str, np.ndarray]) -> np.ndarray | None:
-    """The out-of-fold probabilities of a drawn set the model was trained on, in the set's order; None if not trained on it."""
+    """Out-of-fold probabilities of a drawn set the model trained on, in set order; None if it did not."""
     name = set_name(drawings)
     if name is None or not files.folds.is_file():
         return None
@@ -129,7 +129,7 @@ def fold_probabilities(files: ModelFiles, drawings: dict[str, np.ndarray]) -> np
 def drawing_probabilities(
     predict: PredictFn, files: ModelFiles, drawings: dict[str, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Probabilities of every canvas (zeros for a blank one), which had ink, and whether they come from fold models."""
+    """Each canvas's probabilities (zeros if blank), which had ink, and whether fold models gave them."""
     inputs, has_ink = preprocess_all(drawings["images"])
     folds = fold_probabilities(files, drawings)
     if folds is not None:
@@ -140,7 +140,7 @@ def drawing_probabilities(
 def drawing_thresholds(
     files: ModelFiles, drawings: dict[str, np.ndarray], shipped: float
 ) -> tuple[np.ndarray, bool]:
-    """Each drawing's threshold: its fold's when the threshold was calibrated on this set, else the shipped one."""
+    """Each drawing's threshold: its fold's if calibrated on this set, else the shipped one."""
     calibration = read_json(files.threshold) if files.threshold.is_file() else {}
     name = set_name(drawings)
     fold_thresholds = calibration.get("folds", {})
@@ -154,7 +154,7 @@ def drawing_thresholds(
 def drawing_answers(
     probabilities: np.ndarray, has_ink: np.ndarray, thresholds: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The app's answer for every canvas (a digit, NOT_SURE or NOT_A_DIGIT; NOT_SURE when blank) and its best guess."""
+    """The app's answer per canvas (a digit, NOT_SURE or NOT_A_DIGIT; NOT_SURE if blank) and best guess."""
     answers = np.array([decide(p, t)[0] for p, t in zip(probabilities, thresholds)], dtype=int)
     answers = np.where(has_ink, answers, NOT_SURE)
     return answers, np.where(has_ink, probabilities.argmax(axis=1), NOT_SURE)
@@ -172,7 +172,7 @@ def _by_group(values: np.ndarray, correct: np.ndarray) -> dict[str, dict]:
 
 
 def drawing_scores(drawings: dict[str, np.ndarray], answers: np.ndarray, guesses: np.ndarray) -> dict:
-    """Accuracy and answered rate of labelled canvases (overall and on the readable ones), or how letters are rejected."""
+    """Accuracy and answered rate of labelled canvases (all and readable), or how letters are rejected."""
     answered = answers >= 0
     result: dict = {"n": len(answers), "answered_rate": float(answered.mean())}
     if "labels" not in drawings:
@@ -207,7 +207,7 @@ def evaluate_drawings(
     threshold: float,
     fold_thresholds: bool = True,
 ) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Scores on a drawn set, out of institution where the model or its threshold learnt from the set; answers and guesses.
+    """Scores, answers and guesses on a drawn set; out of institution where model or threshold learnt from it.
 
     Without `fold_thresholds`, every drawing is answered at `threshold`.
     """
@@ -231,7 +231,7 @@ def evaluate_drawings(
 def misread_drawings(
     drawings: dict[str, np.ndarray], answers: np.ndarray, guesses: np.ndarray
 ) -> tuple[np.ndarray, list[str]]:
-    """The drawings a model gets wrong (a digit's best guess, a letter answered as a digit), captioned like "4->1"."""
+    """Drawings a model gets wrong (a digit's best guess, a letter answered as a digit), captioned "4->1"."""
     if "labels" in drawings:
         truths, said = drawings["labels"].astype(int), guesses
         wrong = np.flatnonzero(said != truths)
@@ -264,7 +264,7 @@ def misclassified(
     predicted: int | None = None,
     order: str = "confidence",
 ) -> np.ndarray:
-    """Indices of wrong predictions, of one true and/or predicted digit if given, most confident first or by index."""
+    """Indices of wrong predictions (of `true`/`predicted` if given), most confident first or by index."""
     if order not in MISTAKE_ORDERS:
         raise ValueError(f"unknown order {order!r}; choose one of {', '.join(MISTAKE_ORDERS)}")
     labels = np.asarray(labels, dtype=int)

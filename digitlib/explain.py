@@ -14,7 +14,7 @@ import numpy as np
 Predict = Callable[[np.ndarray], np.ndarray]
 # About the width of an MNIST stroke: big enough to hide a part of the digit, small enough to localise it.
 PATCH = 4
-# Patches every 2 px: a quarter of the copies of stride 1, fast enough for every stroke; 4 lie over each inner pixel.
+# Patches every 2 px: a quarter of stride 1's copies, fast enough for every stroke; 4 cover each inner pixel.
 STRIDE = 2
 
 
@@ -35,7 +35,7 @@ def patch_masks(shape: tuple[int, int], patch: int, stride: int) -> np.ndarray:
 def occlusion_map(
     predict: Predict, image: np.ndarray, digit: int, patch: int = PATCH, stride: int = STRIDE
 ) -> np.ndarray:
-    """How much hiding each pixel's surroundings lowers the probability of `digit`, from one batched `predict` call."""
+    """How much hiding each pixel's surroundings lowers `digit`'s probability, in one batched `predict`."""
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 2:
         raise ValueError(f"expected one (H, W) image, got shape {image.shape}")

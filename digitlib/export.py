@@ -1,4 +1,4 @@
-"""ONNX export: a trained `.keras` model as `<name>.onnx` for ONNX Runtime, with fewer nodes for the same results.
+"""ONNX export: a trained `.keras` model as `<name>.onnx` for ONNX Runtime, same results with fewer nodes.
 
 Keras exports a flatten as a Reshape whose shape is computed at run time (Shape, Gather, Slice, Concat,
 Casts) after a transpose back to channels-last, and a batch norm after a dense layer as a multiply and
@@ -153,9 +153,8 @@ def load_keras_model(path: Path):
 def export_onnx(files: ModelFiles) -> Path:
     """Write `<name>.onnx` from `<name>.keras`, tagged with the source's hash."""
     model = load_keras_model(files.model)
-    model(
-        np.zeros((1, *model.input_shape[1:]), np.float32)
-    )  # Keras exports only a model that has been called
+    # Keras exports only a model that has been called.
+    model(np.zeros((1, *model.input_shape[1:]), np.float32))
     tmp = files.onnx.with_name(files.onnx.name + ".tmp")
     model.export(str(tmp), format="onnx", verbose=False)
     exported = onnx.load(str(tmp))

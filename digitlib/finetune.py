@@ -38,7 +38,7 @@ RESTYLED = 0.8
 
 
 class DrawnSet:
-    """A drawn set ready for training: each drawing's 28x28 input, pen strokes, fold and whether to train on it."""
+    """A drawn set ready to train on: each drawing's 28x28 input, strokes, fold and whether to train on it."""
 
     def __init__(self, name: str, folder: str | os.PathLike | None):
         arrays = drawn_set(name, folder)
@@ -67,7 +67,7 @@ class DrawnSet:
 
 
 class MixedBatches(keras.utils.PyDataset):
-    """Batches of MNIST digits, real drawn digits, real letters and synthetic letters, freshly drawn every epoch."""
+    """Batches of MNIST digits, real drawn digits, real and synthetic letters, freshly drawn every epoch."""
 
     def __init__(
         self,
@@ -139,7 +139,7 @@ def learn_drawings(
     limit: int | None,
     verbose,
 ) -> tuple[keras.Model, dict]:
-    """The model fine-tuned on every drawing, after one fine-tuning per fold whose out-of-fold answers are saved."""
+    """The model fine-tuned on every drawing, after one fine-tuning per fold whose answers on it are saved."""
     (x_train, y_train), _ = load_mnist(mnist)
     if limit is not None:
         x_train, y_train = x_train[:limit], y_train[:limit]

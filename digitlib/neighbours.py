@@ -42,7 +42,7 @@ class NeighbourIndex:
     labels: np.ndarray  # (N,) uint8
 
     def nearest(self, features: np.ndarray, count: int = 8) -> tuple[np.ndarray, np.ndarray]:
-        """Indices into MNIST train of the `count` nearest images to one query, and their cosine similarities."""
+        """Indices into MNIST train of the `count` images nearest one query, and their cosine similarities."""
         similarity = self.points @ project(features, self.mean, self.axes)[0]
         best = np.argpartition(-similarity, count)[:count]
         best = best[np.argsort(-similarity[best])]

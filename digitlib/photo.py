@@ -34,7 +34,7 @@ MIN_SEPARATION = 1.5
 
 
 def grayscale(image: np.ndarray) -> np.ndarray:
-    """Grey levels (H, W) uint8 of a decoded photo; a transparent image's opacity, which is where its ink is."""
+    """Grey levels (H, W) uint8 of a decoded photo: of a transparent one, its opacity (where its ink is)."""
     if (
         image.dtype != np.uint8
         or image.ndim not in (2, 3)
@@ -119,7 +119,7 @@ def ink_mask(strength: np.ndarray, threshold: float) -> np.ndarray:
 def find_ink(
     gray: np.ndarray, paper: np.ndarray, bare: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Ink strength, ink mask and threshold of a grey image over an estimate of its paper (bare where given)."""
+    """Ink strength, ink mask and threshold of a grey image over its estimated paper (bare where given)."""
     ratio = contrast(gray, paper)
     # Thick strokes covering much of a photo would inflate the texture's estimate: measure it on bare paper.
     sigma = robust_sigma(ratio if bare is None or not bare.any() else ratio[bare])

@@ -145,7 +145,7 @@ def crop_to_ink(image: np.ndarray) -> tuple[Box, np.ndarray] | None:
 
 
 def fit_to_box(cropped: np.ndarray, box: int = BOX) -> np.ndarray:
-    """Scale so the longer side is `box` px, keeping the aspect ratio, with anti-aliasing; float32 in [0, 1]."""
+    """Scale so the longer side is `box` px, keeping the aspect ratio, anti-aliased; float32 in [0, 1]."""
     h, w = cropped.shape
     scale = box / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -178,7 +178,7 @@ def _ink_extent(profile: np.ndarray) -> tuple[int, int]:
 
 
 def _clamped_shift(shift: float, image: np.ndarray, axis: int, field: int) -> float:
-    """A shift of `image` along `axis` (0: down, 1: right) limited so that none of its ink leaves the field."""
+    """A shift of `image` along `axis` (0: down, 1: right), limited so none of its ink leaves the field."""
     if 0 <= shift <= field - image.shape[axis]:
         return shift  # the whole image fits at this shift, so its ink does too
     first, last = _ink_extent(image.sum(axis=1 - axis))

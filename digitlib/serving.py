@@ -79,7 +79,7 @@ def calibrated_threshold(files: ModelFiles) -> float:
 
 
 def onnx_session(files: ModelFiles):
-    """An ONNX Runtime session of `<name>.onnx`; ArtifactError if it is missing, broken or older than `<name>.keras`."""
+    """ONNX Runtime session of `<name>.onnx`; ArtifactError if missing, broken or older than its `.keras`."""
     import onnxruntime
 
     if not files.onnx.is_file():
@@ -98,6 +98,7 @@ def onnx_session(files: ModelFiles):
     source = session.get_modelmeta().custom_metadata_map.get(SOURCE_HASH_KEY)
     if files.model.is_file() and source != file_sha256(files.model):
         raise ArtifactError(
-            f"{files.onnx} was not exported from {files.model}: run `python -m digitlib export --model {files.name}`"
+            f"{files.onnx} was not exported from {files.model}: "
+            f"run `python -m digitlib export --model {files.name}`"
         )
     return session

@@ -31,7 +31,7 @@ def tile(canvas: np.ndarray, caption: str, size: int = TILE) -> np.ndarray:
 def contact_sheet(
     canvases: Sequence[np.ndarray], captions: Sequence[str], columns: int = COLUMNS, size: int = TILE
 ) -> np.ndarray:
-    """The drawings in rows of `columns` tiles, left to right in the order given, each under its caption (BGR)."""
+    """The drawings in rows of `columns` tiles, in the order given, each under its caption (BGR)."""
     if len(canvases) != len(captions):
         raise ValueError(f"{len(canvases)} drawings but {len(captions)} captions")
     step_y, step_x = size + CAPTION_HEIGHT + GUTTER, size + GUTTER

@@ -1,4 +1,4 @@
-"""Draw: a digit (or a number) on a canvas or in a photo, read by the chosen model, with every step of what it sees."""
+"""Draw: a digit or number on a canvas or photo, read by the chosen model, with every step of what it sees."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from digitlib.numbers import NumberReading, read_number
 from digitlib.photo import picture_ink
 from digitlib.pictures import with_boxes
 from digitlib.preprocess import Stages
-from digitlib.registry import label
+from digitlib.registry import label, spec
 from digitlib.serving import Predictor
 from digitlib.strokes import draw_strokes
 from ui import canvas
@@ -32,7 +32,6 @@ INPUT_SIZE = 196  # px: the 28x28 input, 7 screen pixels per pixel
 STAGE_SIZE = 140
 DIGIT_INPUT_SIZE = 112
 BRUSH = 18
-BRUSH = 18
 
 
 def show_answer(answer: Answer) -> None:
@@ -46,7 +45,8 @@ def show_answer(answer: Answer) -> None:
     else:
         (first, p1), (second, p2) = answer.top_two
         st.warning(
-            f"Not sure: it could be {with_article(first)} ({percent(p1, 0)}) or {with_article(second)} ({percent(p2, 0)}). "
+            f"Not sure: it could be {with_article(first)} ({percent(p1, 0)}) "
+            f"or {with_article(second)} ({percent(p2, 0)}). "
             f"No digit reaches the {answer.threshold:.0%} needed for an answer.",
             icon=":material/help:",
         )
@@ -64,7 +64,7 @@ def show_reading(model: Predictor, ink: np.ndarray, stages: Stages, answer: Answ
             show_answer(answer)
         pictures([(stages.centered, INPUT_SIZE, "What the model sees: 28×28")])
         st.markdown("**Probability of each answer**")
-        probability_bars(answer.probabilities, answer.other if model_has_other(answer) else None)
+        probability_bars(answer.probabilities, answer.other if knows_letters(model.name) else None)
     with detail_column:
         if not blocked and answer.sure:
             show_why(model, stages.centered, answer.digit, width=INPUT_SIZE)
@@ -84,15 +84,15 @@ def show_reading(model: Predictor, ink: np.ndarray, stages: Stages, answer: Answ
         show_stages(stages)
 
 
-def model_has_other(answer: Answer) -> bool:
-    """Whether the model has a "not a digit" class (its digit probabilities leave room for it)."""
-    return answer.probabilities.sum() < 0.999
+def knows_letters(name: str) -> bool:
+    """Whether a model learnt a "not a digit" class."""
+    return spec(name).recipe.not_digits > 0
 
 
 def offer_correction(
     model: Predictor, key: str, ink: np.ndarray, model_input: np.ndarray, answer: Answer
 ) -> None:
-    """Keep the drawing with its right digit, for the Your drawings page; saving it again changes the digit."""
+    """Keep the drawing with its right digit for the Your drawings page; saving it again changes the digit."""
     digit = st.selectbox(
         "Keep it with its right digit",
         range(10),
@@ -159,7 +159,7 @@ def offer_number_correction(model: Predictor, key: str, reading: NumberReading) 
 
 def show_stages(stages: Stages) -> None:
     """Every step from the drawing to the 28x28 input, as in MNIST's own recipe."""
-    x, y, width, height = stages.bbox
+    _x, _y, width, height = stages.bbox
     fitted_height, fitted_width = stages.fitted.shape
 
     def shown(image: np.ndarray) -> int:
@@ -180,7 +180,8 @@ def show_number(reading: NumberReading) -> None:
     st.metric("Number", reading.text)
     if any(answer < 0 for answer in reading.answers):
         st.caption(
-            f"? marks a digit that is not sure or not a digit: none reaches the {reading.threshold:.0%} needed."
+            "? marks a digit that is not sure or not a digit: "
+            f"none reaches the {reading.threshold:.0%} needed."
         )
     boxes = with_boxes(reading.ink, [d.bbox for d in reading.digits])
     items = [
@@ -233,8 +234,12 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
         strokes = canvas.drawing_canvas(key, width, CANVAS_SIZE, st.session_state.get("brush", BRUSH))
         # One short row under the canvas, so that on a phone the answer follows right below it.
         controls = st.container(horizontal=True, gap="small")
-        controls.button("Undo", icon=":material/undo:", on_click=canvas.undo, args=(key,), disabled=not strokes)
-        controls.button("Clear", icon=":material/delete:", on_click=canvas.clear, args=(key,), disabled=not strokes)
+        controls.button(
+            "Undo", icon=":material/undo:", on_click=canvas.undo, args=(key,), disabled=not strokes
+        )
+        controls.button(
+            "Clear", icon=":material/delete:", on_click=canvas.clear, args=(key,), disabled=not strokes
+        )
         with controls.popover("Pen", icon=":material/brush:", help="Brush width"):
             st.slider("Brush width", min_value=6, max_value=40, value=BRUSH, key="brush")
     ink = draw_strokes(strokes, CANVAS_SIZE, width) if strokes else None
@@ -262,6 +267,8 @@ def photo_area(model_name: str, number_mode: bool) -> None:
     except ArtifactError as error:
         st.error(f"The {label(model_name)} model cannot be used. {error}")
         return
+    # One photo at a time: the uploader's "Add files" button would only replace it.
+    st.html('<style>[data-testid="stFileUploader"] button[aria-label="Add files"] { display: none; }</style>')
     upload = st.file_uploader("A photo or scan of digits on paper", type=["png", "jpg", "jpeg"], key="photo")
     if upload is None:
         st.info("Upload a PNG or JPEG photo of a digit written on paper, or of a number.")
@@ -271,11 +278,13 @@ def photo_area(model_name: str, number_mode: bool) -> None:
     except ValueError as error:
         st.error(f"That file cannot be used: {error}.")
         return
-    st.image(upload.getvalue(), caption="Your photo", width=240)
+    photo_column, ink_column = st.columns(2)
+    photo_column.image(upload.getvalue(), caption="Your photo", width=240)
     if not ink.any():
         st.info("No ink found in the photo: take it closer, with the digit dark on light paper.")
         return
-    pictures([(ink, 240, "The ink found in it")])
+    with ink_column:
+        pictures([(ink, 240, "The ink found in it")])
     if number_mode:
         read_a_number(model, ink, "photo", "No digits found in the photo.")
     else:
@@ -285,8 +294,12 @@ def photo_area(model_name: str, number_mode: bool) -> None:
 model = pick_model()
 title = st.empty()
 choices = st.container(horizontal=True, gap="medium")  # a row that wraps only on the narrowest screens
-mode = choices.segmented_control("Read", [ONE_DIGIT, A_NUMBER], default=ONE_DIGIT, key="mode", label_visibility="collapsed")
-source = choices.segmented_control("From", [DRAW, PHOTO], default=DRAW, key="source", label_visibility="collapsed")
+mode = choices.segmented_control(
+    "Read", [ONE_DIGIT, A_NUMBER], default=ONE_DIGIT, key="mode", label_visibility="collapsed"
+)
+source = choices.segmented_control(
+    "From", [DRAW, PHOTO], default=DRAW, key="source", label_visibility="collapsed"
+)
 mode, source = mode or ONE_DIGIT, source or DRAW
 title.title("Draw a number" if mode == A_NUMBER else "Draw a digit")
 if model is not None:

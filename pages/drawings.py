@@ -1,4 +1,4 @@
-"""Your drawings: the digits you kept on the Draw page, to browse, read again with any model, delete and download."""
+"""Your drawings: digits kept on the Draw page, to browse, read again with any model, delete and download."""
 
 from __future__ import annotations
 
@@ -96,14 +96,17 @@ def read_again(model: str, drawings: list[SavedDrawing]) -> None:
 
 
 def answers_now(model: str | None) -> dict[int, int]:
-    """The answers `model` gave when the drawings were last read again with it, by drawing id ({} if never)."""
+    """What `model` answered when the drawings were last read again with it, by drawing id ({} if never)."""
     read_with, answers = st.session_state.get(READ_AGAIN_KEY, (None, {}))
     return answers if model is not None and read_with == model else {}
 
 
 def caption(drawing: SavedDrawing, now: dict[int, int]) -> str:
     """The right digit and what the model said, in a few words, and what the chosen model says now."""
-    text = f"{drawing.label} · {label(drawing.model)} said {answer_text(drawing.predicted)} ({percent(drawing.confidence, 0)})"
+    text = (
+        f"{drawing.label} · {label(drawing.model)} said {answer_text(drawing.predicted)} "
+        f"({percent(drawing.confidence, 0)})"
+    )
     return f"{text} · now {answer_text(now[drawing.id])}" if drawing.id in now else text
 
 
@@ -111,7 +114,8 @@ st.title("Your drawings")
 st.caption(
     "Everyone using this app sees these drawings: the server keeps one shared collection."
     if shared()
-    else "The drawings you kept on the Draw page, with their right digit. Only you see them: they are tied to this browser."
+    else "The drawings you kept on the Draw page, with their right digit. "
+    "Only you see them: they are tied to this browser."
 )
 if DELETED_KEY in st.session_state:
     deleted_id = st.session_state[DELETED_KEY]
@@ -143,7 +147,8 @@ with export_column:
         icon=":material/download:",
     )
     st.caption(
-        f"Laid out like drawn_dev.npz: `python -m digitlib evaluate --drawings {EXPORT_NAME}` scores a model on it."
+        f"Laid out like drawn_dev.npz: `python -m digitlib evaluate --drawings {EXPORT_NAME}` "
+        "scores a model on it."
     )
 
 model = pick_model() if available_models() else None

@@ -1,4 +1,4 @@
-"""Evaluation: how the chosen model does on the 10,000 MNIST test images and on real people's drawings, and where it goes wrong."""
+"""Evaluation: how the chosen model does on MNIST's test images and people's drawings, and where it fails."""
 
 import altair as alt
 import numpy as np
@@ -20,10 +20,11 @@ SHARES = "Share of each true digit"
 PERCENT = st.column_config.NumberColumn(format="%.1f%%")
 SET_NAMES = {DIGITS_SET: "Digits drawn by people", LETTERS_SET: "Letters drawn by people"}
 SET_DESCRIPTIONS = {
-    DIGITS_SET: "6,114 digits written with a pen on a tablet by people at nine institutions (the UNIPEN collection); "
-    'about 1% of them do not show their digit (one stroke of it, say), and "readable" leaves those out.',
-    LETTERS_SET: "1,998 letters such as A, E, H, K, M, N and X written the same way: the right answer for each is "
-    '"not a digit", and "not sure" counts as rejecting it too.',
+    DIGITS_SET: "6,114 digits written with a pen on a tablet by people at nine institutions "
+    "(the UNIPEN collection); about 1% of them do not show their digit (one stroke of it, say), "
+    'and "readable" leaves those out.',
+    LETTERS_SET: "1,998 letters such as A, E, H, K, M, N and X written the same way: "
+    'the right answer for each is "not a digit", and "not sure" counts as rejecting it too.',
 }
 
 
@@ -93,7 +94,7 @@ def show_mistakes(true: int | None, predicted: int | None) -> None:
 
 
 def open_cell(cell: dict, confusion: np.ndarray) -> None:
-    """A chosen cell opens its mistakes (a diagonal cell, every mistake on that digit), or says there are none."""
+    """A chosen cell opens its mistakes (a diagonal one: all on that digit), or says there are none."""
     true, predicted = int(cell["true"]), int(cell["predicted"])
     if true == predicted:
         if confusion[true].sum() > confusion[true, true]:
@@ -133,7 +134,8 @@ def show_set(name: str, result: dict) -> None:
         return
     if "readable_accuracy" not in result:
         st.info(
-            f"These results come from an older digit studio: measure them again with `python -m digitlib evaluate --drawings {name}.npz --save`."
+            "These results come from an older digit studio: measure them again with "
+            f"`python -m digitlib evaluate --drawings {name}.npz --save`."
         )
         return
     right_column, answered_column, guess_column = st.columns(3)
@@ -179,17 +181,18 @@ def show_drawn(model: str, model_label: str) -> None:
         return
     if not results:
         st.info(
-            f"{model_label} has not been measured on drawings yet. Run `python -m digitlib evaluate --model {model} "
-            "--drawings FILE.npz --save` with drawn_dev.npz, nondigit_dev.npz or your own drawings, then reload."
+            f"{model_label} has not been measured on drawings yet. "
+            f"Run `python -m digitlib evaluate --model {model} --drawings FILE.npz --save` "
+            "with drawn_dev.npz, nondigit_dev.npz or your own drawings, then reload."
         )
         return
     measured = {result.get("measured") for result in results.values()}
     if OUT_OF_INSTITUTION in measured:
         st.caption(
-            "Read as in the app, from the canvas to the answer. Every drawing here was read by a model that never saw a "
-            "drawing from that person's institution, with a confidence threshold chosen without it: these are the figures "
-            'to expect from new people. Below the threshold the app says "not sure" or "not a digit", which counts as '
-            "wrong for a digit and right for a letter."
+            "Read as in the app, from the canvas to the answer. Every drawing here was read by a model "
+            "that never saw a drawing from that person's institution, with a confidence threshold chosen "
+            "without it: these are the figures to expect from new people. Below the threshold the app says "
+            '"not sure" or "not a digit", which counts as wrong for a digit and right for a letter.'
         )
     tabs = st.tabs([SET_NAMES.get(name, name) for name in results])
     for tab, (name, result) in zip(tabs, results.items()):
@@ -206,7 +209,8 @@ try:
     metrics = test_metrics(model)
 except ArtifactError:
     st.info(
-        f"{model_label} has not been evaluated yet. Run `python -m digitlib evaluate --model {model}`, then reload."
+        f"{model_label} has not been evaluated yet. "
+        f"Run `python -m digitlib evaluate --model {model}`, then reload."
     )
     st.stop()
 

@@ -56,14 +56,15 @@ def summary(
     parts = ([f"true digit {true}"] if true is not None else []) + (
         [f"answer {predicted}"] if predicted is not None else []
     )
-    return f"**{count:,}** of {model_label}'s {total:,} mistakes have {' and '.join(parts)}."
+    return f"**{count:,}** of the {total:,} mistakes of {model_label} have {' and '.join(parts)}."
 
 
 def show_detail(model: str, index: int, image: np.ndarray, true: int, probabilities: np.ndarray) -> None:
     """One test image large, with the map of why the model answered what it did, and all ten probabilities."""
     guess = int(probabilities.argmax())
     st.markdown(
-        f"**Test image #{index}**: true **{true}**, read as **{guess}** with {percent(probabilities.max())} confidence."
+        f"**Test image #{index}**: true **{true}**, read as **{guess}** "
+        f"with {percent(probabilities.max())} confidence."
     )
     items = [(image, DETAIL, "The test image")]
     try:
@@ -90,7 +91,8 @@ try:
     _, (x_test, y_test) = mnist()
 except ArtifactError:
     st.info(
-        f"{model_label} has no saved test predictions yet. Run `python -m digitlib evaluate --model {model}`, then reload."
+        f"{model_label} has no saved test predictions yet. "
+        f"Run `python -m digitlib evaluate --model {model}`, then reload."
     )
     st.stop()
 except DataError as error:
@@ -98,7 +100,8 @@ except DataError as error:
     st.stop()
 if len(labels) != len(y_test) or (labels != y_test).any():
     st.error(
-        f"{model_label}'s saved test predictions do not belong to this MNIST test set; evaluate the model again."
+        f"{model_label}'s saved test predictions do not belong to this MNIST test set; "
+        "evaluate the model again."
     )
     st.stop()
 
@@ -128,7 +131,8 @@ with grid_tab:
     with grid_column:
         start, stop = pager(len(mistakes), PER_PAGE, PAGE_KEY)
         st.caption(
-            "Under each image: its number, true digit → the model's answer · its confidence. Click one to inspect it."
+            "Under each image: its number, true digit → the model's answer · its confidence. "
+            "Click one to inspect it."
         )
         shown = mistakes[start:stop]
         chosen = inspected(mistakes)
@@ -147,7 +151,7 @@ with grid_tab:
     with detail_column:
         if chosen is None:
             st.info(
-                "Click an image's number to see it large, with why the model read it so and all ten probabilities."
+                "Click an image to see it large, with why the model read it so and all ten probabilities."
             )
         else:
             show_detail(model, chosen, x_test[chosen], int(labels[chosen]), probabilities[chosen])

@@ -1,4 +1,6 @@
-"""Training: how each model was trained — settings, time, learning curves and architecture, from its record."""
+"""Training: how each model was trained (settings, time, learning curves, architecture), from its record."""
+
+import contextlib
 
 import altair as alt
 import pandas as pd
@@ -77,9 +79,10 @@ def show_drawings_phase(record: dict) -> None:
     st.markdown("**Then, real drawings**")
     st.caption(
         f"Fine-tuned on {phase['digits_trained']:,} drawn digits and {phase['letters_trained']:,} letters "
-        f"({phase['unreadable_left_out']} drawings that do not show their label left out), mixed with MNIST digits: "
-        f"once per group of institutions left out ({', '.join(k for k in times if k != 'all')}), for the figures "
-        f"on drawings, then once on all of them for the model you use ({minutes(sum(times.values()))} in all)."
+        f"({phase['unreadable_left_out']} drawings that do not show their label left out), "
+        "mixed with MNIST digits: once per group of institutions left out "
+        f"({', '.join(k for k in times if k != 'all')}), for the figures on drawings, "
+        f"then once on all of them for the model you use ({minutes(sum(times.values()))} in all)."
     )
 
 
@@ -118,7 +121,8 @@ def show_model(name: str, record: dict) -> None:
         machine = record.get("machine", {})
         st.caption(
             f"Trained on {machine.get('cpu', 'an unknown CPU')} ({machine.get('cores', '?')} cores, "
-            f"{machine.get('memory_gib', '?')} GiB), {machine.get('os', '')}, Python {machine.get('python', '?')}, "
+            f"{machine.get('memory_gib', '?')} GiB), {machine.get('os', '')}, "
+            f"Python {machine.get('python', '?')}, "
             f"Keras {record.get('keras', '?')} on {record.get('backend', '?')}."
         )
     with architecture_column:
@@ -129,10 +133,8 @@ st.title("Training")
 names = available_models()
 records = {}
 for name in names:
-    try:
+    with contextlib.suppress(ArtifactError):  # the caption below says which models have no record
         records[name] = training_record(name)
-    except ArtifactError:
-        pass  # the caption below says which models have no record
 
 st.subheader("All models side by side")
 if records:

@@ -17,7 +17,8 @@ APP = str(ROOT / "app.py")
 RUN_TIMEOUT = 120  # s: a page's first run loads a model and MNIST
 DIGIT_CANVAS, NUMBER_CANVAS = "digit_canvas", "number_canvas"
 FIGURE = re.compile(
-    r'<figure class="pic"[^>]*><img[^>]*src="data:image/png;base64,([^"]+)"[^>]*>(?:<figcaption>(.*?)</figcaption>)?'
+    r'<figure class="pic"[^>]*><img[^>]*src="data:image/png;base64,([^"]+)"[^>]*>'
+    r"(?:<figcaption>(.*?)</figcaption>)?"
 )
 
 

@@ -1,6 +1,6 @@
-"""Real-browser testing: the app served by `streamlit run`, headless Chromium through Playwright, and drawing on it.
+"""Real-browser tests: the app served by `streamlit run`, headless Chromium through Playwright, drawing on it.
 
-Without Chromium or Playwright the browser tests skip, unless DIGITLIB_REQUIRE_BROWSER=1 (CI), where they fail.
+Without Chromium or Playwright the browser tests skip, unless DIGITLIB_REQUIRE_BROWSER=1 (CI): then they fail.
 Any traceback in the server's log fails the test module that served it.
 """
 
@@ -19,7 +19,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 REQUIRE_ENV = "DIGITLIB_REQUIRE_BROWSER"
@@ -42,10 +41,14 @@ SYSTEM_CHROMIUM = ("/usr/bin/chromium", "chromium", "chromium-browser")
 ANSWER_JS = """
 () => {
   const main = document.querySelector('[data-testid="stMain"]');
-  if (!main || document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state") !== "notRunning") return null;
-  const input = [...main.querySelectorAll("figure.pic")].find((f) => f.textContent.startsWith("What the model sees"));
-  const said = [...main.querySelectorAll('[data-testid="stMetric"], [data-testid="stAlert"]')].map((e) => e.innerText).join("|");
-  return said + "|" + (input ? input.querySelector("img").src.length + ":" + input.querySelector("img").src.slice(-40) : "");
+  if (!main || document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state")
+      !== "notRunning") return null;
+  const input = [...main.querySelectorAll("figure.pic")]
+    .find((f) => f.textContent.startsWith("What the model sees"));
+  const said = [...main.querySelectorAll('[data-testid="stMetric"], [data-testid="stAlert"]')]
+    .map((e) => e.innerText).join("|");
+  return said + "|" + (input
+    ? input.querySelector("img").src.length + ":" + input.querySelector("img").src.slice(-40) : "");
 }
 """
 
@@ -72,7 +75,7 @@ def healthy(url: str) -> bool:
 
 
 class AppServer:
-    """A running `streamlit run app.py`: its URL, process, log and when it was launched (monotonic seconds)."""
+    """A running `streamlit run app.py`: its URL, process, log and launch time (monotonic seconds)."""
 
     def __init__(self, url: str, process: subprocess.Popen, log: Path, launched: float):
         self.url, self.process, self.log, self.launched = url, process, log, launched
@@ -89,21 +92,30 @@ class AppServer:
 
 @contextlib.contextmanager
 def serving(folder: Path, env: dict[str, str] | None = None):
-    """`streamlit run app.py` on a free port with drawings saved in `folder`; the server, stopped afterwards."""
+    """`streamlit run app.py` on a free port, saving drawings in `folder`; the server, stopped afterwards."""
     if importlib.util.find_spec("streamlit") is None:
         unavailable("streamlit is not installed")
     port, log = free_port(), folder / "streamlit.log"
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                "--server.address", "127.0.0.1", "--server.port", str(port)]  # fmt: skip
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "DIGITLIB_DRAWINGS_DB": str(folder / "drawings.sqlite3"), **(env or {})}
+    environment = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "DIGITLIB_DRAWINGS_DB": str(folder / "drawings.sqlite3"),
+        **(env or {}),
+    }
     launched = time.monotonic()
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     server = AppServer(f"http://127.0.0.1:{port}", process, log, launched)
     try:
         while not healthy(server.url):
             if process.poll() is not None or time.monotonic() > launched + SERVER_START_S:
-                pytest.fail(f"streamlit did not serve:\n{log.read_text(errors='replace')[-3000:]}", pytrace=False)
+                pytest.fail(
+                    f"streamlit did not serve:\n{log.read_text(errors='replace')[-3000:]}", pytrace=False
+                )
             time.sleep(0.2)
         yield server
     finally:
@@ -134,15 +146,19 @@ def browser():
     executable = next((found for name in SYSTEM_CHROMIUM if (found := shutil.which(name))), None)
     with sync_playwright() as playwright:
         try:
-            chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+            chromium = playwright.chromium.launch(
+                executable_path=executable, headless=True, args=CHROMIUM_ARGS
+            )
         except PlaywrightError as error:
-            unavailable(f"cannot start Chromium ({executable or 'Playwright own'}): {str(error).splitlines()[0]}")
+            unavailable(
+                f"cannot start Chromium ({executable or 'Playwright own'}): {str(error).splitlines()[0]}"
+            )
         yield chromium
         chromium.close()
 
 
 def open_app(browser, url: str, phone: bool = False, path: str = ""):
-    """A page of the app in a browser context of its own (its own session and storage), once the canvas is shown."""
+    """A page of the app in its own browser context (own session and storage), once the canvas is shown."""
     if phone:
         context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=3)
     else:
@@ -161,7 +177,7 @@ def answer(page) -> str | None:
 
 
 def wait_for_answer(page, other_than: str | None = None, timeout_s: float = ANSWER_S) -> str:
-    """Wait until the page's answer differs from `other_than` and stays the same for half a second; the answer.
+    """Wait until the page's answer differs from `other_than` and is steady for half a second; the answer.
 
     Strokes drawn quickly rerun the page several times: only a settled answer reflects all of them.
     """
@@ -185,7 +201,7 @@ def canvas_box(page) -> dict:
 
 
 def mouse_stroke(page, points: list[tuple[float, float]], rest: bool = False) -> None:
-    """A stroke drawn with the mouse through canvas-pixel points; `rest` lets the pointer rest before pressing."""
+    """A mouse stroke through canvas-pixel points; `rest` lets the pointer rest before pressing."""
     box = canvas_box(page)
     scale = box["width"] / float(page.locator("canvas.ink").get_attribute("width"))
     x0, y0 = points[0]

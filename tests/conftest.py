@@ -20,7 +20,7 @@ pytest_plugins = ["browser"]
 
 @pytest.fixture(autouse=True)
 def drawings_db_path(tmp_path_factory, monkeypatch) -> Path:
-    """A fresh drawings database path for every test, set through $DIGITLIB_DRAWINGS_DB: never the user's own."""
+    """A fresh drawings database path per test, set through $DIGITLIB_DRAWINGS_DB: never the user's own."""
     path = tmp_path_factory.mktemp("drawings") / "drawings.sqlite3"
     monkeypatch.setenv("DIGITLIB_DRAWINGS_DB", str(path))
     return path
@@ -59,7 +59,7 @@ def mnist_file() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory, mnist_file) -> Path:
-    """A models folder with a tiny CNN and MLP, trained for one epoch on a few images and evaluated on MNIST test."""
+    """A models folder: a tiny CNN and MLP trained one epoch on a few images, evaluated on MNIST test."""
     from digitlib.artifacts import model_files
     from digitlib.evaluate import evaluate_mnist
     from digitlib.serving import Predictor
@@ -128,8 +128,10 @@ def compose_number(
     margin: int = 40,
     gap_range: tuple[float, float] = (0.05, 0.3),
 ) -> np.ndarray:
-    """Digits of one height written side by side on a black canvas: random gaps (in digit heights; negative ones
-    overlap the digits), a little up and down."""
+    """Digits of one height side by side on a black canvas, a little up and down, with random gaps.
+
+    The gaps are in digit heights; negative ones overlap the digits.
+    """
     height = crops[0].shape[0]
     gaps = np.round(rng.uniform(*gap_range, len(crops)) * height).astype(int)  # the last one is unused
     jitter = np.round(rng.uniform(-0.1, 0.1, len(crops)) * height).astype(int)
@@ -147,7 +149,7 @@ def compose_number(
 def photographed(
     canvas: np.ndarray, rng: np.random.Generator, dark_ink: bool = True, side: int = 420
 ) -> bytes:
-    """A white-on-black drawing as a JPEG photo of ink on paper: texture, uneven light, noise, blur, compression."""
+    """A white-on-black drawing as a JPEG photo of ink on paper: texture, uneven light, noise, blur."""
     import cv2
 
     scale = side / max(canvas.shape)

@@ -64,7 +64,7 @@ def test_flag_starts_at_the_top_of_the_one_and_goes_down_left(mnist):
     flagged = add_stem_flag(one, np.random.default_rng(2), longest=0.8, angles=(25, 65))
     added = (flagged > 127) & ~(one > 127)
     ys, xs = np.nonzero(added)
-    x0, y0, x1, y1 = ink_extent(one)
+    _x0, y0, _x1, _y1 = ink_extent(one)
     width = stroke_width(one)
     # It starts at the top (give or take the round cap of the pen) and reaches out down to the left.
     top_x = np.nonzero(one[y0] > 127)[0].mean()
@@ -81,7 +81,7 @@ def leaning_one() -> np.ndarray:
 
 
 def flag_angles(flagged: np.ndarray, one: np.ndarray) -> tuple[float, float]:
-    """The flag's angle to the stem and below the horizontal, in degrees, from the top of the 1 to the flag's far end."""
+    """The flag's angles to the stem and below horizontal, in degrees, from the 1's top to the flag's tip."""
     added = (flagged > 127) & ~(one > 127)
     ys, xs = np.nonzero(added)
     top = np.array([90.0, 26.0])  # the top of the stroke, its round cap included
@@ -104,7 +104,7 @@ def test_a_stem_flag_stands_off_a_leaning_stem_and_stays_steeper_than_a_sevens_b
 def test_a_hook_curls_left_under_the_nine(mnist):
     nine = big_digit(mnist, 9)
     hooked = add_hook(nine, np.random.default_rng(4))
-    x0, y0, x1, y1 = ink_extent(nine)
+    _x0, _y0, _x1, y1 = ink_extent(nine)
     added = (hooked > 127) & ~(nine > 127)
     ys, xs = np.nonzero(added)
     tail_x = np.nonzero(nine[y1] > 127)[0].mean()
@@ -115,7 +115,7 @@ def test_a_hook_curls_left_under_the_nine(mnist):
 def test_crossbar_stays_inside_the_seven(mnist):
     seven = big_digit(mnist, 7)
     crossed = add_crossbar(seven, np.random.default_rng(3))
-    x0, y0, x1, y1 = ink_extent(seven)
+    _x0, y0, _x1, y1 = ink_extent(seven)
     ys, _ = np.nonzero((crossed > 127) & ~(seven > 127))
     assert len(ys) > 0 and y0 + 0.3 * (y1 - y0) < ys.mean() < y0 + 0.75 * (y1 - y0)
 
@@ -123,7 +123,7 @@ def test_crossbar_stays_inside_the_seven(mnist):
 def test_lifted_bar_leaves_a_gap_above_the_body_of_the_five(mnist):
     five = big_digit(mnist, 5)
     lifted = lift_bar(five, np.random.default_rng(7))
-    x0, y0, x1, y1 = ink_extent(five)
+    _x0, y0, _x1, y1 = ink_extent(five)
     inked_rows = (lifted > 127).any(axis=1)
     # An empty band of rows now separates the bar (higher than before) from the body.
     assert np.nonzero(inked_rows)[0].min() < y0

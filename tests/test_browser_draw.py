@@ -1,10 +1,9 @@
-"""Drawing with the mouse in a real browser: recorded pen strokes in, the model's answer out, every stroke landing."""
+"""Mouse drawing in a real browser: recorded pen strokes in, the model's answer out, every stroke landing."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from apptest import canvas_strokes, ink_of, recorded_strokes
 from browser import answer, clear, draw_record, mouse_stroke, open_app, wait_for_answer
 

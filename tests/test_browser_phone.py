@@ -1,4 +1,4 @@
-"""On a phone: the canvas fits the screen with the answer right below it, and a finger draws from any point of it."""
+"""On a phone: the canvas fits the screen, the answer sits right below, a finger draws from anywhere on it."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ def test_on_a_phone_the_canvas_fits_and_the_answer_is_right_below_it(browser, se
     before = answer(page)
     touch_stroke(page, steps([(140, 40), (140, 240)]))
     wait_for_answer(page, before)
-    said = page.locator('[data-testid="stMain"] [data-testid="stMetric"], [data-testid="stMain"] [data-testid="stAlert"]').first
+    said = page.locator(
+        '[data-testid="stMain"] [data-testid="stMetric"], [data-testid="stMain"] [data-testid="stAlert"]'
+    ).first
     top = said.bounding_box()["y"]
     assert box["y"] + box["height"] <= top <= box["y"] + box["height"] + 250, "the answer follows the canvas"
     page.locator("canvas.ink").evaluate("canvas => canvas.scrollIntoView({block: 'start'})")

@@ -23,7 +23,7 @@ def _tiny_mnist(path, n=12):
 
 def test_reads_a_local_npz_given_as_argument(tmp_path):
     arrays = _tiny_mnist(tmp_path / "m.npz")
-    (x_train, y_train), (x_test, y_test) = load_mnist(tmp_path / "m.npz")
+    (x_train, _y_train), (x_test, y_test) = load_mnist(tmp_path / "m.npz")
     assert x_train.dtype == np.uint8 and np.array_equal(x_train, arrays["x_train"])
     assert np.array_equal(y_test, arrays["y_test"]) and x_test.shape == (6, 28, 28)
 
@@ -36,7 +36,7 @@ def test_reads_the_file_named_by_the_environment(tmp_path, monkeypatch):
 
 
 def test_real_mnist_has_the_published_sizes(mnist):
-    (x_train, y_train), (x_test, y_test) = mnist
+    (x_train, _y_train), (x_test, y_test) = mnist
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
     assert np.bincount(y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 

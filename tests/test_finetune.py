@@ -1,4 +1,4 @@
-"""Learning from real drawings: no fold model ever sees its own institution, nor anyone an unreadable drawing."""
+"""Learning from real drawings: no fold model sees its own institution, and no model an unreadable drawing."""
 
 from __future__ import annotations
 
@@ -38,19 +38,25 @@ def test_mixed_batches_draw_only_from_their_rows_and_label_letters_as_not_a_digi
     images, labels = batches[0]
     per_batch = settings.mnist + settings.drawn + settings.letters + settings.synthetic_letters
     assert images.shape == (per_batch, 28, 28, 1) and len(labels) == per_batch
-    assert np.all(labels[settings.mnist + settings.drawn :] == 10), "real and synthetic letters are 'not a digit'"
+    assert np.all(labels[settings.mnist + settings.drawn :] == 10), (
+        "real and synthetic letters are 'not a digit'"
+    )
     assert np.all(labels[: settings.mnist + settings.drawn] < 10)
     assert not (digits.folds[batches.digit_rows] == "ibm").any()
     again, _ = finetune.MixedBatches(settings, (x_train[:500], y_train[:500]), digits, letters, "ibm")[0]
     assert np.array_equal(images, again), "reproducible"
 
 
-def test_every_drawing_is_read_by_a_model_that_never_trained_on_its_institution(tmp_path, monkeypatch, shared_data_dir):
-    """learn_drawings with a spy for fine-tuning: each fold's model must not have seen the drawings it reads."""
+def test_every_drawing_is_read_by_a_model_that_never_trained_on_its_institution(
+    tmp_path, monkeypatch, shared_data_dir
+):
+    """learn_drawings with a spy for fine-tuning: no fold's model has seen the drawings it reads."""
     trained_on = []
 
     def spy(model, settings, batches, verbose):
-        trained_on.append((batches.digits.folds[batches.digit_rows], batches.letters.folds[batches.letter_rows]))
+        trained_on.append(
+            (batches.digits.folds[batches.digit_rows], batches.letters.folds[batches.letter_rows])
+        )
         return build_quicknet()  # an untrained network stands in for the fine-tuned one
 
     monkeypatch.setattr(finetune, "finetuned", spy)
@@ -65,5 +71,9 @@ def test_every_drawing_is_read_by_a_model_that_never_trained_on_its_institution(
     with np.load(files.folds) as saved:
         assert sorted(np.unique(saved[f"{DIGITS_SET}_fold"])) == folds
         assert saved[f"{DIGITS_SET}_probabilities"].shape == (6114, 10)
-        assert np.all(saved[f"{DIGITS_SET}_probabilities"].sum(axis=1) > 0), "every drawing read by its fold's model"
-    assert record["unreadable_left_out"] == int(unreadable(np.load(shared_data_dir / "drawn_dev.npz")["sample_id"]).sum())
+        assert np.all(saved[f"{DIGITS_SET}_probabilities"].sum(axis=1) > 0), (
+            "every drawing read by its fold's model"
+        )
+    assert record["unreadable_left_out"] == int(
+        unreadable(np.load(shared_data_dir / "drawn_dev.npz")["sample_id"]).sum()
+    )

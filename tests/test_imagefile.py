@@ -1,4 +1,4 @@
-"""Image files: PNG and JPEG decode to the pixels drawn, and junk, truncated files and decompression bombs are refused."""
+"""Image files: PNG and JPEG decode as drawn; junk, truncated files and decompression bombs are refused."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from digitlib.preprocess import to_mnist
 
 def test_decode_image_reads_png_and_rejects_junk(mnist):
     _, (x_test, _) = mnist
-    ok, png = cv2.imencode(".png", digit_on_canvas(x_test[0]))
+    _ok, png = cv2.imencode(".png", digit_on_canvas(x_test[0]))
     assert np.abs(to_mnist(decode_image(png.tobytes())) - to_mnist(digit_on_canvas(x_test[0]))).max() < 1e-6
     with pytest.raises(ValueError, match="not a readable"):
         decode_image(b"this is not an image")
@@ -23,7 +23,7 @@ def test_decode_image_reads_png_and_rejects_junk(mnist):
 
 def test_decode_image_reads_jpeg_sizes_and_pixels(mnist):
     _, (x_test, _) = mnist
-    ok, jpeg = cv2.imencode(".jpg", np.dstack([digit_on_canvas(x_test[1], 150)] * 3))
+    _ok, jpeg = cv2.imencode(".jpg", np.dstack([digit_on_canvas(x_test[1], 150)] * 3))
     image = decode_image(jpeg.tobytes())
     assert image.shape == (280, 280, 3)
     assert np.abs(to_mnist(image) - to_mnist(digit_on_canvas(x_test[1], 150))).mean() < 0.02
@@ -31,7 +31,7 @@ def test_decode_image_reads_jpeg_sizes_and_pixels(mnist):
 
 def test_decompression_bomb_is_refused_before_decoding():
     # 12,000 x 12,000 black pixels compress to a few hundred kilobytes but would unpack to 144 MB.
-    ok, png = cv2.imencode(".png", np.zeros((12_000, 12_000), np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    _ok, png = cv2.imencode(".png", np.zeros((12_000, 12_000), np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
     assert len(png) < 2**20
     with pytest.raises(ValueError, match="too large"):
         decode_image(png.tobytes())
@@ -39,10 +39,10 @@ def test_decompression_bomb_is_refused_before_decoding():
 
 def test_truncated_and_foreign_images_are_refused(mnist):
     _, (x_test, _) = mnist
-    ok, png = cv2.imencode(".png", digit_on_canvas(x_test[0]))
+    _ok, png = cv2.imencode(".png", digit_on_canvas(x_test[0]))
     with pytest.raises(ValueError, match="not a readable"):
         decode_image(png.tobytes()[:30])
-    ok, bmp = cv2.imencode(".bmp", digit_on_canvas(x_test[0]))
+    _ok, bmp = cv2.imencode(".bmp", digit_on_canvas(x_test[0]))
     with pytest.raises(ValueError, match="not a readable"):
         decode_image(bmp.tobytes())
 

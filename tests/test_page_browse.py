@@ -1,4 +1,4 @@
-"""The Dataset, Training, Evaluation and Misclassified pages through AppTest, checked against the files they read."""
+"""Dataset, Training, Evaluation and Misclassified pages in AppTest, checked against the files they read."""
 
 from __future__ import annotations
 
@@ -173,11 +173,10 @@ def test_a_confusion_cell_opens_its_mistakes_and_an_empty_one_says_so(monkeypatc
     assert set(at.dataframe[0].value["test image"]) == expected_mistakes(
         probabilities, labels, true, predicted
     )
-    empty = [(t, p) for t in range(10) for p in range(10) if t != p and confusion[t, p] == 0][0]
+    empty = next((t, p) for t in range(10) for p in range(10) if t != p and confusion[t, p] == 0)
     at = confusion_click(app(monkeypatch, tiny_models, "pages/evaluation.py"), *empty)
-    assert at.title[
-        0
-    ].value == "Evaluation" and f"No {empty[0]} of the test set is read as {empty[1]}" in texts(at.info)
+    assert at.title[0].value == "Evaluation"
+    assert f"No {empty[0]} of the test set is read as {empty[1]}" in texts(at.info)
 
 
 def test_chosen_digits_open_their_mistakes_and_true_cannot_equal_predicted(monkeypatch, tiny_models):
@@ -196,7 +195,7 @@ def test_chosen_digits_open_their_mistakes_and_true_cannot_equal_predicted(monke
 
 @pytest.fixture(scope="module")
 def measured_on_drawings(tmp_path_factory, tiny_models, shared_data_dir):
-    """The tiny models, with the CNN's results on a few drawn digits and letters saved as `evaluate --save` does."""
+    """Tiny models plus the CNN's results on some drawn digits and letters, saved like `evaluate --save`."""
     from digitlib.data import load_drawings
     from digitlib.evaluate import evaluate_drawings
     from digitlib.serving import Predictor
@@ -325,7 +324,7 @@ def test_misclassified_never_needs_the_model_to_browse(monkeypatch, tiny_models,
     for file in tiny_models.glob("cnn.*"):
         shutil.copy(file, tmp_path)
     (tmp_path / "cnn.onnx").write_bytes(b"not a model")
-    probabilities, labels = read_probabilities(tmp_path, "cnn")
+    _probabilities, _labels = read_probabilities(tmp_path, "cnn")
     at = app(monkeypatch, tmp_path, "pages/misclassified.py")
     assert not at.error and at.dataframe, "browsing reads saved probabilities"
 
@@ -367,7 +366,7 @@ def test_the_model_choice_survives_a_page_without_the_picker(monkeypatch, tiny_m
 
 
 def test_no_page_imports_tensorflow(tiny_models, mnist_file):
-    """Every page reads artifacts and serves through ONNX Runtime: a fresh process shows them all without TensorFlow."""
+    """Pages read artifacts and serve via ONNX Runtime: a fresh process shows them all without TensorFlow."""
     script = f"""
 import sys
 from streamlit.testing.v1 import AppTest

@@ -1,4 +1,4 @@
-"""The Draw page through AppTest: strokes in, the library's own answer out, with every view of what the model sees."""
+"""The Draw page in AppTest: strokes in, the library's answer out, with every view of what the model sees."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def test_real_drawings_get_the_librarys_answer_and_what_the_model_sees(monkeypat
         }
         assert np.array_equal(picture(at, "What the model sees"), as_uint8(stages.centered))
         assert np.array_equal(picture(at, "Centred by mass in 28×28"), as_uint8(stages.centered))
-        x, y, width, height = stages.bbox
+        _x, _y, width, height = stages.bbox
         assert f"Ink found: a {width}×{height} box" in captions(at)
 
 
@@ -232,7 +232,7 @@ def number_mode(at):
 
 
 def number_strokes(records, chosen: list[int], height: float = 120) -> list[dict]:
-    """Recorded digits written side by side on the wide canvas, each scaled to `height` px in a 135 px column."""
+    """Recorded digits side by side on the wide canvas, each scaled to `height` px in a 135 px column."""
     strokes = []
     for column, index in enumerate(chosen):
         points = [np.asarray(stroke, float) for stroke in records[index]["canvas_strokes"]]

@@ -1,4 +1,4 @@
-"""The Your drawings page through AppTest: each visitor's own drawings, counted, filtered, read again, deleted and restored."""
+"""Your drawings page in AppTest: each visitor's drawings, counted, filtered, reread, deleted and restored."""
 
 from __future__ import annotations
 
@@ -140,9 +140,8 @@ def test_your_drawings_are_read_again_with_the_chosen_model(
     from digitlib.serving import Predictor
 
     inputs = [to_mnist(drawings["images"][i]) for i in range(4)]
-    labels = [int(drawings["labels"][i]) for i in range(3)] + [
-        (int(drawings["labels"][3]) + 1) % 10
-    ]  # the last is wrong
+    # The last label is wrong.
+    labels = [int(drawings["labels"][i]) for i in range(3)] + [(int(drawings["labels"][3]) + 1) % 10]
     at = app(monkeypatch, trained_cnn, "pages/drawings.py")
     keep(drawings_db_path, visitor(at), drawings, [(i, labels[i], 0, "mlp") for i in range(4)])
     predictor = Predictor("cnn", trained_cnn)

@@ -1,4 +1,4 @@
-"""Photos of ink on paper: drawn_dev digits photographed on textured, unevenly lit paper, blurred and JPEG-compressed."""
+"""Photos of ink on paper: drawn_dev digits on textured, unevenly lit paper, blurred and JPEG-compressed."""
 
 from __future__ import annotations
 

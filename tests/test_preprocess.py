@@ -61,9 +61,8 @@ def _layouts(canvas: np.ndarray) -> dict[str, np.ndarray]:
     alpha_only = np.zeros((*canvas.shape, 4), np.uint8)
     alpha_only[..., 3] = canvas  # black strokes on a transparent canvas
     opaque = np.dstack([canvas] * 3 + [np.full_like(canvas, 255)])
-    app = np.dstack(
-        [np.where(canvas > 0, 255, 0).astype(np.uint8)] * 3 + [canvas]
-    )  # what the Draw page returns
+    # What the Draw page returns.
+    app = np.dstack([np.where(canvas > 0, 255, 0).astype(np.uint8)] * 3 + [canvas])
     wider = np.zeros((canvas.shape[0], canvas.shape[1] + 9, 4), np.uint8)
     wider[:, 9:] = app
     return {
@@ -183,5 +182,8 @@ def test_unsupported_input_raises_value_error(bad):
 
 
 def test_preprocess_imports_without_tensorflow():
-    code = "import sys, digitlib.preprocess; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    code = (
+        "import sys, digitlib.preprocess; "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

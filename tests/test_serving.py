@@ -1,4 +1,4 @@
-"""Serving: every declared model is shipped whole, scores above its bar, and its ONNX export is the Keras model."""
+"""Serving: each declared model ships whole and scores above its bar; its ONNX export is the Keras model."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, digit_on_canvas
+
 from digitlib.artifacts import ArtifactError, model_files, read_json
 from digitlib.export import export_onnx, load_keras_model, penultimate_model
 from digitlib.registry import MODEL_NAMES
@@ -33,7 +33,9 @@ def test_every_declared_model_has_a_bar_and_all_of_its_artifacts():
         missing = [kind for kind in ARTIFACTS if not getattr(files, kind).is_file()]
         assert not missing, f"{name} lacks {missing}: run `make models results`"
     assert sum(path.stat().st_size for path in MODELS.iterdir()) < 30 * 2**20, "models/ stays under 30 MiB"
-    assert {path.name.split(".")[0] for path in MODELS.iterdir()} == set(MODEL_NAMES), "nothing but the declared models"
+    assert {path.name.split(".")[0] for path in MODELS.iterdir()} == set(MODEL_NAMES), (
+        "nothing but the declared models"
+    )
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -48,7 +50,9 @@ def test_committed_model_scores_above_its_bar_and_as_recorded(name, test_images)
 def test_the_onnx_export_is_the_keras_model(name, test_images):
     images, _ = test_images
     keras_model = load_keras_model(model_files(name, MODELS).model)
-    expected = keras_model.predict(images.reshape((-1, *keras_model.input_shape[1:])), batch_size=1000, verbose=0)
+    expected = keras_model.predict(
+        images.reshape((-1, *keras_model.input_shape[1:])), batch_size=1000, verbose=0
+    )
     served = Predictor(name, MODELS).predict(images)
     assert np.array_equal(served.argmax(axis=1), expected.argmax(axis=1))
     assert np.abs(served - expected).max() < 1e-4
@@ -94,7 +98,7 @@ def test_serving_never_imports_keras_or_tensorflow(tmp_path):
 def test_answers_and_blank_canvas():
     predictor = Predictor("cnn", MODELS, threshold=0.6)
     assert predictor.read_drawing(np.zeros((280, 280, 4), np.uint8)) is None
-    stages, answer = predictor.read_drawing(digit_on_canvas(np.eye(28, dtype=np.uint8)[::-1] * 255))
+    _stages, answer = predictor.read_drawing(digit_on_canvas(np.eye(28, dtype=np.uint8)[::-1] * 255))
     assert 0.0 <= answer.confidence <= 1.0 and answer.sure == (answer.confidence >= 0.6)
     (first, p1), (second, p2) = answer.top_two
     assert first == answer.digit and p1 >= p2 and first != second
@@ -113,8 +117,12 @@ def test_export_folds_runtime_shapes_and_scales_without_changing_results(builder
         if layer.__class__.__name__ == "BatchNormalization":
             gamma, beta, mean, variance = layer.get_weights()
             layer.set_weights(
-                [rng.uniform(0.5, 2, gamma.shape), rng.normal(0, 0.3, beta.shape), rng.normal(0, 0.3, mean.shape),
-                 rng.uniform(0.5, 2, variance.shape)]
+                [
+                    rng.uniform(0.5, 2, gamma.shape),
+                    rng.normal(0, 0.3, beta.shape),
+                    rng.normal(0, 0.3, mean.shape),
+                    rng.uniform(0.5, 2, variance.shape),
+                ]
             )
     files = model_files("cnn", tmp_path)
     model.save(files.model)

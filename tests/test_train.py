@@ -1,4 +1,4 @@
-"""Training: tiny runs that learn and write every artifact, reproducible batches, and one registry of models."""
+"""Training: tiny runs that learn and write every artifact, reproducible batches, one registry of models."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import re
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from digitlib.artifacts import read_json, read_predictions
 from digitlib.evaluate import evaluate_mnist
 from digitlib.models import build, build_cnn, build_mlp, build_quicknet, eleven_class_model
@@ -53,10 +53,14 @@ def test_the_registry_declares_each_model_once_with_its_role():
 def test_everything_that_lists_models_reads_the_registry():
     from digitlib.cli import build_parser
 
-    choices = next(a for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions if a.dest == "model")
+    choices = next(
+        a for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions if a.dest == "model"
+    )
     assert tuple(choices.choices) == MODEL_NAMES
     makefile = (ROOT / "Makefile").read_text()
-    assert "--all" in makefile and not re.search(r"\b(mlp|cnn|shiftnet)\b", makefile), "no list of models of its own"
+    assert "--all" in makefile and not re.search(r"\b(mlp|cnn|shiftnet)\b", makefile), (
+        "no list of models of its own"
+    )
 
 
 # The MLP's strong L2 penalty needs more images before it beats chance clearly; it is also the cheapest.
@@ -112,7 +116,10 @@ def test_batches_move_digits_off_centre_only_when_their_recipe_shifts_them(mnist
     (x_train, y_train), _ = mnist
     shifted = spec("shiftnet").recipe
     spread = {}
-    for name, recipe in (("centred", dataclasses.replace(shifted, shift=0.0, zoom=0.0)), ("shifted", shifted)):
+    for name, recipe in (
+        ("centred", dataclasses.replace(shifted, shift=0.0, zoom=0.0)),
+        ("shifted", shifted),
+    ):
         batch, _ = DigitBatches(x_train[:256], y_train[:256], recipe, (None, 28, 28))[0]
         spread[name] = np.std([center_of_mass(digit)[1] for digit in batch])
     # The recipe centres every distorted digit; shiftnet's then moves it by up to 2 px (std 1.15 px).

@@ -36,7 +36,7 @@ def test_metrics(name: str) -> dict:
 
 
 def drawn_results(name: str) -> dict:
-    """Model `name`'s results on drawn sets, by set name ({} when it has none); raises ArtifactError when unreadable."""
+    """Model `name`'s results on drawn sets by set name ({} if none); ArtifactError when unreadable."""
     path = model_files(name).drawn
     return _artifact(path) if path.is_file() else {}
 

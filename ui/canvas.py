@@ -22,7 +22,7 @@ _canvas = st.components.v2.component(
 
 
 def _state(key: str) -> dict:
-    """The strokes Python keeps for canvas `key`, the epoch of its last edit of them and the strokes it left."""
+    """The strokes Python keeps for canvas `key`, the epoch of its last edit and the strokes it left."""
     return st.session_state.setdefault(f"{key}_strokes", {"epoch": 0, "strokes": [], "edited": []})
 
 
@@ -33,8 +33,8 @@ def drawing_canvas(key: str, width: int, height: int, brush: int) -> list[PenStr
         key=key,
         data={
             "epoch": state["epoch"],
-            # The canvas redraws these only when the epoch changes: sending the strokes as Python left them, not
-            # the latest, keeps the element the same from stroke to stroke, so Streamlit need not send it again.
+            # Redrawn only when the epoch changes: sending the strokes as Python left them, not the latest,
+            # keeps the element unchanged between strokes, so Streamlit need not send it again.
             "strokes": state["edited"],
             "width": width,
             "height": height,

@@ -40,7 +40,7 @@ def remember_visitor() -> None:
 
 
 def owner() -> str | None:
-    """Whose drawings to save, show, export and delete: this visitor's, or everyone's in a shared collection."""
+    """Whose drawings to save, show, export and delete: this visitor's, or all in a shared collection."""
     if shared():
         return None
     # Until the browser has answered (and where there is no browser, as in tests) the session is the visitor.

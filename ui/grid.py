@@ -10,8 +10,8 @@ _grid = st.components.v2.component(
     "digit_studio.grid",
     css="""
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(var(--tile), 1fr)); gap: .6rem; }
-.grid button { background: none; border: 1px solid transparent; border-radius: .4rem; padding: .2rem; cursor: pointer;
-  color: inherit; font: inherit; text-align: left; }
+.grid button { background: none; border: 1px solid transparent; border-radius: .4rem; padding: .2rem;
+  cursor: pointer; color: inherit; font: inherit; text-align: left; }
 .grid button:hover, .grid button:focus-visible { border-color: var(--st-primary-color); outline: none; }
 .grid button[aria-pressed="true"] { border-color: var(--st-primary-color); }
 .grid img { display: block; width: 100%; image-rendering: pixelated; }
@@ -54,7 +54,7 @@ def picture_grid(
     tile: int,
     chosen: int | None = None,
 ) -> int | None:
-    """Show the pictures as clickable tiles at least `tile` px wide; the id of the one clicked in this run, if any."""
+    """Show pictures as clickable tiles at least `tile` px wide; the id clicked in this run, if any."""
     items = [
         {"src": png_uri(image), "caption": caption, "id": int(i), "title": title}
         for image, caption, i, title in zip(images, captions, ids, titles)

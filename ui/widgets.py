@@ -1,4 +1,4 @@
-"""Widgets the pages share: digit filters and pages kept in the address, probability bars and small pictures."""
+"""Shared widgets: digit filters and pages kept in the address, probability bars and small pictures."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ DIGITS = [str(d) for d in range(10)]
 
 
 def png_uri(image: np.ndarray) -> str:
-    """A small grey or RGB image as a PNG data URI: pictures go out inline, without Streamlit's media files."""
+    """A small grey or RGB image as a PNG data URI: pictures go inline, without Streamlit's media files."""
     pixels = as_uint8(image)
     if pixels.ndim == 3:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
@@ -35,7 +35,8 @@ def picture(image: np.ndarray, width: int, caption: str = "", alt: str = "") -> 
     sharp = ' class="sharp"' if image.shape[1] < width else ""
     return (
         f'<figure class="pic" style="width:{width}px">'
-        f'<img{sharp} src="{png_uri(image)}" width="{width}" alt="{html.escape(alt or caption)}">{text}</figure>'
+        f'<img{sharp} src="{png_uri(image)}" width="{width}" '
+        f'alt="{html.escape(alt or caption)}">{text}</figure>'
     )
 
 
@@ -64,7 +65,7 @@ def pictures(items: list[tuple[np.ndarray, int, str]]) -> None:
 
 
 def probability_bars(probabilities: np.ndarray, other: float | None = None) -> None:
-    """A bar per digit (and "not a digit" when the model has that class) on a fixed 0-100% scale, the likeliest red."""
+    """A bar per digit (and "not a digit" if the model has it) on a fixed 0-100% scale, the likeliest red."""
     labels = DIGITS[: len(probabilities)] + (["not a digit"] if other is not None else [])
     values = [float(p) for p in probabilities] + ([float(other)] if other is not None else [])
     top = int(np.argmax(values))
@@ -81,7 +82,7 @@ def probability_bars(probabilities: np.ndarray, other: float | None = None) -> N
 
 
 def _seed(key: str, param: str, options: list[str], default: str) -> str:
-    """Set a widget to what the address says, else to what it was when the page was last shown, else the default."""
+    """Set a widget from the address, else to its value when the page was last shown, else to the default."""
     value = st.query_params.get(param)
     if value not in options:
         value = st.session_state.get(f"{key}_kept", default)
@@ -120,7 +121,7 @@ def digit_filter(label: str, key: str, param: str, exclude: int | None = None, o
 
 
 def pager(count: int, per_page: int, key: str, param: str = "page") -> tuple[int, int]:
-    """Previous and next buttons and a page menu that only offers pages that exist; the shown slice (start, stop)."""
+    """Previous and next buttons and a menu of the pages that exist; the shown slice (start, stop)."""
     pages = max(1, math.ceil(count / per_page))
     options = [str(p) for p in range(1, pages + 1)]
     page = int(_seed(key, param, options, "1"))
