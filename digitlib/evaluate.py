@@ -184,6 +184,7 @@ def drawing_scores(drawings: dict[str, np.ndarray], answers: np.ndarray, guesses
     labels = drawings["labels"].astype(int)
     readable = ~unreadable(drawings["sample_id"]) if "sample_id" in drawings else np.ones(len(labels), bool)
     correct = answers == labels
+    shown = readable & (guesses >= 0)
     result.update(
         accuracy=float(correct.mean()),
         accuracy_before_threshold=float((guesses == labels).mean()),
@@ -191,8 +192,9 @@ def drawing_scores(drawings: dict[str, np.ndarray], answers: np.ndarray, guesses
         readable_accuracy=_rate(correct[readable]),
         readable_answered_rate=_rate(answered[readable]),
         readable_accuracy_before_threshold=_rate((guesses == labels)[readable]),
-        confused_pairs=confused_pairs(confusion_matrix(labels[guesses >= 0], guesses[guesses >= 0])),
-        per_digit=_by_group(labels, correct),
+        # Of the readable drawings: an unreadable one's "confusion" says nothing about the model.
+        confused_pairs=confused_pairs(confusion_matrix(labels[shown], guesses[shown])),
+        per_digit=_by_group(labels[readable], correct[readable]),
     )
     if "institution" in drawings:
         result["per_institution"] = _by_group(drawings["institution"], correct)

@@ -22,7 +22,7 @@ def build_mlp(name: str = "mlp") -> keras.Model:
 
 
 def build_cnn(name: str = "cnn") -> keras.Model:
-    """A small convolutional baseline: two convolutions and max-pools, one dense layer (225,034 parameters)."""
+    """A small convolutional baseline: two convolutions and max-pools, one dense layer (225,034 weights)."""
     inputs = keras.Input(shape=(28, 28, 1), name="image")
     x = layers.Conv2D(32, 3, activation="relu")(inputs)
     x = layers.MaxPooling2D(2)(x)
@@ -77,14 +77,15 @@ class DigitProbabilities(layers.Layer):
         return (input_shape[0], NUM_CLASSES)
 
 
-def build_quicknet(name: str = "quicknet") -> keras.Model:
-    """A compact CNN for drawings, trained on 11 classes (the digits and "not a digit"); outputs the 10 digits."""
+def build_drawnet(name: str = "drawnet") -> keras.Model:
+    """A compact CNN for drawings, trained on 11 classes (digits and "not a digit"); outputs the 10 digits."""
     inputs = keras.Input(shape=(28, 28, 1), name="image")
-    x = _conv_bn_relu(inputs, 16)
-    x = _conv_bn_relu(x, 16, strides=2)  # downsample early: most of the time of a CNN this size is at 28x28
-    x = _conv_bn_relu(x, 32)
+    x = _conv_bn_relu(inputs, 32)
+    # Downsample early: most of the time of a CNN this size goes to its 28x28 layers.
+    x = _conv_bn_relu(x, 32, strides=2)
+    x = _conv_bn_relu(x, 64)
     x = layers.MaxPooling2D(2)(x)
-    x = _conv_bn_relu(x, 64, padding="valid")
+    x = _conv_bn_relu(x, 128, padding="valid")
     x = _dense_head(x, features_name="embedding")
     with_other = layers.Dense(NUM_CLASSES + 1, activation="softmax", name=WITH_OTHER)(x)
     outputs = DigitProbabilities(name="probabilities")(with_other)

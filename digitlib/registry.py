@@ -69,9 +69,9 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="inknet",
         label="InkNet (for drawings)",
-        architecture="quicknet",
+        architecture="drawnet",
         recipe=Recipe(
-            epochs=24,
+            epochs=20,
             learning_rate=2e-3,
             augment=True,
             styles="drawn",

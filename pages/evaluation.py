@@ -166,8 +166,9 @@ def show_set(name: str, result: dict) -> None:
         hide_index=True,
         column_config={"read right": PERCENT},
     )
+    st.caption("Per institution and per digit, of the readable digits.")
     with pairs_column:
-        st.markdown("**Most confused pairs** (best guesses)")
+        st.markdown("**Most confused pairs** (best guesses, readable digits)")
         for pair in result["confused_pairs"][:6]:
             st.markdown(pair_sentence(pair))
 

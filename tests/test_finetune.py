@@ -10,7 +10,7 @@ import pytest
 from digitlib import finetune
 from digitlib.artifacts import model_files
 from digitlib.data import DIGITS_SET, LETTERS_SET, fold_names, unreadable
-from digitlib.models import build_quicknet
+from digitlib.models import build_drawnet
 from digitlib.registry import spec
 
 
@@ -57,12 +57,12 @@ def test_every_drawing_is_read_by_a_model_that_never_trained_on_its_institution(
         trained_on.append(
             (batches.digits.folds[batches.digit_rows], batches.letters.folds[batches.letter_rows])
         )
-        return build_quicknet()  # an untrained network stands in for the fine-tuned one
+        return build_drawnet()  # an untrained network stands in for the fine-tuned one
 
     monkeypatch.setattr(finetune, "finetuned", spy)
     files = model_files("inknet", tmp_path)
     settings = spec("inknet").drawings
-    _, record = finetune.learn_drawings(build_quicknet(), settings, files, None, shared_data_dir, 500, 0)
+    _, record = finetune.learn_drawings(build_drawnet(), settings, files, None, shared_data_dir, 500, 0)
     folds = sorted(np.unique(fold_names(np.load(shared_data_dir / "drawn_dev.npz")["institution"])))
     assert len(trained_on) == len(folds) + 1, "one fine-tuning per fold, then one on everything"
     for fold, (digit_folds, letter_folds) in zip(folds, trained_on):

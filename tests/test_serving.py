@@ -104,7 +104,7 @@ def test_answers_and_blank_canvas():
     assert first == answer.digit and p1 >= p2 and first != second
 
 
-@pytest.mark.parametrize("builder", ["build_quicknet", "build_digitnet", "build_cnn"])
+@pytest.mark.parametrize("builder", ["build_drawnet", "build_digitnet", "build_cnn"])
 def test_export_folds_runtime_shapes_and_scales_without_changing_results(builder, tmp_path, test_images):
     import onnx
 

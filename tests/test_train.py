@@ -11,7 +11,7 @@ from conftest import ROOT
 
 from digitlib.artifacts import read_json, read_predictions
 from digitlib.evaluate import evaluate_mnist
-from digitlib.models import build, build_cnn, build_mlp, build_quicknet, eleven_class_model
+from digitlib.models import build, build_cnn, build_drawnet, build_mlp, eleven_class_model
 from digitlib.preprocess import center_of_mass
 from digitlib.registry import BEST_ON_MNIST, DEFAULT, MODEL_NAMES, MODELS, REFERENCE, spec
 from digitlib.serving import Predictor
@@ -28,7 +28,7 @@ def test_reference_architectures_are_the_classic_ones():
 
 
 def test_the_drawing_network_gives_digit_probabilities_that_leave_room_for_not_a_digit():
-    network = build_quicknet()
+    network = build_drawnet()
     eleven = eleven_class_model(network)
     assert network.output_shape == (None, 10) and eleven.output_shape == (None, 11)
     assert eleven_class_model(build_cnn()) is None
