@@ -219,13 +219,20 @@ def read_a_number(model: Predictor, ink: np.ndarray | None, source: str, empty: 
     offer_number_correction(model, source, reading)
 
 
+def usable_model(name: str) -> Predictor | None:
+    """The loaded model, or None after saying why it cannot be used."""
+    try:
+        return predictor(name)
+    except ArtifactError as error:
+        st.error(f"The {label(name)} model cannot be used. {error}")
+        return None
+
+
 @st.fragment
 def drawing_area(model_name: str, number_mode: bool) -> None:
     """The canvas and everything that depends on the drawing: each stroke reruns only this."""
-    try:
-        model = predictor(model_name)
-    except ArtifactError as error:
-        st.error(f"The {label(model_name)} model cannot be used. {error}")
+    model = usable_model(model_name)
+    if model is None:
         return
     width = NUMBER_CANVAS_WIDTH if number_mode else CANVAS_SIZE
     key = "number_canvas" if number_mode else "digit_canvas"
@@ -262,10 +269,8 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
 
 def photo_area(model_name: str, number_mode: bool) -> None:
     """An uploaded photo or scan, the ink found in it, and what the model reads there."""
-    try:
-        model = predictor(model_name)
-    except ArtifactError as error:
-        st.error(f"The {label(model_name)} model cannot be used. {error}")
+    model = usable_model(model_name)
+    if model is None:
         return
     # One photo at a time: the uploader's "Add files" button would only replace it.
     st.html('<style>[data-testid="stFileUploader"] button[aria-label="Add files"] { display: none; }</style>')

@@ -52,6 +52,7 @@ from bench_strokes import (
     Sample,
     app_model,
     cpu_seconds,
+    finish,
     log_problems,
     read_samples,
     rounded,
@@ -406,20 +407,9 @@ def main() -> None:
         with running_app(Path(folder) / "streamlit.log") as server:
             figures = asyncio.run(load(server, samples, args))
         problems = log_problems(server.log)
-    # The machine's 1-minute load average before and after: timings on a busy machine mean little.
-    figures |= {"model": model, "load_average_1m": [load_before, round(os.getloadavg()[0], 2)]}
-    from digitlib.artifacts import machine_description
-
-    figures["machine"] = machine_description()
-    figures["server_log_problems"] = problems
     for number, report in enumerate(figures["per_session"]):
         print(describe(number, report))
-    print(summary(figures))
-    for line in problems[:20]:
-        print(f"  log: {line}")
-    if args.out:
-        args.out.write_text(json.dumps(figures, indent=1) + "\n")
-    print(json.dumps(figures))
+    finish(figures | {"model": model}, problems, load_before, summary, args.out)
 
 
 if __name__ == "__main__":

@@ -26,36 +26,26 @@ import gzip
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # digitlib, to choose drawings the app reads right
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # digitlib, and the browser tests' server helpers
+from browser import CHROMIUM_ARGS, free_port, healthy  # noqa: E402
+
 STROKES_FILE = "drawn_dev.jsonl.gz"
 CANVAS_SIZE = 280  # px: the recorded strokes are in the pixels of a 280x280 canvas
 BRUSH = 18  # px: the Brush width slider's default, which the canvas sends with every stroke
 MIN_CONFIDENCE = 0.9  # a margin, so the mouse's rounding of the points cannot change the answer
 SERVER_START_S = 90  # streamlit answers its health check in a few seconds
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 VIEWPORT = {"width": 1200, "height": 900}
 
 # Installed in the page before the app loads: browser-clock timestamps of every pointer-up (a stroke's end)
@@ -177,22 +167,6 @@ def read_samples(path: Path, count: int, model: str) -> list[Sample]:
     if short:
         sys.exit(f"{path} has too few single-stroke drawings read right: missing {short} (digit: count)")
     return [found[n % 10][n // 10] for n in range(count)]
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    """Whether the server's health check answers."""
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @contextlib.contextmanager
@@ -415,6 +389,26 @@ def summary(figures: dict[str, Any]) -> str:
     )
 
 
+def finish(
+    figures: dict[str, Any], problems: list[str], load_before: float, summarise, out: Path | None
+) -> None:
+    """Print the summary, the log's problems and the JSON report (last); write it to `out` if given."""
+    from digitlib.artifacts import machine_description
+
+    # The machine's 1-minute load average before and after: timings on a busy machine mean little.
+    figures |= {
+        "load_average_1m": [load_before, round(os.getloadavg()[0], 2)],
+        "server_log_problems": problems,
+    }
+    figures["machine"] = machine_description()
+    print(summarise(figures))
+    for line in problems[:20]:
+        print(f"  log: {line}")
+    if out:
+        out.write_text(json.dumps(figures, indent=1) + "\n")
+    print(json.dumps(figures))
+
+
 def main() -> None:
     """Parse the options, run the benchmark and print its report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -439,18 +433,7 @@ def main() -> None:
             figures = measure(browser, server, samples, args.warm_up, args.timeout)
         browser.close()
         problems = log_problems(server.log)
-    # The machine's 1-minute load average before and after: timings on a busy machine mean little.
-    figures |= {"model": model, "load_average_1m": [load_before, round(os.getloadavg()[0], 2)]}
-    from digitlib.artifacts import machine_description
-
-    figures["machine"] = machine_description()
-    figures["server_log_problems"] = problems
-    print(summary(figures))
-    for line in problems[:20]:
-        print(f"  log: {line}")
-    if args.out:
-        args.out.write_text(json.dumps(figures, indent=1) + "\n")
-    print(json.dumps(figures))
+    finish(figures | {"model": model}, problems, load_before, summary, args.out)
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ def canvases(draw) -> np.ndarray:
 
 
 @settings(
-    max_examples=10_000,
+    max_examples=1_500,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
