@@ -17,7 +17,8 @@ def import_first_page_libraries() -> None:
     import digitlib.collection
     import digitlib.numbers
     import digitlib.photo
-    import digitlib.serving  # noqa: F401  and OpenCV, through digitlib.preprocess
+    import ui.canvas
+    import ui.drawings
     import ui.views  # noqa: F401
 
 

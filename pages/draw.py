@@ -21,8 +21,8 @@ from ui import canvas
 from ui.drawings import owner
 from ui.models import pick_model, predictor
 from ui.text import percent, plural
-from ui.views import show_neighbours, show_why, why_picture
-from ui.widgets import pictures, probability_bars
+from ui.views import neighbours_html, why_picture
+from ui.widgets import PICTURES_CSS, bars_html, pictures, pictures_html
 
 CANVAS_SIZE = 280
 NUMBER_CANVAS_WIDTH = 560
@@ -62,26 +62,37 @@ def show_reading(model: Predictor, ink: np.ndarray, stages: Stages, answer: Answ
     with answer_column:
         if not blocked:
             show_answer(answer)
-        pictures([(stages.centered, INPUT_SIZE, "What the model sees: 28×28")])
-        st.markdown("**Probability of each answer**")
-        probability_bars(answer.probabilities, answer.other if knows_letters(model.name) else None)
+        # One element for what the model sees and what it answers: each element costs every stroke.
+        other = answer.other if knows_letters(model.name) else None
+        st.html(
+            PICTURES_CSS
+            + pictures_html([(stages.centered, INPUT_SIZE, "What the model sees: 28×28")])
+            + "<p><strong>Probability of each answer</strong></p>"
+            + bars_html(answer.probabilities, other)
+        )
     with detail_column:
-        if not blocked and answer.sure:
-            show_why(model, stages.centered, answer.digit, width=INPUT_SIZE)
-        elif not blocked and not answer.not_a_digit:
-            first, second = (digit for digit, _ in answer.top_two)
+        # The map runs the model over ~170 copies of the input: drawn only for those who ask for it.
+        if st.toggle("Why this answer?", key="show_why") and not blocked and not answer.not_a_digit:
+            digits = [answer.digit] if answer.sure else [digit for digit, _ in answer.top_two]
+            width = INPUT_SIZE if answer.sure else INPUT_SIZE // 2
             pictures(
-                [
-                    (why_picture(model, stages.centered, d), INPUT_SIZE // 2, f"Why {d}")
-                    for d in (first, second)
-                ]
+                [(why_picture(model, stages.centered, d), width, why_caption(d, answer.sure)) for d in digits]
             )
-        st.markdown("**Nearest MNIST training images**, as the model sees them (label · similarity)")
-        show_neighbours(model, stages.centered)
+        st.html(
+            PICTURES_CSS
+            + "<p><strong>Nearest MNIST training images</strong>, as the model sees them"
+            + " (label · similarity)</p>"
+            + neighbours_html(model, stages.centered)
+        )
     if not blocked:
         offer_correction(model, source, ink, stages.centered, answer)
-    with st.expander("How your drawing becomes an MNIST digit"):
+    if st.toggle("How your drawing becomes an MNIST digit", key="show_stages"):
         show_stages(stages)
+
+
+def why_caption(digit: int, sure: bool) -> str:
+    """The caption of a map of why: in full under the answer's, short under each of two guesses'."""
+    return f"Why {digit}: red parts speak for it, blue ones against" if sure else f"Why {digit}"
 
 
 def knows_letters(name: str) -> bool:
@@ -231,9 +242,6 @@ def usable_model(name: str) -> Predictor | None:
 @st.fragment
 def drawing_area(model_name: str, number_mode: bool) -> None:
     """The canvas and everything that depends on the drawing: each stroke reruns only this."""
-    model = usable_model(model_name)
-    if model is None:
-        return
     width = NUMBER_CANVAS_WIDTH if number_mode else CANVAS_SIZE
     key = "number_canvas" if number_mode else "digit_canvas"
     row = st.container(horizontal=True, gap="large")
@@ -251,6 +259,10 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
             st.slider("Brush width", min_value=6, max_value=40, value=BRUSH, key="brush")
     ink = draw_strokes(strokes, CANVAS_SIZE, width) if strokes else None
     with row.container(width="stretch"):
+        # Loaded after the canvas is on its way to the browser: a first visit can start drawing sooner.
+        model = usable_model(model_name)
+        if model is None:
+            return
         if number_mode:
             read_a_number(
                 model,

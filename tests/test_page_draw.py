@@ -78,6 +78,12 @@ def test_without_a_drawing_the_page_prompts_and_predicts_nothing(monkeypatch, ti
     assert at.button[0].disabled and at.button[1].disabled, "nothing to undo or clear"
 
 
+def show(at, view: str):
+    """Turn on one of the Draw page's views: "show_why" (the map of why) or "show_stages" (the recipe's steps)."""
+    at.toggle(key=view).set_value(True)
+    return run(at)
+
+
 def test_real_drawings_get_the_librarys_answer_and_what_the_model_sees(monkeypatch, trained_cnn, records):
     at = app(monkeypatch, trained_cnn)
     for index in read_right(trained_cnn, records, 3):
@@ -89,6 +95,9 @@ def test_real_drawings_get_the_librarys_answer_and_what_the_model_sees(monkeypat
             "Confidence": percent(answer.confidence),
         }
         assert np.array_equal(picture(at, "What the model sees"), as_uint8(stages.centered))
+        if "show_stages" not in at.session_state or not at.session_state["show_stages"]:
+            assert "Centred by mass in 28×28" not in captions(at), "the recipe's steps only when asked for"
+            show(at, "show_stages")
         assert np.array_equal(picture(at, "Centred by mass in 28×28"), as_uint8(stages.centered))
         _x, _y, width, height = stages.bbox
         assert f"Ink found: a {width}×{height} box" in captions(at)
@@ -105,6 +114,8 @@ def test_the_why_map_and_the_nearest_training_images_are_the_librarys(monkeypatc
     index = load_index(predictor.files)
     rows, similarity = index.nearest(predictor.embed(stages.centered), 8)
     at = draw(app(monkeypatch, folder), strokes)
+    assert not [c for c in captions(at) if c.startswith("Why")], "the map only when asked for"
+    show(at, "show_why")
     assert np.array_equal(
         picture(at, f"Why {answer.digit}:"), why_picture(predictor, stages.centered, answer.digit)
     )
@@ -135,7 +146,7 @@ def test_a_letter_is_plainly_not_a_digit(monkeypatch, default_model, shared_data
         for i, r in enumerate(letters)
         if reading(default_model, canvas_strokes(r))[1].verdict == NOT_A_DIGIT
     )
-    at = draw(app(monkeypatch, default_model), canvas_strokes(letters[index]))
+    at = show(draw(app(monkeypatch, default_model), canvas_strokes(letters[index])), "show_why")
     assert "doesn't look like a digit" in texts(at.error)
     assert "Prediction" not in metric_values(at) and not at.warning, "no digit, and no 'not sure'"
     assert not [c for c in captions(at) if c.startswith("Why")], "no map of an answer it did not give"

@@ -54,18 +54,22 @@ PICTURES_CSS = """<style>
 </style>"""
 
 
-def pictures(items: list[tuple[np.ndarray, int, str]]) -> None:
-    """A row of pictures (image, width, caption) that wraps on a narrow screen, sent as one element."""
-    st.html(
-        PICTURES_CSS
-        + '<div class="pics">'
+def pictures_html(items: list[tuple[np.ndarray, int, str]]) -> str:
+    """HTML of a row of pictures (image, width, caption) that wraps on a narrow screen."""
+    return (
+        '<div class="pics">'
         + "".join(picture(image, width, caption) for image, width, caption in items)
         + "</div>"
     )
 
 
-def probability_bars(probabilities: np.ndarray, other: float | None = None) -> None:
-    """A bar per digit (and "not a digit" if the model has it) on a fixed 0-100% scale, the likeliest red."""
+def pictures(items: list[tuple[np.ndarray, int, str]]) -> None:
+    """A row of pictures (image, width, caption) that wraps on a narrow screen, sent as one element."""
+    st.html(PICTURES_CSS + pictures_html(items))
+
+
+def bars_html(probabilities: np.ndarray, other: float | None = None) -> str:
+    """HTML of a bar per digit (and "not a digit" if the model has one) on a 0-100% scale, the top one red."""
     labels = DIGITS[: len(probabilities)] + (["not a digit"] if other is not None else [])
     values = [float(p) for p in probabilities] + ([float(other)] if other is not None else [])
     top = int(np.argmax(values))
@@ -76,9 +80,12 @@ def probability_bars(probabilities: np.ndarray, other: float | None = None) -> N
         f'<span class="value">{percent(value, 0 if value >= 0.01 else 1)}</span></div>'
         for i, (name, value) in enumerate(zip(labels, values))
     )
-    st.html(
-        PICTURES_CSS + f'<div class="bars" role="table" aria-label="Probability of each answer">{rows}</div>'
-    )
+    return f'<div class="bars" role="table" aria-label="Probability of each answer">{rows}</div>'
+
+
+def probability_bars(probabilities: np.ndarray, other: float | None = None) -> None:
+    """A bar per digit (and "not a digit" if the model has it) on a fixed 0-100% scale, the likeliest red."""
+    st.html(PICTURES_CSS + bars_html(probabilities, other))
 
 
 def _seed(key: str, param: str, options: list[str], default: str) -> str:
