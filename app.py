@@ -4,22 +4,29 @@
 as the script of every browser session (`__main__`: the pages).
 """
 
+import importlib
 import threading
 from contextlib import asynccontextmanager
 
 import streamlit as st
 
+# What the Draw page's first run would otherwise wait for: ONNX Runtime, OpenCV (through the library) and the
+# app's components.
+FIRST_PAGE_MODULES = (
+    "onnxruntime",
+    "digitlib.collection",
+    "digitlib.numbers",
+    "digitlib.photo",
+    "ui.canvas",
+    "ui.drawings",
+    "ui.views",
+)
+
 
 def import_first_page_libraries() -> None:
-    """Import the libraries that the Draw page's first run would otherwise wait for."""
-    import onnxruntime  # noqa: F401  the model's serving path
-
-    import digitlib.collection
-    import digitlib.numbers
-    import digitlib.photo
-    import ui.canvas
-    import ui.drawings
-    import ui.views  # noqa: F401
+    """Import the modules that the Draw page's first run would otherwise wait for."""
+    for module in FIRST_PAGE_MODULES:
+        importlib.import_module(module)
 
 
 @asynccontextmanager

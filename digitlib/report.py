@@ -190,15 +190,18 @@ def _app(folder: Path) -> list[str]:
         latency, rss = load["stroke_end_to_answer_ms"], load["server_rss_mib"]
         lines += [
             f"{load['sessions']} people drawing at once, a stroke every {load['interval_s']} s each "
-            f"(`python scripts/bench_load.py --out docs/app_load.json`, {_machine(load)}): {load['strokes']} "
-            f"strokes, {load['right']} answered right, {load['wrong']} wrong, {load['missing']} missing; stroke "
-            f"end to answer p50 {latency['p50']} ms, p95 {latency['p95']} ms, max {latency['max']} ms; "
+            f"(`python scripts/bench_load.py --out docs/app_load.json`, {_machine(load)}): "
+            f"{load['strokes']} strokes, {load['right']} answered right, {load['wrong']} wrong, "
+            f"{load['missing']} missing; stroke end to answer p50 {latency['p50']} ms, "
+            f"p95 {latency['p95']} ms, max {latency['max']} ms; "
             f"{load['server_cpu_ms_per_stroke_with_clear']} ms of server CPU per stroke and its Clear; "
             f"server memory {rss['idle']} MiB idle, {rss['sessions_open']} MiB with the sessions open "
             f"({load['rss_mib_per_open_session']} MiB each), {rss['after_load']} MiB after the load; "
             f"{len(load['server_log_problems'])} errors in the server's log.",
         ]
-    return lines or ["No app benchmark yet: run `python scripts/bench_strokes.py --out docs/app_strokes.json`."]
+    return lines or [
+        "No app benchmark yet: run `python scripts/bench_strokes.py --out docs/app_strokes.json`."
+    ]
 
 
 def write_readme_table(readme: Path, table: str) -> None:

@@ -79,7 +79,7 @@ def test_without_a_drawing_the_page_prompts_and_predicts_nothing(monkeypatch, ti
 
 
 def show(at, view: str):
-    """Turn on one of the Draw page's views: "show_why" (the map of why) or "show_stages" (the recipe's steps)."""
+    """Turn on a view of the Draw page: "show_why" (the map of why) or "show_stages" (the recipe's steps)."""
     at.toggle(key=view).set_value(True)
     return run(at)
 
