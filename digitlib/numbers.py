@@ -4,10 +4,12 @@ The ink is split into connected components. Pieces of one digit are put back tog
 horizontal extents overlap substantially (a 7's crossbar, a 5's flag above its body), then pieces much
 shorter than the line's digits that sit right beside a neighbour (a 4 drawn as an L and a separate
 bar). Specks much smaller than the rest are dropped. Each digit then goes through the same MNIST
-recipe as a single drawing. Touching digits form one component: a piece wide enough to be two digits is
-cut at the column where its two halves read best, if each half has a piece of ink as tall as a digit,
-both read as sure digits and, when the model was already sure of the whole piece, much surer than of the
-whole. Only NumPy and OpenCV: this module must import without TensorFlow.
+recipe as a single drawing, and all are read in one call of the model.
+
+Touching digits form one piece. A piece wide enough to hold two is cut apart (digitlib/cuts.py), its parts
+read all in a second call. A piece written apart from its neighbours is cut only when the model cannot read
+it and it is as wide as two digits (see TOUCHING_WIDTH).
+Only NumPy and OpenCV: this module must import without TensorFlow.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import cv2
 import numpy as np
 
 from digitlib.classes import decide
+from digitlib.cuts import best_parts, piece_parts
 from digitlib.ink import Box, grown, speck_area
 from digitlib.preprocess import INK_THRESHOLD, Stages, ink_layer, mnist_stages
 
@@ -31,18 +34,12 @@ FRAGMENT_GAP = 0.1
 # Anti-aliased fringe kept around a digit's strokes, in pixels, so its edges look as in a single drawing.
 FRINGE = 3
 UNSURE_MARK = "?"
-# A piece at least this wide for its height may be two touching digits...
-TOUCHING_WIDTH = 1.1
-# ...cut at one of this many columns of least ink, between these shares of its width, this far apart,
-CUT_CANDIDATES = 4
-CUT_SPAN = (0.15, 0.85)
-CUT_SPACING = 0.1
-# ...and its halves cut again, up to this many times, for three or more digits in a row.
-CUT_ROUNDS = 3
-# A piece read as one sure digit is cut only if each half leaves at most this share of the whole's doubt
-# (1 - confidence): two touching digits are often read as one sure digit, a wide single digit rarely cut into
-# two much surer ones. Chosen on numbers composed from MNIST training digits, not on drawn_dev.
-SURE_PIECE_DOUBT = 0.3
+# A piece at least this wide for its height may be touching digits (two narrow ones: a 1 and a 7), unless
+# it has SPACED of the line height blank to each neighbour: written apart, it may be touching digits only
+# when the model is not sure of it and it is APART_WIDTH wide, so that a wide 0 or a flat 2 is left whole.
+TOUCHING_WIDTH = 0.7
+SPACED = 0.02
+APART_WIDTH = 1.1
 
 
 @dataclass(frozen=True)
@@ -138,7 +135,7 @@ def overlap_substantially(a: Piece, b: Piece) -> bool:
 
 def ink_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
     """The label image of a binary ink mask and one piece per component that is not a speck."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     stats = stats[1:]  # label 0 is the background
     if len(stats) == 0:
         return labels, []
@@ -204,7 +201,7 @@ def digit_ink(ink: np.ndarray, labels: np.ndarray, piece: Piece) -> np.ndarray:
 
 def split_ink(ink: np.ndarray) -> list[Digit]:
     """The digits in an ink layer (255 = ink on 0), left to right; empty when there is no ink."""
-    # The same threshold as a single drawing's bounding box, so each digit's box is the one it would have alone.
+    # The threshold of a single drawing's bounding box, so each digit's box is the one it would have alone.
     mask = (ink > INK_THRESHOLD).astype(np.uint8)
     labels, pieces = digit_pieces(mask)
     digits = []
@@ -220,100 +217,46 @@ def split_digits(drawing: np.ndarray) -> list[Digit]:
     return split_ink(ink_layer(drawing))
 
 
-def cut_columns(ink: np.ndarray, bbox: Box) -> list[int]:
-    """Canvas columns where a piece has least ink, the places to try cutting touching digits apart."""
-    x, y, w, h = bbox
-    profile = (ink[y : y + h, x : x + w] > INK_THRESHOLD).sum(axis=0).astype(np.float32)
-    profile = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
-    low, high = int(CUT_SPAN[0] * w), int(CUT_SPAN[1] * w)
-    columns: list[int] = []
-    for column in low + np.argsort(profile[low:high], kind="stable"):
-        if all(abs(column - other) > CUT_SPACING * w for other in columns):
-            columns.append(int(column))
-        if len(columns) == CUT_CANDIDATES:
-            break
-    return [x + column for column in columns]
-
-
-def cut_at(ink: np.ndarray, column: int) -> list[Digit] | None:
-    """The two digits left and right of a canvas column, or None when one side has no ink."""
-    left, right = ink.copy(), ink.copy()
-    left[:, column:] = 0
-    right[:, :column] = 0
-    halves = [mnist_stages(left), mnist_stages(right)]
-    if halves[0] is None or halves[1] is None:
-        return None
-    return [Digit(stages.bbox, stages) for stages in halves]
-
-
-def is_wide(digit: Digit) -> bool:
-    """Whether a piece is wide enough for its height to be two touching digits."""
-    _, _, w, h = digit.bbox
-    return w >= TOUCHING_WIDTH * h
-
-
-def cut_bar(confidence: float, threshold: float) -> float:
-    """How sure both halves of a cut must be, given how sure the model is of the whole piece."""
-    if confidence < threshold:
-        return threshold
-    return max(threshold, 1 - SURE_PIECE_DOUBT * (1 - confidence))
-
-
-def is_digit_sized(half: Digit, line_height: int) -> bool:
-    """Whether a cut-off half has a piece of ink as tall as a digit of the line, not only fragments (see merge_fragments)."""
-    mask = (half.stages.cropped > INK_THRESHOLD).astype(np.uint8)
-    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    return int(stats[1:, cv2.CC_STAT_HEIGHT].max(initial=0)) >= FRAGMENT_HEIGHT * line_height
-
-
-def cut_touching(
-    model: Model, digits: list[Digit], probabilities: np.ndarray
-) -> tuple[list[Digit], np.ndarray]:
-    """Cut apart the wide pieces that read best as two sure digits; one model call per round of cuts."""
-    fresh = [True] * len(digits)  # a piece that could not be cut in one round reads the same in the next
-    line_height = max(digit.bbox[3] for digit in digits)
-    for _ in range(CUT_ROUNDS):
-        suspects = [i for i, d in enumerate(digits) if fresh[i] and is_wide(d)]
-        tries = [
-            (i, halves)
-            for i in suspects
-            for column in cut_columns(digits[i].stages.ink, digits[i].bbox)
-            if (halves := cut_at(digits[i].stages.ink, column)) is not None
-            and all(is_digit_sized(half, line_height) for half in halves)
-        ]
-        if not tries:
-            break
-        read = model.predict(np.stack([half.image for _, halves in tries for half in halves])).reshape(
-            len(tries), 2, -1
-        )
-        surest = read.max(axis=2).min(axis=1)  # a cut is as sure as its less sure half
-        best: dict[int, int] = {}
-        for k, (i, _) in enumerate(tries):
-            bar = cut_bar(float(probabilities[i].max()), model.threshold)
-            if surest[k] >= bar and (i not in best or surest[k] > surest[best[i]]):
-                best[i] = k
-        if not best:
-            break
-        cut_digits, cut_probabilities, fresh = [], [], []
-        for i, digit in enumerate(digits):
-            if i in best:
-                cut_digits += tries[best[i]][1]
-                cut_probabilities += list(read[best[i]])
-                fresh += [True, True]
-            else:
-                cut_digits.append(digit)
-                cut_probabilities.append(probabilities[i])
-                fresh.append(False)
-        digits, probabilities = cut_digits, np.asarray(cut_probabilities, np.float32)
-    return digits, probabilities
+def may_touch(pieces: list[Digit], index: int, sure: bool, line_height: int) -> bool:
+    """Whether a piece may be touching digits, to be cut (see TOUCHING_WIDTH)."""
+    x, _, width, height = pieces[index].bbox
+    gaps = []
+    if index > 0:
+        left, _, left_width, _ = pieces[index - 1].bbox
+        gaps.append(x - (left + left_width))
+    if index + 1 < len(pieces):
+        gaps.append(pieces[index + 1].bbox[0] - (x + width))
+    if gaps and min(gaps) >= SPACED * line_height:
+        return not sure and width >= APART_WIDTH * height
+    return width >= TOUCHING_WIDTH * height
 
 
 def read_number(model: Model, drawing: np.ndarray) -> NumberReading:
-    """Split a drawing into digits and read them all with one call of `model.predict` (more only to cut touching digits)."""
+    """Read the digits of a drawing in one call of `model.predict` (and one more to cut touching ones)."""
     ink = ink_layer(drawing)
-    digits = split_ink(ink)
-    if not digits:
+    pieces = split_ink(ink)
+    if not pieces:
         return NumberReading(ink, [], np.zeros((0, 10), np.float32), model.threshold)
-    probabilities = np.asarray(model.predict(np.stack([d.image for d in digits])), np.float32)
-    digits, probabilities = cut_touching(model, digits, probabilities)
-    return NumberReading(ink, digits, probabilities, model.threshold)
+    wholes = np.asarray(model.predict(np.stack([piece.image for piece in pieces])), np.float32)
+    sure = decide(wholes, model.threshold) >= 0
+    line_height = max(piece.bbox[3] for piece in pieces)
+    cuts = [
+        piece_parts(piece.stages.ink, piece.bbox, line_height)
+        if may_touch(pieces, i, sure[i], line_height)
+        else ([], [0.0, 0.0])
+        for i, piece in enumerate(pieces)
+    ]
+    parts = [part.stages.centered for own, _ in cuts for part in own]
+    read = np.asarray(model.predict(np.stack(parts)), np.float32) if parts else wholes[:0]
+    digits, probabilities, start = [], [], 0
+    for piece, whole, (own, crossed) in zip(pieces, wholes, cuts):
+        own_read = read[start : start + len(own)]
+        start += len(own)
+        chosen = best_parts(piece.bbox, whole, own, own_read, crossed, line_height)
+        if chosen is None:
+            digits.append(piece)
+            probabilities.append(whole)
+        else:
+            digits += [Digit(own[k].bbox, own[k].on_canvas(ink)) for k in chosen]
+            probabilities += [own_read[k] for k in chosen]
+    return NumberReading(ink, digits, np.stack(probabilities), model.threshold)
