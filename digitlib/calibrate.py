@@ -1,8 +1,9 @@
 """The "not sure" threshold: the top-digit probability below which the app does not answer.
 
-It is chosen on drawn digits and letters: the lowest threshold that rejects `min_rejected` of the letters,
-provided it still answers `min_answered` of the readable digits; else the highest that answers them. A
-drawing whose "not a digit" is at least as likely as its best digit is rejected whatever the threshold.
+It is chosen on drawn digits and letters: the lowest threshold, but no lower than a majority, that rejects
+`min_rejected` of the letters, provided it still answers `min_answered` of the readable digits; else the
+highest that answers them. A drawing whose "not a digit" is at least as likely as its best digit is
+rejected whatever the threshold.
 Besides the shipped threshold (from every drawing), each fold of institutions gets one chosen on the
 other folds alone, so that no figure on a drawing comes from a threshold fitted on its institution.
 """
@@ -18,6 +19,9 @@ from digitlib.evaluate import PredictFn, drawing_probabilities
 
 MIN_ANSWERED = 0.993
 MIN_REJECTED = 0.96
+# Below half, another digit (or none) is as likely as the best one: "not sure" is the honest answer, even
+# where a "not a digit" class already rejects enough letters at a lower threshold.
+MAJORITY = 0.5
 
 
 def answered(confidence: np.ndarray, threshold: float) -> np.ndarray:
@@ -37,7 +41,7 @@ def choose_threshold(
     kth = np.sort(nondigit_confidence)[k - 1] if k else 0.0
     # A confidence of 0 is rejected at any threshold.
     lowest = float(np.nextafter(kth, np.inf)) if kth > 0 else 0.0
-    threshold = min(highest, lowest)
+    threshold = min(highest, max(lowest, MAJORITY))
     return {
         "threshold": threshold,
         "digits_answered_rate": float(answered(digit_confidence, threshold).mean()),

@@ -18,12 +18,13 @@ def test_choose_threshold_rejects_enough_letters_and_answers_the_most_digits():
     chosen = choose_threshold(digits, letters, min_answered=0.8, min_rejected=0.75)
     assert 0.6 < chosen["threshold"] < 0.6 + 1e-9
     assert chosen["digits_answered_rate"] == 0.8 and chosen["nondigits_rejection_rate"] == 0.75
-    # Fewer letters to reject: a lower threshold, and every digit answered.
+    # Fewer letters to reject would allow just above 0.4, but a digit below a majority is "not sure".
     chosen = choose_threshold(digits, letters, min_answered=0.8, min_rejected=0.5)
-    assert 0.4 < chosen["threshold"] < 0.4 + 1e-9 and chosen["digits_answered_rate"] == 1.0
-    assert choose_threshold(digits, letters, min_answered=0.8, min_rejected=0.0)["threshold"] == 0.0
+    assert chosen["threshold"] == 0.5 and chosen["digits_answered_rate"] == 1.0
+    assert chosen["nondigits_rejection_rate"] == 0.5
+    assert choose_threshold(digits, letters, min_answered=0.8, min_rejected=0.0)["threshold"] == 0.5
     # 7% of 100 letters is 7 of them, though 0.07 * 100 is a hair above 7 in floating point.
-    many = np.linspace(0.01, 0.99, 100)
+    many = np.linspace(0.51, 0.99, 100)
     chosen = choose_threshold(np.ones(10), many, min_answered=1.0, min_rejected=0.07)
     assert chosen["nondigits_rejection_rate"] == pytest.approx(0.07)
 
@@ -37,11 +38,19 @@ def test_choose_threshold_keeps_the_answered_rate_when_the_letters_ask_for_more(
     assert choose_threshold(digits, letters, min_answered=1.0, min_rejected=1.0)["threshold"] == 0.5
 
 
+def test_the_majority_floor_gives_way_to_answering_enough_digits():
+    digits, letters = np.array([0.45, 0.42, 0.9, 0.95]), np.array([0.2, 0.1])
+    # Every digit answered takes 0.42 at most, below a majority.
+    chosen = choose_threshold(digits, letters, min_answered=1.0, min_rejected=1.0)
+    assert chosen["threshold"] == pytest.approx(0.42) and chosen["digits_answered_rate"] == 1.0
+    assert choose_threshold(digits, letters, min_answered=0.5, min_rejected=1.0)["threshold"] == 0.5
+
+
 def test_a_drawing_of_confidence_0_is_never_answered_even_at_threshold_0():
     """Confidence 0 means "not a digit" is at least as likely as the best digit."""
     digits, letters = np.array([0.99, 0.9, 0.0, 0.0]), np.array([0.0, 0.0, 0.0, 0.5])
     chosen = choose_threshold(digits, letters, min_answered=0.5, min_rejected=0.0)
-    assert chosen["threshold"] == 0.0
+    assert chosen["threshold"] == 0.5
     assert chosen["digits_answered_rate"] == 0.5 and chosen["nondigits_rejection_rate"] == 0.75
     # No threshold answers 3 of 4 digits: the highest that answers the most is 0.
     chosen = choose_threshold(digits, letters, min_answered=0.75, min_rejected=1.0)
