@@ -37,9 +37,9 @@ BRUSH = 18
 def show_answer(answer: Answer) -> None:
     """The digit and its confidence, "not a digit", or the two best guesses when the model is not sure."""
     if answer.sure:
-        left, right = st.columns([2, 3])
-        left.metric("Prediction", answer.digit)
-        right.metric("Confidence", percent(answer.confidence))
+        # Stacked: side by side, a half-width column cuts ">99.9%" short.
+        st.metric("Prediction", answer.digit)
+        st.metric("Confidence", percent(answer.confidence))
     elif answer.not_a_digit:
         st.error("That doesn't look like a digit. Draw one digit from 0 to 9.", icon=":material/block:")
     else:
@@ -191,8 +191,8 @@ def show_number(reading: NumberReading) -> None:
     st.metric("Number", reading.text)
     if any(answer < 0 for answer in reading.answers):
         st.caption(
-            "? marks a digit that is not sure or not a digit: "
-            f"none reaches the {reading.threshold:.0%} needed."
+            "? marks a piece the model is not sure of, or that is not a digit: "
+            f"no digit reaches the {reading.threshold:.0%} needed."
         )
     boxes = with_boxes(reading.ink, [d.bbox for d in reading.digits])
     items = [
