@@ -41,10 +41,12 @@ def _machine(training: dict) -> str:
 
 def readme_table(names: list[str], directory: str | os.PathLike | None, bench_file: Path) -> str:
     """One row per model: MNIST, real drawings and letters out of institution, speed and training time."""
-    bench = _read_optional(bench_file).get("models", {})
+    bench_report = _read_optional(bench_file)
+    bench = bench_report.get("models", {})
+    timed_on = f" ({_machine(bench_report)})" if bench else ""
     lines = [
         "| model | role | MNIST test | drawn digits right, readable (all) | letters rejected "
-        "| canvas to probabilities | training time | trained on |",
+        f"| canvas to probabilities{timed_on} | training time | trained on |",
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for name in names:
