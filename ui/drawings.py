@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import streamlit as st
@@ -10,32 +11,46 @@ from digitlib.collection import shared
 
 VISITOR = "visitor"
 TOKEN_KEY = "digit-studio-visitor"
+TOKEN_PATTERN = re.compile(r"[0-9a-f]{32}")
+TOKEN_DAYS = 400  # the longest a browser keeps a cookie
 
+# The token lives in a cookie, which the server reads as a session starts; the component makes it on a
+# first visit and sends it back once (a value sent while a component mounts can be lost, a cookie cannot).
 _visitor = st.components.v2.component(
     "digit_studio.visitor",
     js=f"""
 export default function ({{ data, setStateValue }}) {{
-  let token = window.localStorage.getItem("{TOKEN_KEY}");
-  if (!token) {{
-    token = crypto.randomUUID().replaceAll("-", "");
-    window.localStorage.setItem("{TOKEN_KEY}", token);
-  }}
-  if (data.token !== token) setStateValue("token", token);
+  const cookie = document.cookie.split("; ").find((c) => c.startsWith("{TOKEN_KEY}="));
+  let token = cookie ? cookie.split("=")[1] : window.localStorage.getItem("{TOKEN_KEY}");
+  if (!/^[0-9a-f]{{32}}$/.test(token || "")) token = crypto.randomUUID().replaceAll("-", "");
+  window.localStorage.setItem("{TOKEN_KEY}", token);
+  document.cookie = `{TOKEN_KEY}=${{token}}; path=/; max-age=${{{TOKEN_DAYS} * 86400}}; SameSite=Strict`;
+  if (!data.known) setStateValue("token", token);
 }}
 """,
 )
 
 
+def _cookie_token() -> str | None:
+    """The visitor token the browser sent with this session's request, if it is one."""
+    token = st.context.cookies.get(TOKEN_KEY)
+    # isinstance: AppTest has no browser, and its context answers with a stand-in object.
+    return token if isinstance(token, str) and TOKEN_PATTERN.fullmatch(token) else None
+
+
 def remember_visitor() -> None:
-    """Ask the browser for its visitor token (made and kept there on the first visit)."""
+    """Know the browser's visitor token: from its cookie, else from the component that makes it."""
+    token = _cookie_token()
+    if token:
+        st.session_state[f"{VISITOR}_token"] = token
     with st.sidebar:
         result = _visitor(
             key=VISITOR,
-            data={"token": st.session_state.get(f"{VISITOR}_token")},
+            data={"known": bool(token)},
             default={"token": None},
             on_token_change=lambda: None,
         )
-    if result.token:
+    if not token and result.token and TOKEN_PATTERN.fullmatch(result.token):
         st.session_state[f"{VISITOR}_token"] = result.token
 
 
