@@ -135,7 +135,7 @@ def results_page(names: list[str], directory: str | os.PathLike | None, bench_fi
         "",
         "## Real drawings, out of institution",
         "",
-        f"drawn_dev ({DIGITS_SET}) holds 6,114 digits drawn with a pen at nine institutions, "
+        f"{DIGITS_SET} holds 6,114 digits drawn with a pen at nine institutions (UNIPEN), "
         f"{LETTERS_SET} 1,998 letters. "
         "Every answer counted here comes from a model and a threshold that never saw the drawing's "
         "institution (folds: each large institution alone, the small ones together). "
