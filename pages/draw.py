@@ -203,11 +203,17 @@ def show_number(reading: NumberReading) -> None:
         )
     ]
     pictures(items)
-    captions = [
-        f"{answer_text(answer)} · {percent(confidence, 0)}"
-        for answer, confidence in zip(reading.answers, reading.confidences)
-    ]
+    captions = [digit_caption(Answer(p, reading.threshold)) for p in reading.probabilities]
     pictures([(digit.image, DIGIT_INPUT_SIZE, caption) for digit, caption in zip(reading.digits, captions)])
+
+
+def digit_caption(answer: Answer) -> str:
+    """One digit of a number in a few words, with the probability of what it says: "7 · 98%"."""
+    if answer.not_a_digit:
+        return f"not a digit · {percent(answer.other, 0)}"
+    if not answer.sure:
+        return f"not sure · {answer.digit} at {percent(answer.confidence, 0)}"
+    return f"{answer.digit} · {percent(answer.confidence, 0)}"
 
 
 def read_one_digit(model: Predictor, ink: np.ndarray | None, source: str, empty: str) -> None:

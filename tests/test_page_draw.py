@@ -338,6 +338,27 @@ def test_a_number_is_saved_digit_by_digit(monkeypatch, trained_cnn, records, dra
         assert sorted(d.label for d in list_drawings(connection, None)) == sorted(int(c) for c in right)
 
 
+def test_each_digit_of_a_number_is_captioned_with_the_probability_of_what_it_says(
+    monkeypatch, default_model, records
+):
+    from digitlib.numbers import read_number
+    from digitlib.registry import DEFAULT_MODEL
+
+    chosen = read_right(default_model, records, 2)
+    dot = {"width": 12, "points": [[400.0, 140.0], [401.0, 140.0]]}  # a touch of the pen after the digits
+    strokes = [*number_strokes(records, chosen), dot]
+    expected = read_number(Predictor(DEFAULT_MODEL, default_model), ink_of(strokes, 560))
+    assert expected.answers == [records[chosen[0]]["label"], records[chosen[1]]["label"], NOT_A_DIGIT]
+    at = draw(number_mode(app(monkeypatch, default_model)), strokes, NUMBER_CANVAS)
+    digits, other = expected.probabilities[:2], 1.0 - expected.probabilities[2].sum()
+    assert [caption for caption, _ in pictures(at) if " · " in caption] == [
+        f"{records[chosen[0]]['label']} · {percent(digits[0].max(), 0)}",
+        f"{records[chosen[1]]['label']} · {percent(digits[1].max(), 0)}",
+        f"not a digit · {percent(other, 0)}",
+    ]
+    assert other > 0.5, "said with the probability of not being a digit, not that of the best digit"
+
+
 def test_a_photo_of_blank_paper_has_no_ink(monkeypatch, trained_cnn):
     at = photo_mode(app(monkeypatch, trained_cnn))
     at.file_uploader[0].upload(
