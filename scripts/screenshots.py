@@ -71,7 +71,7 @@ def main() -> None:
         page.get_by_text("A number", exact=True).click()
         page.locator("canvas.ink[width='560']").wait_for()
         for column, index in enumerate(NUMBER):
-            draw(page, recorded[index]["canvas_strokes"], dx=180 * column - 40, scale=0.8)
+            draw(page, recorded[index]["canvas_strokes"], dx=165 * column - 10, scale=0.8)
         shoot(page, "number")
         for name in ("dataset", "training", "evaluation", "misclassified"):
             page = browser.new_page(viewport={"width": 1280, "height": 900})
