@@ -68,7 +68,7 @@ image_grid([x_train[i] for i in chosen], [f"{y_train[i]} (#{i})" for i in chosen
 
 st.subheader("How often each digit occurs")
 frequencies = frequency_table(train_counts, test_counts)
-table_column, chart_column = st.columns([2, 3])
+table_column, chart_column = st.columns(2)
 table_column.dataframe(
     frequencies,
     hide_index=True,

@@ -67,7 +67,12 @@ def show_architecture(record: dict) -> None:
         st.info("This training record has no architecture: train the model again to record it.")
         return
     st.dataframe(
-        pd.DataFrame(layers), hide_index=True, column_config={"output_shape": "output shape (without batch)"}
+        pd.DataFrame(layers),
+        hide_index=True,
+        column_config={
+            "output_shape": st.column_config.TextColumn("output shape", help="Without the batch dimension."),
+            "parameters": st.column_config.NumberColumn(format="localized"),
+        },
     )
     st.caption(f"{sum(layer['parameters'] for layer in layers):,} parameters in all.")
 

@@ -19,7 +19,9 @@ def draw_strokes(page, strokes: list[dict]) -> str:
     return wait_for_answer(page, before)
 
 
-def test_the_server_never_loads_tensorflow_whatever_is_visited(browser, server, strokes_file):
+def test_every_page_shows_its_tables_whole_and_the_server_never_loads_tensorflow(
+    browser, server, strokes_file
+):
     page = open_app(browser, server.url)
     draw_strokes(page, canvas_strokes(recorded_strokes(strokes_file)[8], width=18))
     for name in PAGES:
@@ -30,6 +32,11 @@ def test_the_server_never_loads_tensorflow_whatever_is_visited(browser, server, 
             "?.getAttribute('data-test-script-state') === 'notRunning'",
             timeout=60_000,
         )
+        # A table's grid scrolls sideways when its columns do not fit: a column cut off at the edge.
+        widths = page.evaluate(
+            "[...document.querySelectorAll('.dvn-scroller')].map(grid => grid.scrollWidth - grid.clientWidth)"
+        )
+        assert max(widths, default=0) <= 1, f"a table on {name} is cut off at its side: {widths}"
     libraries = server.loaded_libraries()
     assert "onnxruntime" in libraries, "the model is served"
     assert "tensorflow" not in libraries.lower(), "TensorFlow was loaded into the server"
