@@ -18,6 +18,8 @@ MISCLASSIFIED = "pages/misclassified.py"
 COUNTS = "Counts"
 SHARES = "Share of each true digit"
 PERCENT = st.column_config.NumberColumn(format="%.1f%%")
+# Counts with thousands separators, as in the text around them ("6,114").
+COUNT = st.column_config.NumberColumn(format="localized")
 SET_NAMES = {DIGITS_SET: "Digits drawn by people", LETTERS_SET: "Letters drawn by people"}
 SET_DESCRIPTIONS = {
     DIGITS_SET: "6,114 digits written with a pen on a tablet by people at nine institutions "
@@ -129,7 +131,7 @@ def show_set(name: str, result: dict) -> None:
         st.dataframe(
             group_frame(result["per_letter"], "letter", "rejected"),
             hide_index=True,
-            column_config={"rejected": PERCENT},
+            column_config={"drawings": COUNT, "rejected": PERCENT},
         )
         return
     if "readable_accuracy" not in result:
@@ -159,12 +161,12 @@ def show_set(name: str, result: dict) -> None:
         groups_column.dataframe(
             group_frame(result["per_institution_readable"], "institution", "read right"),
             hide_index=True,
-            column_config={"read right": PERCENT},
+            column_config={"drawings": COUNT, "read right": PERCENT},
         )
     digits_column.dataframe(
         group_frame(result["per_digit"], "digit", "read right"),
         hide_index=True,
-        column_config={"read right": PERCENT},
+        column_config={"drawings": COUNT, "read right": PERCENT},
     )
     st.caption("Per institution and per digit, of the readable digits.")
     with pairs_column:
@@ -246,7 +248,8 @@ with scores_column:
         pd.DataFrame(metrics["per_class"]),
         hide_index=True,
         column_config={
-            name: st.column_config.NumberColumn(format="%.4f") for name in ("precision", "recall", "f1")
+            "support": COUNT,
+            **{name: st.column_config.NumberColumn(format="%.4f") for name in ("precision", "recall", "f1")},
         },
     )
 with pairs_column:

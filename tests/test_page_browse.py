@@ -227,6 +227,11 @@ def test_evaluation_says_in_plain_words_how_the_model_reads_drawings_and_letters
     assert "drawn_dev" not in texts(at.caption) and "UNIPEN" in texts(at.caption), (
         "what each set is, in words"
     )
+    for table in at.dataframe:
+        config = json.loads(table.proto.columns)
+        for column in {"drawings", "support"} & set(table.value.columns):
+            shown_as = config.get(column, {}).get("type_config", {}).get("format")
+            assert shown_as == "localized", f"{column}: 1,363 like 6,114, not 1363"
     per_digit = next(
         d.value for d in at.dataframe if "digit" in d.value.columns and "read right" in d.value.columns
     )
