@@ -18,7 +18,7 @@ from ui.text import percent
 from ui.views import why_picture
 from ui.widgets import digit_filter, pager, pictures, probability_bars, reset_pager
 
-PER_PAGE = 24
+PER_PAGE = 20  # full rows of 4 or 5 thumbnails, as a desktop and a tablet show them
 THUMBNAIL = 84
 DETAIL = 196  # px: the inspected image and its map side by side
 TRUE_KEY, PREDICTED_KEY, ORDER_KEY, PAGE_KEY = (
