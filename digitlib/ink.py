@@ -28,3 +28,12 @@ def grown(mask: np.ndarray, radius: int) -> np.ndarray:
 def speck_area(areas: np.ndarray, smallest: float = 0.0) -> float:
     """The area under which a piece of ink is a speck, given the areas of the pieces that count."""
     return max(SPECK_FRACTION * float(np.max(areas, initial=0)), smallest)
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """The typical thickness of a mask's strokes in pixels: twice the distance from their middle to blank."""
+    mask = np.asarray(mask, dtype=np.uint8)
+    if not mask.any():
+        return 1.0
+    distance = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    return float(2.0 * np.percentile(distance[mask > 0], 90))
