@@ -40,7 +40,7 @@ PART_HEIGHT = 0.5
 # one as of each alone, so what counts is how many nines its confidence has (up to NINES, worth SURE_BONUS),
 # and shape: wider than the digit it reads as (z-score of log width/height against DIGIT_ASPECTS, weighted
 # by ASPECT_WEIGHT) or shorter than SHORT of the line (HEIGHT_WEIGHT per line height short).
-SURE_BONUS = 0.5
+SURE_BONUS = 0.8
 NINES = 7
 ASPECT_WEIGHT = 0.3
 SHORT = 0.9
