@@ -69,16 +69,21 @@ def decode_image(data: bytes) -> np.ndarray:
     return image
 
 
-def encode_png(image: np.ndarray) -> bytes:
-    """Lossless PNG bytes of a grey, RGB or RGBA uint8 image."""
+def check_uint8_image(image: np.ndarray) -> None:
+    """ValueError unless `image` is a grey, RGB or RGBA uint8 array, as decode_image gives."""
     if (
         image.dtype != np.uint8
         or image.ndim not in (2, 3)
         or (image.ndim == 3 and image.shape[2] not in (1, 3, 4))
     ):
         raise ValueError(
-            f"a canvas must be uint8 (H, W), (H, W, 3) or (H, W, 4), got {image.dtype} {image.shape}"
+            f"expected a uint8 (H, W), (H, W, 3) or (H, W, 4) image, got {image.dtype} {image.shape}"
         )
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """Lossless PNG bytes of a grey, RGB or RGBA uint8 image."""
+    check_uint8_image(image)
     to_bgr = {3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}.get(image.shape[2] if image.ndim == 3 else 1)
     ok, png = cv2.imencode(".png", cv2.cvtColor(image, to_bgr) if to_bgr is not None else image)
     if not ok:

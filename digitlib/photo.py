@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from digitlib.imagefile import decode_image
+from digitlib.imagefile import check_uint8_image, decode_image
 from digitlib.ink import grown, speck_area
 
 # Photos are brought down to this many pixels on the longer side: enough for a digit, fast to clean.
@@ -35,14 +35,7 @@ MIN_SEPARATION = 1.5
 
 def grayscale(image: np.ndarray) -> np.ndarray:
     """Grey levels (H, W) uint8 of a decoded photo: of a transparent one, its opacity (where its ink is)."""
-    if (
-        image.dtype != np.uint8
-        or image.ndim not in (2, 3)
-        or (image.ndim == 3 and image.shape[2] not in (1, 3, 4))
-    ):
-        raise ValueError(
-            f"expected an (H, W), (H, W, 3) or (H, W, 4) uint8 image, got {image.dtype} {image.shape}"
-        )
+    check_uint8_image(image)
     if image.ndim == 2 or image.shape[2] == 1:
         return np.ascontiguousarray(image.reshape(image.shape[:2]))
     if image.shape[2] == 4 and image[..., 3].min() < 255:
