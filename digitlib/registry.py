@@ -64,6 +64,11 @@ class ModelSpec:
     summary: str
     drawings: Drawings | None = None
 
+    @property
+    def knows_letters(self) -> bool:
+        """Whether the model learnt a "not a digit" class."""
+        return self.recipe.not_digits > 0
+
 
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(

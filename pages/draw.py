@@ -63,7 +63,7 @@ def show_reading(model: Predictor, ink: np.ndarray, stages: Stages, answer: Answ
         if not blocked:
             show_answer(answer)
         # One element for what the model sees and what it answers: each element costs every stroke.
-        other = answer.other if knows_letters(model.name) else None
+        other = answer.other if spec(model.name).knows_letters else None
         st.html(
             PICTURES_CSS
             + pictures_html([(stages.centered, INPUT_SIZE, "What the model sees: 28×28")])
@@ -93,11 +93,6 @@ def show_reading(model: Predictor, ink: np.ndarray, stages: Stages, answer: Answ
 def why_caption(digit: int, sure: bool) -> str:
     """The caption of a map of why: in full under the answer's, short under each of two guesses'."""
     return f"Why {digit}: red parts speak for it, blue ones against" if sure else f"Why {digit}"
-
-
-def knows_letters(name: str) -> bool:
-    """Whether a model learnt a "not a digit" class."""
-    return spec(name).recipe.not_digits > 0
 
 
 def offer_correction(
