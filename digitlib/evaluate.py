@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from digitlib.artifacts import ArtifactError, ModelFiles, read_json, write_json, write_predictions
-from digitlib.classes import NOT_SURE, NUM_CLASSES, decide
+from digitlib.classes import NOT_A_DIGIT, NOT_SURE, NUM_CLASSES, decide
 from digitlib.data import fold_names, load_mnist, unreadable
 from digitlib.preprocess import to_mnist
 
@@ -178,7 +178,7 @@ def drawing_scores(drawings: dict[str, np.ndarray], answers: np.ndarray, guesses
     if "labels" not in drawings:
         letters = drawings["letters"]
         result["rejection_rate"] = float((~answered).mean())
-        result["not_a_digit_rate"] = float((answers == -2).mean())
+        result["not_a_digit_rate"] = float((answers == NOT_A_DIGIT).mean())
         result["per_letter"] = _by_group(letters, ~answered)
         return result
     labels = drawings["labels"].astype(int)
