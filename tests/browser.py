@@ -200,26 +200,47 @@ def canvas_box(page) -> dict:
     return page.locator("canvas.ink").bounding_box()
 
 
-def mouse_stroke(page, points: list[tuple[float, float]], rest: bool = False) -> None:
-    """A mouse stroke through canvas-pixel points; `rest` lets the pointer rest before pressing."""
+def on_page(page, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Canvas-pixel points in the page's CSS pixels, wherever the canvas is and however large it is shown."""
     box = canvas_box(page)
     scale = box["width"] / float(page.locator("canvas.ink").get_attribute("width"))
-    x0, y0 = points[0]
-    page.mouse.move(box["x"] + x0 * scale, box["y"] + y0 * scale)
+    return [(box["x"] + x * scale, box["y"] + y * scale) for x, y in points]
+
+
+def straight(start: tuple[float, float], end: tuple[float, float], count: int) -> list[tuple[float, float]]:
+    """`count` points evenly along a straight stroke from `start` to `end`."""
+    (x0, y0), (x1, y1) = start, end
+    return [(x0 + (x1 - x0) * i / (count - 1), y0 + (y1 - y0) * i / (count - 1)) for i in range(count)]
+
+
+# Short strokes starting in each corner and along the top edge, where the old canvas's hidden toolbar sat.
+EDGE_STARTS = {
+    "top-left corner": ((2, 2), (60, 60)),
+    "top-right corner": ((277, 2), (220, 60)),
+    "bottom-left corner": ((2, 277), (60, 220)),
+    "bottom-right corner": ((277, 277), (220, 220)),
+    "middle of the top edge": ((140, 1), (140, 70)),
+    "top edge, right third": ((210, 2), (200, 60)),
+    "just below the top-right corner": ((270, 20), (200, 90)),
+}
+
+
+def mouse_stroke(page, points: list[tuple[float, float]], rest: bool = False) -> None:
+    """A mouse stroke through canvas-pixel points; `rest` lets the pointer rest before pressing."""
+    (x0, y0), *rest_of_stroke = on_page(page, points)
+    page.mouse.move(x0, y0)
     if rest:
         page.wait_for_timeout(300)
     page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
+    for x, y in rest_of_stroke:
+        page.mouse.move(x, y)
     page.mouse.up()
 
 
 def touch_stroke(page, points: list[tuple[float, float]]) -> None:
     """A stroke drawn with a finger (Chromium's touch events through the DevTools protocol)."""
-    box = canvas_box(page)
-    scale = box["width"] / float(page.locator("canvas.ink").get_attribute("width"))
     session = page.context.new_cdp_session(page)
-    at = [{"x": box["x"] + x * scale, "y": box["y"] + y * scale} for x, y in points]
+    at = [{"x": x, "y": y} for x, y in on_page(page, points)]
     session.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [at[0]]})
     for point in at[1:]:
         session.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})

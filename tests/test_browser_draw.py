@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from apptest import canvas_strokes, ink_of, recorded_strokes
-from browser import answer, clear, draw_record, mouse_stroke, open_app, wait_for_answer
+from browser import EDGE_STARTS, answer, clear, draw_record, mouse_stroke, open_app, straight, wait_for_answer
 
 BRUSH = 18  # the page's default brush width, which the browser draws with
 
@@ -50,22 +50,11 @@ def test_recorded_digits_drawn_with_the_mouse_get_the_right_answer(browser, serv
         assert "Draw a digit from 0 to 9" in answer(page)
 
 
-EDGE_STARTS = {
-    "top-left corner": [(2, 2), (60, 60)],
-    "top-right corner": [(277, 2), (220, 60)],
-    "bottom-left corner": [(2, 277), (60, 220)],
-    "bottom-right corner": [(277, 277), (220, 220)],
-    "middle of the top edge": [(140, 1), (140, 70)],
-    "just below the top-right corner": [(270, 20), (200, 90)],
-}
-
-
 def test_every_stroke_lands_from_the_corners_and_edges_even_pressed_at_once(browser, server):
     page = open_app(browser, server.url)
-    for where, points in EDGE_STARTS.items():
+    for where, (start, end) in EDGE_STARTS.items():
         before = answer(page)
-        steps = [tuple(np.round(np.linspace(points[0], points[1], 8)[i], 1)) for i in range(8)]
-        mouse_stroke(page, steps, rest=False)  # pressed as soon as the pointer arrives: no hover first
+        mouse_stroke(page, straight(start, end, 8), rest=False)  # pressed at once: no hover first
         assert wait_for_answer(page, before) != before, f"the stroke from the {where} was lost"
 
 
