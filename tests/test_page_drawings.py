@@ -12,6 +12,7 @@ from conftest import committed
 from digitlib.classes import NOT_SURE, answer_text, decide
 from digitlib.collection import opened, save_drawing
 from digitlib.preprocess import to_mnist
+from ui.drawings import TOKEN_STATE
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def drawings(shared_data_dir) -> dict[str, np.ndarray]:
 
 def visitor(at, token: str = "me") -> str:
     """Make this session the visitor `token`, as a browser that keeps that token would be; the token."""
-    at.session_state["visitor_token"] = token
+    at.session_state[TOKEN_STATE] = token
     return token
 
 

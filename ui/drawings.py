@@ -10,6 +10,7 @@ import streamlit as st
 from digitlib.collection import shared
 
 VISITOR = "visitor"
+TOKEN_STATE, SESSION_STATE = f"{VISITOR}_token", f"{VISITOR}_session"  # where the session keeps who it is
 TOKEN_KEY = "digit-studio-visitor"
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{32}")
 TOKEN_DAYS = 400  # the longest a browser keeps a cookie
@@ -42,7 +43,7 @@ def remember_visitor() -> None:
     """Know the browser's visitor token: from its cookie, else from the component that makes it."""
     token = _cookie_token()
     if token:
-        st.session_state[f"{VISITOR}_token"] = token
+        st.session_state[TOKEN_STATE] = token
     with st.sidebar:
         result = _visitor(
             key=VISITOR,
@@ -51,7 +52,7 @@ def remember_visitor() -> None:
             on_token_change=lambda: None,
         )
     if not token and result.token and TOKEN_PATTERN.fullmatch(result.token):
-        st.session_state[f"{VISITOR}_token"] = result.token
+        st.session_state[TOKEN_STATE] = result.token
 
 
 def owner() -> str | None:
@@ -59,6 +60,4 @@ def owner() -> str | None:
     if shared():
         return None
     # Until the browser has answered (and where there is no browser, as in tests) the session is the visitor.
-    return st.session_state.get(f"{VISITOR}_token") or st.session_state.setdefault(
-        f"{VISITOR}_session", uuid.uuid4().hex
-    )
+    return st.session_state.get(TOKEN_STATE) or st.session_state.setdefault(SESSION_STATE, uuid.uuid4().hex)
