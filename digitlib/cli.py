@@ -248,12 +248,10 @@ def _measure(args: argparse.Namespace) -> int:
 
     digits, letters = drawn_set(DIGITS_SET, args.data), drawn_set(LETTERS_SET, args.data)
     for name in args.model or _trained_models(args.models):
-        files = model_files(name, args.models)
-        mnist = evaluate_mnist(Predictor(name, args.models).predict, files, args.mnist)
-        write_json(
-            files.threshold,
-            {"model": name, **calibrate(Predictor(name, args.models).predict, files, digits, letters)},
-        )
+        predictor = Predictor(name, args.models)
+        files = predictor.files
+        mnist = evaluate_mnist(predictor.predict, files, args.mnist)
+        write_json(files.threshold, {"model": name, **calibrate(predictor.predict, files, digits, letters)})
         predictor = Predictor(name, args.models)  # with the threshold just chosen
         drawn = {
             s["name"]: evaluate_drawings(predictor.predict, files, s, predictor.threshold)[0]
