@@ -399,6 +399,54 @@ def test_calibrate_by_default_answers_99_3_percent_of_readable_digits(calibratio
     }
 
 
+def test_measure_scores_mnist_calibrates_reads_the_drawn_sets_and_indexes(
+    calibration_sets, tmp_path, mnist_file
+):
+    """What `make results` runs for every model, here for the committed CNN on a sample of the drawn sets."""
+    import shutil
+
+    from digitlib.artifacts import model_files
+    from digitlib.neighbours import load_index
+
+    data = tmp_path / "data"
+    data.mkdir()
+    digits_file = shutil.copy(calibration_sets["digits"], data / "drawn_dev.npz")
+    letters_file = shutil.copy(calibration_sets["letters"], data / "nondigit_dev.npz")
+    models = cnn_models(tmp_path / "models", calibrated=False)
+    result = run_cli(
+        "measure", "--model", "cnn", "--models", str(models), "--data", str(data), "--mnist", str(mnist_file)
+    )
+    assert result.returncode == 0, result.stderr
+    files = model_files("cnn", models)
+    committed = json.loads((MODELS / "cnn.metrics.json").read_text())
+    assert json.loads(files.metrics.read_text())["accuracy"] == committed["accuracy"], "the same model"
+    # Oracle: with the default rule the CNN answers every readable digit, here and in each fold alone.
+    sets = calibration_sets
+    threshold = json.loads(files.threshold.read_text())
+    assert threshold["digits"] == "drawn_dev" and threshold["nondigits"] == "nondigit_dev"
+    assert threshold["threshold"] == pytest.approx(sets["digit_confidence"].min())
+    with np.load(digits_file) as saved:
+        digits = {key: saved[key] for key in DRAWN_KEYS}
+    readable = ~unreadable(digits["sample_id"])
+    probabilities = cnn_probabilities(digits["images"][readable])
+    folds = fold_names(digits["institution"][readable])
+    each = np.array([threshold["folds"][fold] for fold in folds])
+    right = (probabilities.argmax(axis=1) == digits["labels"][readable]) & (probabilities.max(axis=1) >= each)
+    drawn = json.loads(files.drawn.read_text())
+    assert drawn["drawn_dev"]["readable_accuracy"] == pytest.approx(right.mean())
+    assert drawn["drawn_dev"]["measured"] == "out of institution", "each fold's threshold from the others"
+    with np.load(letters_file) as saved:
+        letters, letter_folds = cnn_probabilities(saved["images"]), fold_names(saved["institution"])
+    rejected = letters.max(axis=1) < np.array([threshold["folds"][fold] for fold in letter_folds])
+    assert drawn["nondigit_dev"]["rejection_rate"] == pytest.approx(rejected.mean())
+    with np.load(mnist_file) as saved:
+        x_train = saved["x_train"][:3].astype(np.float32) / 255
+    index, predictor = load_index(files), Predictor("cnn", models)
+    nearest = [int(index.nearest(predictor.embed(image), 1)[0][0]) for image in x_train]
+    assert nearest == [0, 1, 2], "a training image's nearest neighbour is itself"
+    assert f"cnn: MNIST {committed['accuracy']:.2%}" in result.stdout
+
+
 # --- your drawings ----------------------------------------------------------------------------------------
 
 
