@@ -6,10 +6,10 @@ import base64
 import html
 import math
 
-import cv2
 import numpy as np
 import streamlit as st
 
+from digitlib.imagefile import encode_png
 from digitlib.pictures import as_uint8
 from ui.text import percent
 
@@ -19,13 +19,7 @@ DIGITS = [str(d) for d in range(10)]
 
 def png_uri(image: np.ndarray) -> str:
     """A small grey or RGB image as a PNG data URI: pictures go inline, without Streamlit's media files."""
-    pixels = as_uint8(image)
-    if pixels.ndim == 3:
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
-    ok, png = cv2.imencode(".png", pixels)
-    if not ok:
-        raise ValueError(f"cannot encode a {image.shape} image as PNG")
-    return "data:image/png;base64," + base64.b64encode(png.tobytes()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(encode_png(as_uint8(image))).decode("ascii")
 
 
 def picture(image: np.ndarray, width: int, caption: str = "", alt: str = "") -> str:
