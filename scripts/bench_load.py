@@ -57,7 +57,7 @@ from bench_strokes import (
     read_samples,
     rounded,
     rss_mib,
-    running_app,
+    serving,
     spread,
     strokes_path,
 )
@@ -404,7 +404,7 @@ def main() -> None:
     samples = read_samples(args.drawings, args.sessions, model)
     print(f"model {model}; {len(samples)} sessions, each drawing its own digit from {args.drawings}")
     with tempfile.TemporaryDirectory() as folder:
-        with running_app(Path(folder) / "streamlit.log") as server:
+        with serving(Path(folder)) as server:
             figures = asyncio.run(load(server, samples, args))
         problems = log_problems(server.log)
     for number, report in enumerate(figures["per_session"]):

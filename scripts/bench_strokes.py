@@ -25,26 +25,22 @@ import contextlib
 import gzip
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # digitlib, and the browser tests' server helpers
-from browser import CHROMIUM_ARGS, free_port, healthy  # noqa: E402
+from browser import CHROMIUM_ARGS, AppServer, serving  # noqa: E402
 
 STROKES_FILE = "drawn_dev.jsonl.gz"
 CANVAS_SIZE = 280  # px: the recorded strokes are in the pixels of a 280x280 canvas
 BRUSH = 18  # px: the Brush width slider's default, which the canvas sends with every stroke
 MIN_CONFIDENCE = 0.9  # a margin, so the mouse's rounding of the points cannot change the answer
-SERVER_START_S = 90  # streamlit answers its health check in a few seconds
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1200, "height": 900}
 
@@ -102,17 +98,6 @@ class Sample:
     stroke: list[list[float]]
 
 
-@dataclass(frozen=True)
-class AppServer:
-    """A running `streamlit run app.py`: its URL, process, log file and launch time (time.monotonic())."""
-
-    url: str
-    process: subprocess.Popen
-    log: Path
-    launched: float
-    health_s: float
-
-
 def strokes_path() -> Path:
     """drawn_dev.jsonl.gz: $DIGITLIB_DRAWN_STROKES, else beside $DIGITLIB_MNIST, else in ../shared/data."""
     if os.environ.get("DIGITLIB_DRAWN_STROKES"):
@@ -167,42 +152,6 @@ def read_samples(path: Path, count: int, model: str) -> list[Sample]:
     if short:
         sys.exit(f"{path} has too few single-stroke drawings read right: missing {short} (digit: count)")
     return [found[n % 10][n // 10] for n in range(count)]
-
-
-@contextlib.contextmanager
-def running_app(log: Path) -> Iterator[AppServer]:
-    """`streamlit run app.py` on a free port, logging into `log`, from its first health check to its stop."""
-    port = free_port()
-    options = f"--server.port {port} --server.headless true --server.address 127.0.0.1".split()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", *options]
-    # Drawings a benchmark might save go to a database of its own, never the user's.
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DIGITLIB_DRAWINGS_DB": str(log.with_suffix(".sqlite3"))}
-    url = f"http://127.0.0.1:{port}"
-    launched = time.monotonic()
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        while not healthy(url):
-            if process.poll() is not None or time.monotonic() - launched > SERVER_START_S:
-                sys.exit(f"streamlit did not start:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.05)
-        yield AppServer(url, process, log, launched, time.monotonic() - launched)
-    finally:
-        stop(process)
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop the server's process group: SIGTERM, then SIGKILL after 15 s."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
 
 
 def process_tree(pid: int) -> list[int]:
@@ -429,7 +378,7 @@ def main() -> None:
     print(f"model {model}; {len(samples)} single-stroke drawings from {args.drawings}")
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        with running_app(Path(folder) / "streamlit.log") as server:
+        with serving(Path(folder)) as server:
             figures = measure(browser, server, samples, args.warm_up, args.timeout)
         browser.close()
         problems = log_problems(server.log)
