@@ -152,6 +152,7 @@ if records:
             "parameters": st.column_config.NumberColumn(format="localized"),
             "MNIST test": PERCENT,
             "real drawings read right": st.column_config.NumberColumn(
+                "drawings read right",  # short enough for every column to fit beside the sidebar
                 format="percent",
                 help="Digits drawn by people at institutions the model never saw, right and answered",
             ),
