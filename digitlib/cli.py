@@ -251,10 +251,10 @@ def _measure(args: argparse.Namespace) -> int:
         predictor = Predictor(name, args.models)
         files = predictor.files
         mnist = evaluate_mnist(predictor.predict, files, args.mnist)
-        write_json(files.threshold, {"model": name, **calibrate(predictor.predict, files, digits, letters)})
-        predictor = Predictor(name, args.models)  # with the threshold just chosen
+        calibration = calibrate(predictor.predict, files, digits, letters)
+        write_json(files.threshold, {"model": name, **calibration})
         drawn = {
-            s["name"]: evaluate_drawings(predictor.predict, files, s, predictor.threshold)[0]
+            s["name"]: evaluate_drawings(predictor.predict, files, s, calibration["threshold"])[0]
             for s in (digits, letters)
         }
         write_json(files.drawn, drawn)
