@@ -23,7 +23,7 @@ _visitor = st.components.v2.component(
 export default function ({{ data, setStateValue }}) {{
   const cookie = document.cookie.split("; ").find((c) => c.startsWith("{TOKEN_KEY}="));
   let token = cookie ? cookie.split("=")[1] : window.localStorage.getItem("{TOKEN_KEY}");
-  if (!/^[0-9a-f]{{32}}$/.test(token || "")) token = crypto.randomUUID().replaceAll("-", "");
+  if (!/^{TOKEN_PATTERN.pattern}$/.test(token || "")) token = crypto.randomUUID().replaceAll("-", "");
   window.localStorage.setItem("{TOKEN_KEY}", token);
   document.cookie = `{TOKEN_KEY}=${{token}}; path=/; max-age=${{{TOKEN_DAYS} * 86400}}; SameSite=Strict`;
   if (!data.known) setStateValue("token", token);
