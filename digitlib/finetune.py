@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -139,13 +138,8 @@ def learn_drawings(
     folder: str | os.PathLike | None,
     limit: int | None,
     verbose,
-    served: Callable[[keras.Model], keras.Model] | None = None,
 ) -> tuple[keras.Model, dict]:
-    """The model fine-tuned on every drawing, after one fine-tuning per fold whose answers on it are saved.
-
-    `served` turns a fine-tuned network into the model the app answers with (pooled with a companion, say):
-    the saved answers are that model's.
-    """
+    """The model fine-tuned on every drawing, after one fine-tuning per fold whose answers on it are saved."""
     (x_train, y_train), _ = load_mnist(mnist)
     if limit is not None:
         x_train, y_train = x_train[:limit], y_train[:limit]
@@ -158,8 +152,6 @@ def learn_drawings(
         fold_model = finetuned(
             model, settings, MixedBatches(settings, (x_train, y_train), digits, letters, fold), verbose
         )
-        if served is not None:
-            fold_model = served(fold_model)
         for drawn in (digits, letters):
             left_out = drawn.folds == fold
             if left_out.any():
