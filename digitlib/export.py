@@ -4,11 +4,12 @@ Keras exports a flatten as a Reshape whose shape is computed at run time (Shape,
 Casts) after a transpose back to channels-last, and a batch norm after a dense layer as a multiply and
 an add. For a single drawing these small nodes cost as much as a convolution, so the export folds them
 into constants and into the dense kernels. The penultimate features are a second output, for the
-nearest-neighbour index.
+nearest-neighbour index. Large dense kernels are then stored as 8-bit integers (see INT8_KERNEL_SIZE).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -23,6 +24,10 @@ from digitlib.artifacts import EMBEDDING_OUTPUT, SOURCE_HASH_KEY, ArtifactError,
 CHANNELS_LAST = [0, 2, 3, 1]
 # Nodes between a convolution and a flatten that keep its channel count.
 CHANNEL_PRESERVING = ("Relu", "MaxPool", "Add", "Mul")
+# A dense kernel of 1 MiB of floats or more is stored as 8-bit integers, quantized per column, and its
+# input is quantized on the fly: reading such a kernel is most of a drawing's time, and the answers do not
+# change (docs/experiments.md). Smaller kernels stay float: for them quantizing gained nothing measurable.
+INT8_KERNEL_SIZE = 2**18
 
 
 def expose_embedding(model) -> str:
@@ -142,6 +147,41 @@ def simplify(model) -> None:
     drop_unused(model.graph)
 
 
+def large_dense_layers(graph) -> list[str]:
+    """Names of the dense layers (MatMul nodes) with a constant kernel of INT8_KERNEL_SIZE weights or more."""
+    sizes = {tensor.name: int(np.prod(tensor.dims)) for tensor in graph.initializer}
+    return [
+        node.name
+        for node in graph.node
+        if node.op_type == "MatMul" and sizes.get(node.input[1], 0) >= INT8_KERNEL_SIZE
+    ]
+
+
+def quantize_large_kernels(model, path: Path) -> None:
+    """Save `model` at `path` with its large dense kernels as unsigned 8-bit integers, the rest as it is."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    layers = large_dense_layers(model.graph)
+    if not layers:
+        onnx.save(model, str(path))
+        return
+    # It advises "pre-processing" the graph, which `simplify` has done for these graphs.
+    logging.disable(logging.WARNING)
+    try:
+        # Unsigned weights: ONNX Runtime's kernels for signed ones can saturate 16-bit sums on CPUs
+        # without VNNI instructions, and answer differently there; its unsigned ones cannot.
+        quantize_dynamic(
+            model,
+            path,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_quantize=layers,
+            per_channel=True,
+            weight_type=QuantType.QUInt8,
+        )
+    finally:
+        logging.disable(logging.NOTSET)
+
+
 def load_keras_model(path: Path):
     """Load a `.keras` file for inference, with a readable error if it is broken."""
     try:
@@ -163,7 +203,7 @@ def export_onnx(files: ModelFiles) -> Path:
     onnx.helper.set_model_props(
         exported, {SOURCE_HASH_KEY: file_sha256(files.model), EMBEDDING_OUTPUT: embedding}
     )
-    onnx.save(exported, str(tmp))
+    quantize_large_kernels(exported, tmp)
     os.replace(tmp, files.onnx)
     return files.onnx
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT, digit_on_canvas
 
 from digitlib.artifacts import ArtifactError, model_files, read_json
-from digitlib.export import export_onnx, load_keras_model, penultimate_model
+from digitlib.export import INT8_KERNEL_SIZE, export_onnx, load_keras_model, penultimate_model
 from digitlib.registry import MODEL_NAMES
 from digitlib.serving import Predictor
 
@@ -47,15 +47,33 @@ def test_committed_model_scores_above_its_bar_and_as_recorded(name, test_images)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_the_onnx_export_is_the_keras_model(name, test_images):
-    images, _ = test_images
+def test_the_onnx_export_answers_as_the_keras_model(name, test_images):
+    images, labels = test_images
     keras_model = load_keras_model(model_files(name, MODELS).model)
     expected = keras_model.predict(
         images.reshape((-1, *keras_model.input_shape[1:])), batch_size=1000, verbose=0
     )
     served = Predictor(name, MODELS).predict(images)
-    assert np.array_equal(served.argmax(axis=1), expected.argmax(axis=1))
-    assert np.abs(served - expected).max() < 1e-4
+    # Its large dense kernels are 8-bit integers: a few of the 10,000 closest calls may turn, no more.
+    assert (served.argmax(axis=1) != expected.argmax(axis=1)).sum() <= 5
+    assert abs((served.argmax(axis=1) == labels).mean() - (expected.argmax(axis=1) == labels).mean()) <= 2e-4
+    assert np.abs(served - expected).max() < 0.02
+
+
+def test_only_large_dense_kernels_are_served_as_8_bit_integers():
+    import onnx
+    from onnx import numpy_helper
+
+    for name in MODEL_NAMES:
+        graph = onnx.load(str(model_files(name, MODELS).onnx)).graph
+        weights = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
+        float_kernels = [
+            weights[n.input[1]] for n in graph.node if n.op_type == "MatMul" and n.input[1] in weights
+        ]
+        int_kernels = [weights[n.input[1]] for n in graph.node if n.op_type == "MatMulInteger"]
+        assert all(k.dtype == np.float32 and k.size < INT8_KERNEL_SIZE for k in float_kernels), name
+        assert all(k.dtype == np.uint8 and k.size >= INT8_KERNEL_SIZE for k in int_kernels), name
+        assert len(int_kernels) == (name in ("inknet", "shiftnet")), name
 
 
 def test_canvas_digits_keep_their_class_through_the_recipe(mnist):
@@ -105,10 +123,14 @@ def test_answers_and_blank_canvas():
 
 
 @pytest.mark.parametrize("builder", ["build_drawnet", "build_digitnet", "build_cnn"])
-def test_export_folds_runtime_shapes_and_scales_without_changing_results(builder, tmp_path, test_images):
+def test_export_folds_runtime_shapes_and_scales_without_changing_results(
+    builder, tmp_path, test_images, monkeypatch
+):
     import onnx
 
-    from digitlib import models
+    from digitlib import export, models
+
+    monkeypatch.setattr(export, "INT8_KERNEL_SIZE", 10**9)  # float kernels only: the folding must be exact
 
     model = getattr(models, builder)()
     # Batch norm with statistics and scales far from their initial 0 and 1, so that folding them is tested.
