@@ -18,9 +18,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+import digitlib.models  # noqa: F401  registers the custom layers saved in the model files
 from digitlib.artifacts import EMBEDDING_OUTPUT, SOURCE_HASH_KEY, ArtifactError, ModelFiles, file_sha256
-from digitlib.classes import NUM_CLASSES
-from digitlib.models import networks  # also registers the custom layers saved in the model files
 
 CHANNELS_LAST = [0, 2, 3, 1]
 # Nodes between a convolution and a flatten that keep its channel count.
@@ -32,22 +31,11 @@ INT8_KERNEL_SIZE = 2**18
 
 
 def expose_embedding(model) -> str:
-    """Add the penultimate features to the graph's outputs; their name.
-
-    They are the input of the 11-class layer (digits and "not a digit") when there is one, as in a model
-    that pools a drawing network with a companion, else of the last dense layer.
-    """
+    """Add the input of the last dense layer (the penultimate features) to the graph's outputs; its name."""
     graph = model.graph
-    weights = {tensor.name: tensor for tensor in graph.initializer}
-    dense = [node for node in graph.node if node.op_type in ("MatMul", "Gemm")]
-    with_other = [
-        node
-        for node in dense
-        if node.input[1] in weights and weights[node.input[1]].dims[-1] == NUM_CLASSES + 1
-    ]
-    features = (with_other or dense)[-1].input[0]
-    graph.output.append(onnx.helper.make_tensor_value_info(features, onnx.TensorProto.FLOAT, None))
-    return features
+    last_dense = [node for node in graph.node if node.op_type in ("MatMul", "Gemm")][-1]
+    graph.output.append(onnx.helper.make_tensor_value_info(last_dense.input[0], onnx.TensorProto.FLOAT, None))
+    return last_dense.input[0]
 
 
 def _users(graph) -> dict[str, list]:
@@ -221,7 +209,6 @@ def export_onnx(files: ModelFiles) -> Path:
 
 
 def penultimate_model(model: keras.Model) -> keras.Model:
-    """The (drawing) network cut before its last dense layer: it outputs the features the classifier reads."""
-    network = networks(model)[0]
-    dense = [layer for layer in network.layers if isinstance(layer, keras.layers.Dense)]
-    return keras.Model(network.input, dense[-1].input)
+    """The model cut before its last dense layer: it outputs the features the classifier reads."""
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    return keras.Model(model.input, dense[-1].input)

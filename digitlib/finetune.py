@@ -10,14 +10,12 @@ marks unreadable are never trained on.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
-from collections.abc import Callable
 
 import keras
 import numpy as np
 
-from digitlib.artifacts import ModelFiles, model_files
+from digitlib.artifacts import ModelFiles
 from digitlib.augment import STYLE_MIXES, augment_batch, jitter_placement, not_digit_batch
 from digitlib.classes import NUM_CLASSES
 from digitlib.data import (
@@ -30,11 +28,9 @@ from digitlib.data import (
     load_strokes,
     unreadable,
 )
-from digitlib.export import export_onnx
 from digitlib.models import eleven_class_model
 from digitlib.preprocess import to_mnist, to_model_input
 from digitlib.registry import Drawings
-from digitlib.serving import Predictor
 from digitlib.strokes import restyled
 
 # The share of real drawings drawn again with another slant, aspect and pen; the others are read as drawn.
@@ -134,15 +130,6 @@ def finetuned(model: keras.Model, settings: Drawings, batches: MixedBatches, ver
     return copy
 
 
-def served_probabilities(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    """A model's digit probabilities as the app computes them: through its ONNX export."""
-    with tempfile.TemporaryDirectory() as folder:
-        files = model_files(model.name, folder)
-        model.save(files.model)
-        export_onnx(files)
-        return Predictor(model.name, folder).predict(images)
-
-
 def learn_drawings(
     model: keras.Model,
     settings: Drawings,
@@ -151,13 +138,8 @@ def learn_drawings(
     folder: str | os.PathLike | None,
     limit: int | None,
     verbose,
-    served: Callable[[keras.Model], keras.Model] | None = None,
 ) -> tuple[keras.Model, dict]:
-    """The model fine-tuned on every drawing, after one fine-tuning per fold whose answers on it are saved.
-
-    `served` turns a fine-tuned network into the model the app answers with (pooled with a companion, say):
-    the saved answers are that model's.
-    """
+    """The model fine-tuned on every drawing, after one fine-tuning per fold whose answers on it are saved."""
     (x_train, y_train), _ = load_mnist(mnist)
     if limit is not None:
         x_train, y_train = x_train[:limit], y_train[:limit]
@@ -170,15 +152,12 @@ def learn_drawings(
         fold_model = finetuned(
             model, settings, MixedBatches(settings, (x_train, y_train), digits, letters, fold), verbose
         )
-        if served is not None:
-            fold_model = served(fold_model)
-        left_out = [drawn.folds == fold for drawn in (digits, letters)]
-        answers = served_probabilities(
-            fold_model,
-            np.concatenate([drawn.inputs[rows] for drawn, rows in zip((digits, letters), left_out)]),
-        )
-        for drawn, rows in zip((digits, letters), left_out):
-            probabilities[drawn.name][rows], answers = answers[: rows.sum()], answers[rows.sum() :]
+        for drawn in (digits, letters):
+            left_out = drawn.folds == fold
+            if left_out.any():
+                probabilities[drawn.name][left_out] = fold_model.predict(
+                    drawn.inputs[left_out][..., None], verbose=0
+                )
         times[str(fold)] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
     final = finetuned(

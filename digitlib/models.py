@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import keras
-from keras import layers, ops, regularizers
+from keras import layers, regularizers
 
 from digitlib.classes import NUM_CLASSES
 from digitlib.registry import ModelSpec
 
 WITH_OTHER = "with_other"
-LOGITS = "logits"
 
 
 def build_mlp(name: str = "mlp") -> keras.Model:
@@ -88,69 +87,9 @@ def build_drawnet(name: str = "drawnet") -> keras.Model:
     x = layers.MaxPooling2D(2)(x)
     x = _conv_bn_relu(x, 128, padding="valid")
     x = _dense_head(x, features_name="embedding")
-    logits = layers.Dense(NUM_CLASSES + 1, name=LOGITS)(x)
-    with_other = layers.Softmax(name=WITH_OTHER)(logits)
+    with_other = layers.Dense(NUM_CLASSES + 1, activation="softmax", name=WITH_OTHER)(x)
     outputs = DigitProbabilities(name="probabilities")(with_other)
     return keras.Model(inputs, outputs, name=name)
-
-
-def build_tinynet(name: str = "tinynet") -> keras.Model:
-    """A small, fast CNN for MNIST's ten digits: a 5x5 convolution with stride 2, then two 3x3 ones."""
-    inputs = keras.Input(shape=(28, 28, 1), name="image")
-    x = layers.Conv2D(16, 5, strides=2, use_bias=False)(inputs)
-    x = layers.BatchNormalization()(x)
-    x = layers.Activation("relu")(x)
-    x = _conv_bn_relu(x, 32)
-    x = layers.MaxPooling2D(2)(x)
-    x = _conv_bn_relu(x, 64, padding="valid")
-    x = layers.Flatten()(x)
-    x = layers.Dropout(0.3)(x)
-    logits = layers.Dense(NUM_CLASSES, name=LOGITS)(x)
-    outputs = layers.Softmax(name="probabilities")(logits)
-    return keras.Model(inputs, outputs, name=name)
-
-
-@keras.saving.register_keras_serializable(package="digitlib")
-class PooledProbabilities(layers.Layer):
-    """Ten digit probabilities from two networks' logits, pooled as a weighted geometric mean.
-
-    The first network's 11 logits (digits and "not a digit") keep their share for "not a digit"; the digits
-    share the rest as softmax((1 - weight) * first digits + weight * second).
-    """
-
-    def __init__(self, weight: float, **kwargs):
-        super().__init__(**kwargs)
-        self.weight = weight
-
-    def call(self, inputs):
-        with_other, second = inputs
-        digits_share = ops.sum(ops.softmax(with_other)[:, :NUM_CLASSES], axis=1, keepdims=True)
-        pooled = (1 - self.weight) * with_other[:, :NUM_CLASSES] + self.weight * second
-        return ops.softmax(pooled) * digits_share
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0][0], NUM_CLASSES)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "weight": self.weight}
-
-
-def logits_model(model: keras.Model) -> keras.Model:
-    """The same network ending in its logits, before the softmax."""
-    return keras.Model(model.input, model.get_layer(LOGITS).output, name=f"{model.name}_{LOGITS}")
-
-
-def pooled(main: keras.Model, companion: keras.Model, weight: float) -> keras.Model:
-    """One network whose answer pools a network for drawings with a companion (see PooledProbabilities)."""
-    image = keras.Input(shape=main.input_shape[1:], name="image")
-    both = [logits_model(main)(image), logits_model(companion)(image)]
-    return keras.Model(image, PooledProbabilities(weight, name="probabilities")(both), name=main.name)
-
-
-def networks(model: keras.Model) -> list[keras.Model]:
-    """The networks inside a pooled model, the drawing network first; the model itself otherwise."""
-    inner = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    return inner or [model]
 
 
 def eleven_class_model(model: keras.Model) -> keras.Model | None:
@@ -159,14 +98,9 @@ def eleven_class_model(model: keras.Model) -> keras.Model | None:
     return keras.Model(model.input, model.get_layer(WITH_OTHER).output) if WITH_OTHER in names else None
 
 
-def build_network(architecture: str, name: str) -> keras.Model:
-    """A new, untrained network built by `build_<architecture>`, called `name`."""
-    return globals()[f"build_{architecture}"](name=name)
-
-
 def build(model: ModelSpec) -> keras.Model:
     """A new, untrained network of a declared model."""
-    return build_network(model.architecture, model.name)
+    return globals()[f"build_{model.architecture}"](name=model.name)
 
 
 def architecture_rows(model: keras.Model) -> list[dict[str, str | int]]:

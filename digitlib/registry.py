@@ -53,19 +53,6 @@ class Drawings:
 
 
 @dataclass(frozen=True)
-class Companion:
-    """A small network trained on MNIST alone, whose opinion the model pools with its own network's.
-
-    Its mistakes differ from those of a network that learnt drawings, so pooling the two keeps MNIST's
-    accuracy that fine-tuning on drawings costs, for a fraction of the time of the main network.
-    """
-
-    architecture: str  # digitlib.models.build_<architecture>
-    recipe: Recipe
-    weight: float  # its share of the pooled logits; the main network has the rest
-
-
-@dataclass(frozen=True)
 class ModelSpec:
     """One model of the app: what it is called, how it is built and trained, and what it is for."""
 
@@ -76,7 +63,6 @@ class ModelSpec:
     role: str
     summary: str
     drawings: Drawings | None = None
-    companion: Companion | None = None
 
     @property
     def knows_letters(self) -> bool:
@@ -103,15 +89,10 @@ MODELS: tuple[ModelSpec, ...] = (
             epochs=5,
             steps_per_epoch=150,
             learning_rate=1e-3,
-            mnist=96,
+            mnist=64,
             drawn=40,
             letters=16,
             synthetic_letters=8,
-        ),
-        companion=Companion(
-            architecture="tinynet",
-            recipe=Recipe(epochs=15, learning_rate=2e-3, augment=True, augment_rate=0.5, shift=2.0, zoom=0.1),
-            weight=0.25,
         ),
     ),
     ModelSpec(

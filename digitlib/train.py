@@ -6,7 +6,6 @@ import math
 import os
 import time
 from dataclasses import asdict, replace
-from functools import partial
 
 import keras
 import numpy as np
@@ -16,9 +15,9 @@ from digitlib.augment import STYLE_MIXES, augment_batch, jitter_placement, not_d
 from digitlib.classes import NUM_CLASSES
 from digitlib.data import load_mnist
 from digitlib.export import export_onnx
-from digitlib.models import architecture_rows, build, build_network, eleven_class_model, pooled
+from digitlib.models import architecture_rows, build, eleven_class_model
 from digitlib.preprocess import to_model_input
-from digitlib.registry import Companion, Recipe, spec
+from digitlib.registry import Recipe, spec
 
 
 class DigitBatches(keras.utils.PyDataset):
@@ -107,24 +106,6 @@ def fit_on_mnist(model: keras.Model, recipe: Recipe, mnist, limit: int | None, v
     }
 
 
-def fit_companion(
-    companion: Companion, mnist, epochs: int | None, limit: int | None, verbose
-) -> tuple[keras.Model, dict]:
-    """A model's companion network trained on MNIST alone, and the record of its run."""
-    recipe = replace(companion.recipe, epochs=epochs if epochs is not None else companion.recipe.epochs)
-    keras.utils.set_random_seed(recipe.seed)
-    network = build_network(companion.architecture, companion.architecture)
-    record = fit_on_mnist(network, recipe, mnist, limit, verbose)
-    return network, {
-        "architecture_name": companion.architecture,
-        "weight": companion.weight,
-        "parameters": network.count_params(),
-        "settings": asdict(recipe),
-        **record,
-        "architecture": architecture_rows(network),
-    }
-
-
 def train(
     name: str,
     epochs: int | None = None,
@@ -151,23 +132,13 @@ def train(
     started = time.perf_counter()
     keras.utils.set_random_seed(recipe.seed)
     model = build(model_spec)
-    mnist_data = load_mnist(mnist)
-    record = fit_on_mnist(model, recipe, mnist_data, limit, verbose)
-    architecture = architecture_rows(model)
-    served = None
-    if model_spec.companion is not None:
-        companion, record["companion"] = fit_companion(
-            model_spec.companion, mnist_data, epochs, limit, verbose
-        )
-        served = partial(pooled, companion=companion, weight=model_spec.companion.weight)
+    record = fit_on_mnist(model, recipe, load_mnist(mnist), limit, verbose)
     if model_spec.drawings is not None:
         from digitlib.finetune import learn_drawings
 
         model, record["drawings"] = learn_drawings(
-            model, model_spec.drawings, files, mnist, drawings, limit, verbose, served
+            model, model_spec.drawings, files, mnist, drawings, limit, verbose
         )
-    if served is not None:
-        model = served(model)
     model.save(files.model)
     export_onnx(files)
     write_json(
@@ -181,7 +152,7 @@ def train(
             "machine": machine_description(),
             "backend": keras.backend.backend(),
             "keras": keras.__version__,
-            "architecture": architecture,
+            "architecture": architecture_rows(model),
         },
     )
     return files

@@ -122,9 +122,19 @@ def test_answers_and_blank_canvas():
     assert first == answer.digit and p1 >= p2 and first != second
 
 
-def with_batch_norm_statistics(model, seed: int = 0):
-    """The model with batch norm statistics and scales far from 0 and 1, so that folding them is tested."""
-    rng = np.random.default_rng(seed)
+@pytest.mark.parametrize("builder", ["build_drawnet", "build_digitnet", "build_cnn"])
+def test_export_folds_runtime_shapes_and_scales_without_changing_results(
+    builder, tmp_path, test_images, monkeypatch
+):
+    import onnx
+
+    from digitlib import export, models
+
+    monkeypatch.setattr(export, "INT8_KERNEL_SIZE", 10**9)  # float kernels only: the folding must be exact
+
+    model = getattr(models, builder)()
+    # Batch norm with statistics and scales far from their initial 0 and 1, so that folding them is tested.
+    rng = np.random.default_rng(0)
     for layer in model.layers:
         if layer.__class__.__name__ == "BatchNormalization":
             gamma, beta, mean, variance = layer.get_weights()
@@ -136,19 +146,6 @@ def with_batch_norm_statistics(model, seed: int = 0):
                     rng.uniform(0.5, 2, variance.shape),
                 ]
             )
-    return model
-
-
-@pytest.mark.parametrize("builder", ["build_drawnet", "build_digitnet", "build_cnn"])
-def test_export_folds_runtime_shapes_and_scales_without_changing_results(
-    builder, tmp_path, test_images, monkeypatch
-):
-    import onnx
-
-    from digitlib import export, models
-
-    monkeypatch.setattr(export, "INT8_KERNEL_SIZE", 10**9)  # float kernels only: the folding must be exact
-    model = with_batch_norm_statistics(getattr(models, builder)())
     files = model_files("cnn", tmp_path)
     model.save(files.model)
     export_onnx(files)
@@ -157,29 +154,4 @@ def test_export_folds_runtime_shapes_and_scales_without_changing_results(
     images = test_images[0][:500].reshape(-1, 28, 28, 1)
     served = Predictor("cnn", tmp_path)
     assert np.abs(served.predict(images) - model.predict(images, verbose=0)).max() < 1e-5
-    assert np.abs(served.embed(images) - penultimate_model(model).predict(images, verbose=0)).max() < 1e-4
-
-
-def test_a_pooled_model_exports_whole_and_its_features_are_the_drawing_networks(
-    tmp_path, test_images, monkeypatch
-):
-    from digitlib import export
-    from digitlib.models import build_drawnet, build_tinynet, pooled
-
-    monkeypatch.setattr(export, "INT8_KERNEL_SIZE", 10**9)
-
-    drawing, companion = (
-        with_batch_norm_statistics(build_drawnet()),
-        with_batch_norm_statistics(build_tinynet(), 1),
-    )
-    model = pooled(drawing, companion, weight=0.25)
-    files = model_files("inknet", tmp_path)
-    model.save(files.model)
-    export_onnx(files)
-    images = test_images[0][:500].reshape(-1, 28, 28, 1)
-    served = Predictor("inknet", tmp_path)
-    expected = model.predict(images, verbose=0)
-    assert np.abs(served.predict(images) - expected).max() < 1e-5
-    assert not np.allclose(expected, drawing.predict(images, verbose=0), atol=1e-3), "the companion counts"
-    assert np.abs(served.embed(images) - penultimate_model(drawing).predict(images, verbose=0)).max() < 1e-4
     assert np.abs(served.embed(images) - penultimate_model(model).predict(images, verbose=0)).max() < 1e-4

@@ -11,20 +11,11 @@ from conftest import ROOT
 
 from digitlib.artifacts import read_json, read_predictions
 from digitlib.evaluate import evaluate_mnist
-from digitlib.models import (
-    PooledProbabilities,
-    build,
-    build_cnn,
-    build_drawnet,
-    build_mlp,
-    build_tinynet,
-    eleven_class_model,
-    pooled,
-)
+from digitlib.models import build, build_cnn, build_drawnet, build_mlp, eleven_class_model
 from digitlib.preprocess import center_of_mass
 from digitlib.registry import BEST_ON_MNIST, DEFAULT, MODEL_NAMES, MODELS, REFERENCE, spec
 from digitlib.serving import Predictor
-from digitlib.train import DigitBatches, fit_companion, train
+from digitlib.train import DigitBatches, train
 
 
 def test_reference_architectures_are_the_classic_ones():
@@ -45,44 +36,6 @@ def test_the_drawing_network_gives_digit_probabilities_that_leave_room_for_not_a
     digits, everything = np.asarray(network(x)), np.asarray(eleven(x))
     # The digit outputs are the first ten of the 11-class softmax; the rest is "not a digit".
     assert np.allclose(digits, everything[:, :10]) and np.all(digits.sum(axis=1) < 1.0)
-
-
-def test_pooling_keeps_not_a_digit_and_takes_a_weighted_geometric_mean_of_the_digits():
-    rng = np.random.default_rng(1)
-    first, second = rng.normal(0, 2, (5, 11)).astype(np.float32), rng.normal(0, 2, (5, 10)).astype(np.float32)
-
-    def softmax(z):
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
-
-    main, companion = softmax(first), softmax(second)
-    for weight in (0.0, 0.25, 1.0):
-        got = np.asarray(PooledProbabilities(weight)([first, second]))
-        geometric = main[:, :10] ** (1 - weight) * companion**weight
-        expected = geometric / geometric.sum(axis=1, keepdims=True) * main[:, :10].sum(axis=1, keepdims=True)
-        assert np.allclose(got, expected, atol=1e-6), weight
-        assert np.allclose(got.sum(axis=1), 1 - main[:, 10], atol=1e-6), '"not a digit" is the first\'s'
-    assert np.allclose(np.asarray(PooledProbabilities(0.0)([first, second])), main[:, :10], atol=1e-6)
-
-
-def test_a_companion_learns_mnist_and_pools_with_the_drawing_network(mnist):
-    companion, record = fit_companion(spec("inknet").companion, mnist, epochs=3, limit=1000, verbose=0)
-    history = record["history"]
-    assert history["loss"][-1] < history["loss"][0]
-    # Batch norm's running statistics need more steps than this; its accuracy in training shows it learns.
-    assert history["accuracy"][-1] > 0.5, "far above chance (10%) on real MNIST digits"
-    assert (
-        record["parameters"]
-        == build_tinynet().count_params()
-        == sum(row["parameters"] for row in record["architecture"])
-    )
-    _, (x_test, _) = mnist
-    images = x_test[:1000, ..., None].astype(np.float32) / 255.0
-    drawing = build_drawnet()
-    both = pooled(drawing, companion, weight=1.0)
-    # At full weight the digits follow the companion, in the share the drawing network leaves them.
-    expected = companion.predict(images, verbose=0) * drawing.predict(images, verbose=0).sum(axis=1)[:, None]
-    assert np.allclose(both.predict(images, verbose=0), expected, atol=1e-5)
 
 
 def test_the_registry_declares_each_model_once_with_its_role():
