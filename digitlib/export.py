@@ -25,7 +25,7 @@ CHANNELS_LAST = [0, 2, 3, 1]
 # Nodes between a convolution and a flatten that keep its channel count.
 CHANNEL_PRESERVING = ("Relu", "MaxPool", "Add", "Mul")
 # A dense kernel of 1 MiB of floats or more is stored as 8-bit integers, quantized per column, and its
-# input is quantized on the fly: reading such a kernel is most of a drawing's time, and the answers do not
+# input is quantized on the fly: reading such a kernel is most of a drawing's time, and the answers barely
 # change (docs/models.md). Smaller kernels stay float: for them quantizing gained nothing measurable.
 INT8_KERNEL_SIZE = 2**18
 
