@@ -14,7 +14,6 @@ import time
 
 import keras
 import numpy as np
-from keras import ops
 
 from digitlib.artifacts import ModelFiles
 from digitlib.augment import STYLE_MIXES, augment_batch, jitter_placement, not_digit_batch
@@ -29,7 +28,7 @@ from digitlib.data import (
     load_strokes,
     unreadable,
 )
-from digitlib.models import eleven_class_model, log_probabilities, softened_pair
+from digitlib.models import eleven_class_model
 from digitlib.preprocess import to_mnist, to_model_input
 from digitlib.registry import Drawings
 from digitlib.strokes import restyled
@@ -118,49 +117,14 @@ class MixedBatches(keras.utils.PyDataset):
         self.epoch += 1
 
 
-def copy_of(model: keras.Model) -> keras.Model:
-    """A new network with the same layers and weights as `model`."""
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    return copy
-
-
-class TaughtOnMnist(keras.Model):
-    """A network that learns mixed batches' labels and, on their MNIST digits, a teacher's softened answers.
-
-    The digits' probabilities are softened by the same temperature and scaled by its square, as in Hinton
-    et al. (2015); "not a digit" is left to the labels, since the teacher knows only digits.
-    """
-
-    def __init__(self, student: keras.Model, teacher: keras.Model, mnist_rows: int, temperature: float):
-        super().__init__()
-        self.student, self.teacher = student, teacher
-        self.mnist_rows, self.temperature = mnist_rows, temperature
-        teacher.trainable = False  # it teaches, it does not learn
-
-    def call(self, images, training=False):
-        return self.student(images, training=training)
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = super().compute_loss(x, y, y_pred, sample_weight, training)
-        rows = self.mnist_rows  # each batch starts with its MNIST digits (MixedBatches)
-        taught = self.teacher(x[:rows], training=False)
-        learnt = ops.log_softmax(log_probabilities(y_pred[:rows, :NUM_CLASSES]) / self.temperature, axis=1)
-        distilled = -ops.sum(taught * learnt) * self.temperature**2 / ops.cast(ops.shape(x)[0], "float32")
-        return loss + distilled
-
-
-def finetuned(
-    model: keras.Model, settings: Drawings, batches: MixedBatches, verbose, teacher: keras.Model | None = None
-) -> keras.Model:
-    """A copy of `model` fine-tuned on `batches`, taught by `teacher` if any (the original is left as is)."""
+def finetuned(model: keras.Model, settings: Drawings, batches: MixedBatches, verbose) -> keras.Model:
+    """A copy of `model` fine-tuned on `batches` (the original is left as it is)."""
     from digitlib.train import compile_model
 
-    copy = copy_of(model)
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
     keras.utils.set_random_seed(settings.seed)
     fitted = eleven_class_model(copy)
-    if teacher is not None:
-        fitted = TaughtOnMnist(fitted, teacher, settings.mnist, settings.teacher.temperature)
     compile_model(fitted, settings.learning_rate, settings.epochs, len(batches))
     fitted.fit(batches, epochs=settings.epochs, verbose=verbose)
     return copy
@@ -174,29 +138,20 @@ def learn_drawings(
     folder: str | os.PathLike | None,
     limit: int | None,
     verbose,
-    companion: keras.Model | None = None,
 ) -> tuple[keras.Model, dict]:
-    """The model fine-tuned on every drawing, after one fine-tuning per fold whose answers on it are saved.
-
-    With a companion trained on MNIST alone, the fine-tuning is taught on MNIST by the model as it is
-    now pooled with the companion (settings.teacher).
-    """
+    """The model fine-tuned on every drawing, after one fine-tuning per fold whose answers on it are saved."""
     (x_train, y_train), _ = load_mnist(mnist)
     if limit is not None:
         x_train, y_train = x_train[:limit], y_train[:limit]
     digits, letters = DrawnSet(DIGITS_SET, folder), DrawnSet(LETTERS_SET, folder)
     probabilities = {DIGITS_SET: np.zeros((len(digits.labels), NUM_CLASSES), np.float32)}
     probabilities[LETTERS_SET] = np.zeros((len(letters.labels), NUM_CLASSES), np.float32)
-    teacher = None
-    if companion is not None:
-        # Copies: a teacher is frozen, and the fine-tunings start from `model`'s weights.
-        pair = copy_of(model), copy_of(companion)
-        teacher = softened_pair(*pair, settings.teacher.weight, settings.teacher.temperature)
     times = {}
     for fold in np.unique(digits.folds):
         started = time.perf_counter()
-        batches = MixedBatches(settings, (x_train, y_train), digits, letters, fold)
-        fold_model = finetuned(model, settings, batches, verbose, teacher)
+        fold_model = finetuned(
+            model, settings, MixedBatches(settings, (x_train, y_train), digits, letters, fold), verbose
+        )
         for drawn in (digits, letters):
             left_out = drawn.folds == fold
             if left_out.any():
@@ -206,7 +161,7 @@ def learn_drawings(
         times[str(fold)] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
     final = finetuned(
-        model, settings, MixedBatches(settings, (x_train, y_train), digits, letters, None), verbose, teacher
+        model, settings, MixedBatches(settings, (x_train, y_train), digits, letters, None), verbose
     )
     times["all"] = round(time.perf_counter() - started, 1)
     np.savez_compressed(

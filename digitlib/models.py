@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import keras
-from keras import layers, ops, regularizers
+from keras import layers, regularizers
 
 from digitlib.classes import NUM_CLASSES
 from digitlib.registry import ModelSpec
@@ -92,48 +92,15 @@ def build_drawnet(name: str = "drawnet") -> keras.Model:
     return keras.Model(inputs, outputs, name=name)
 
 
-def build_tinynet(name: str = "tinynet") -> keras.Model:
-    """A small CNN for MNIST's ten digits: a 5x5 convolution with stride 2, two 3x3 ones, dense 64."""
-    inputs = keras.Input(shape=(28, 28, 1), name="image")
-    x = layers.Conv2D(16, 5, strides=2, use_bias=False)(inputs)
-    x = layers.BatchNormalization()(x)
-    x = layers.Activation("relu")(x)
-    x = _conv_bn_relu(x, 32)
-    x = layers.MaxPooling2D(2)(x)
-    x = _conv_bn_relu(x, 64, padding="valid")
-    x = layers.Flatten()(x)
-    x = layers.Dropout(0.3)(x)
-    x = layers.Dense(64, activation="relu")(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name=name)
-
-
-def softened_pair(first: keras.Model, second: keras.Model, weight: float, temperature: float) -> keras.Model:
-    """Two networks' digit probabilities pooled as a weighted geometric mean, softened by `temperature`."""
-    image = keras.Input(shape=first.input_shape[1:], name="image")
-    pooled = (1 - weight) * log_probabilities(first(image)) + weight * log_probabilities(second(image))
-    return keras.Model(image, ops.softmax(pooled / temperature), name="softened_pair")
-
-
-def log_probabilities(probabilities):
-    """The logarithm of probabilities, kept finite where one is 0."""
-    return ops.log(ops.clip(probabilities, 1e-7, 1.0))
-
-
 def eleven_class_model(model: keras.Model) -> keras.Model | None:
     """The same network ending in its 11-class softmax (digits and "not a digit"), or None if it has none."""
     names = {layer.name for layer in model.layers}
     return keras.Model(model.input, model.get_layer(WITH_OTHER).output) if WITH_OTHER in names else None
 
 
-def build_network(architecture: str, name: str) -> keras.Model:
-    """A new, untrained network built by `build_<architecture>`, called `name`."""
-    return globals()[f"build_{architecture}"](name=name)
-
-
 def build(model: ModelSpec) -> keras.Model:
     """A new, untrained network of a declared model."""
-    return build_network(model.architecture, model.name)
+    return globals()[f"build_{model.architecture}"](name=model.name)
 
 
 def architecture_rows(model: keras.Model) -> list[dict[str, str | int]]:

@@ -30,21 +30,6 @@ class Recipe:
 
 
 @dataclass(frozen=True)
-class Teacher:
-    """A small network trained on MNIST alone, whose answers the fine-tuning learns on MNIST's digits.
-
-    Fine-tuning on drawings costs a network some of MNIST. On each batch's MNIST digits the network also
-    learns the answers of its own MNIST stage pooled with this network, softened by `temperature`: a pair
-    that reads MNIST better than either, taught to one network, so the app still runs one.
-    """
-
-    architecture: str  # digitlib.models.build_<architecture>
-    recipe: Recipe
-    weight: float  # its share of the pooled log-probabilities; the MNIST stage has the rest
-    temperature: float
-
-
-@dataclass(frozen=True)
 class Drawings:
     """How a network trained on MNIST is then fine-tuned on real people's drawings and letters.
 
@@ -64,7 +49,6 @@ class Drawings:
     mnist_styles: str = "drawn"
     mnist_shift: float = 0.0
     mnist_zoom: float = 0.0
-    teacher: Teacher | None = None
     seed: int = 1
 
 
@@ -109,14 +93,6 @@ MODELS: tuple[ModelSpec, ...] = (
             drawn=40,
             letters=16,
             synthetic_letters=8,
-            teacher=Teacher(
-                architecture="tinynet",
-                recipe=Recipe(
-                    epochs=15, learning_rate=2e-3, augment=True, augment_rate=0.5, shift=2.0, zoom=0.1
-                ),
-                weight=0.25,
-                temperature=2.0,
-            ),
         ),
     ),
     ModelSpec(

@@ -15,9 +15,9 @@ from digitlib.augment import STYLE_MIXES, augment_batch, jitter_placement, not_d
 from digitlib.classes import NUM_CLASSES
 from digitlib.data import load_mnist
 from digitlib.export import export_onnx
-from digitlib.models import architecture_rows, build, build_network, eleven_class_model
+from digitlib.models import architecture_rows, build, eleven_class_model
 from digitlib.preprocess import to_model_input
-from digitlib.registry import Recipe, Teacher, spec
+from digitlib.registry import Recipe, spec
 
 
 class DigitBatches(keras.utils.PyDataset):
@@ -106,24 +106,6 @@ def fit_on_mnist(model: keras.Model, recipe: Recipe, mnist, limit: int | None, v
     }
 
 
-def fit_companion(
-    teacher: Teacher, mnist, epochs: int | None, limit: int | None, verbose
-) -> tuple[keras.Model, dict]:
-    """The network that teaches a fine-tuning, trained on MNIST alone, and the record of its run."""
-    recipe = replace(teacher.recipe, epochs=epochs if epochs is not None else teacher.recipe.epochs)
-    keras.utils.set_random_seed(recipe.seed)
-    network = build_network(teacher.architecture, teacher.architecture)
-    record = fit_on_mnist(network, recipe, mnist, limit, verbose)
-    return network, {
-        "architecture_name": teacher.architecture,
-        "weight": teacher.weight,
-        "temperature": teacher.temperature,
-        "parameters": network.count_params(),
-        "settings": asdict(recipe),
-        **record,
-    }
-
-
 def train(
     name: str,
     epochs: int | None = None,
@@ -150,18 +132,12 @@ def train(
     started = time.perf_counter()
     keras.utils.set_random_seed(recipe.seed)
     model = build(model_spec)
-    mnist_data = load_mnist(mnist)
-    record = fit_on_mnist(model, recipe, mnist_data, limit, verbose)
+    record = fit_on_mnist(model, recipe, load_mnist(mnist), limit, verbose)
     if model_spec.drawings is not None:
         from digitlib.finetune import learn_drawings
 
-        companion = None
-        if model_spec.drawings.teacher is not None:
-            companion, record["teacher"] = fit_companion(
-                model_spec.drawings.teacher, mnist_data, epochs, limit, verbose
-            )
         model, record["drawings"] = learn_drawings(
-            model, model_spec.drawings, files, mnist, drawings, limit, verbose, companion
+            model, model_spec.drawings, files, mnist, drawings, limit, verbose
         )
     model.save(files.model)
     export_onnx(files)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
-import keras
 import numpy as np
 import pytest
-from keras import layers
 
 from digitlib import finetune
 from digitlib.artifacts import model_files
 from digitlib.data import DIGITS_SET, LETTERS_SET, fold_names, unreadable
-from digitlib.models import build_drawnet, build_tinynet, eleven_class_model, softened_pair
+from digitlib.models import build_drawnet
 from digitlib.registry import spec
 
 
@@ -55,23 +53,16 @@ def test_every_drawing_is_read_by_a_model_that_never_trained_on_its_institution(
     """learn_drawings with a spy for fine-tuning: no fold's model has seen the drawings it reads."""
     trained_on = []
 
-    teachers = []
-
-    def spy(model, settings, batches, verbose, teacher):
+    def spy(model, settings, batches, verbose):
         trained_on.append(
             (batches.digits.folds[batches.digit_rows], batches.letters.folds[batches.letter_rows])
         )
-        teachers.append(teacher)
         return build_drawnet()  # an untrained network stands in for the fine-tuned one
 
     monkeypatch.setattr(finetune, "finetuned", spy)
     files = model_files("inknet", tmp_path)
     settings = spec("inknet").drawings
-    stage, companion = build_drawnet(), build_tinynet()
-    _, record = finetune.learn_drawings(stage, settings, files, None, shared_data_dir, 500, 0, companion)
-    assert len({id(teacher) for teacher in teachers}) == 1, "one teacher for every fine-tuning"
-    teachers[0].trainable = False
-    assert stage.trainable and companion.trainable, "a frozen teacher is made of copies"
+    _, record = finetune.learn_drawings(build_drawnet(), settings, files, None, shared_data_dir, 500, 0)
     folds = sorted(np.unique(fold_names(np.load(shared_data_dir / "drawn_dev.npz")["institution"])))
     assert len(trained_on) == len(folds) + 1, "one fine-tuning per fold, then one on everything"
     for fold, (digit_folds, letter_folds) in zip(folds, trained_on):
@@ -86,41 +77,3 @@ def test_every_drawing_is_read_by_a_model_that_never_trained_on_its_institution(
     assert record["unreadable_left_out"] == int(
         unreadable(np.load(shared_data_dir / "drawn_dev.npz")["sample_id"]).sum()
     )
-
-
-def always_three() -> keras.Model:
-    """A teacher that is sure every image is a 3."""
-    inputs = keras.Input(shape=(28, 28, 1))
-    outputs = layers.Dense(10, activation="softmax", kernel_initializer="zeros")(layers.Flatten()(inputs))
-    teacher = keras.Model(inputs, outputs)
-    teacher.layers[-1].bias.assign(np.where(np.arange(10) == 3, 10.0, 0.0))
-    return teacher
-
-
-def test_a_taught_fine_tuning_learns_the_teachers_answers_on_mnist_but_not_its_weights(drawn_sets, mnist):
-    digits, letters = drawn_sets
-    settings = dataclasses.replace(spec("inknet").drawings, steps_per_epoch=8, epochs=2, learning_rate=3e-3)
-    (x_train, y_train), (x_test, y_test) = mnist
-    stage = build_drawnet()
-    teacher = always_three()
-
-    def fine_tuned(teacher):
-        batches = finetune.MixedBatches(settings, (x_train[:2000], y_train[:2000]), digits, letters, "ibm")
-        return finetune.finetuned(stage, settings, batches, 0, teacher)
-
-    others = x_test[y_test != 3][:200, ..., None].astype(np.float32) / 255
-    taught, alone = (np.asarray(fine_tuned(t)(others))[:, 3] for t in (teacher, None))
-    assert np.median(taught) > 2 * np.median(alone), "taught to see 3s where the teacher does"
-    assert np.array_equal(teacher.layers[-1].bias.numpy(), np.where(np.arange(10) == 3, 10.0, 0.0))
-
-
-def test_the_softened_pair_is_the_weighted_geometric_mean_of_two_networks_answers():
-    first, second = build_drawnet(), build_tinynet()
-    x = np.random.default_rng(0).random((5, 28, 28, 1), dtype=np.float32)
-    weight, temperature = 0.25, 2.0
-    pair = softened_pair(first, second, weight, temperature)
-    a, b = np.asarray(first(x), np.float64), np.asarray(second(x), np.float64)
-    expected = (a ** (1 - weight) * b**weight) ** (1 / temperature)
-    expected /= expected.sum(axis=1, keepdims=True)
-    assert np.allclose(np.asarray(pair(x)), expected, atol=1e-5)
-    assert eleven_class_model(first) is not None, "the drawing network keeps its 'not a digit' class"

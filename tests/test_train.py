@@ -13,9 +13,9 @@ from digitlib.artifacts import read_json, read_predictions
 from digitlib.evaluate import evaluate_mnist
 from digitlib.models import build, build_cnn, build_drawnet, build_mlp, eleven_class_model
 from digitlib.preprocess import center_of_mass
-from digitlib.registry import BEST_ON_MNIST, DEFAULT, DEFAULT_MODEL, MODEL_NAMES, MODELS, REFERENCE, spec
+from digitlib.registry import BEST_ON_MNIST, DEFAULT, MODEL_NAMES, MODELS, REFERENCE, spec
 from digitlib.serving import Predictor
-from digitlib.train import DigitBatches, fit_companion, train
+from digitlib.train import DigitBatches, train
 
 
 def test_reference_architectures_are_the_classic_ones():
@@ -61,16 +61,6 @@ def test_everything_that_lists_models_reads_the_registry():
     assert "--all" in makefile and not re.search(r"\b(mlp|cnn|shiftnet)\b", makefile), (
         "no list of models of its own"
     )
-
-
-def test_the_default_is_taught_by_a_network_trained_on_mnist_alone(mnist):
-    teacher = spec(DEFAULT_MODEL).drawings.teacher
-    network, record = fit_companion(teacher, mnist, epochs=2, limit=600, verbose=0)
-    assert network.name == record["architecture_name"] == teacher.architecture
-    assert network.output_shape == (None, 10), "it knows digits only"
-    assert (record["weight"], record["temperature"]) == (teacher.weight, teacher.temperature)
-    assert record["train_images"] == 600 and record["settings"]["epochs"] == 2
-    assert record["history"]["loss"][1] < record["history"]["loss"][0], "the training loss falls"
 
 
 # The MLP's strong L2 penalty needs more images before it beats chance clearly; it is also the cheapest.
