@@ -305,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m digitlib", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     models_help = "models folder (default: $DIGITLIB_MODELS, else the project's models/)"
-    mnist_help = "local mnist.npz (default: $DIGITLIB_MNIST, else download through Keras)"
+    mnist_help = "local mnist.npz (default: $DIGITLIB_MNIST, else download it once)"
     data_help = (
         "folder of drawn_dev.npz and nondigit_dev.npz (default: $DIGITLIB_DATA, else beside $DIGITLIB_MNIST)"
     )

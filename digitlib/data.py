@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import functools
 import gzip
+import hashlib
 import json
 import os
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,10 @@ from digitlib.strokes import PenStroke, pen_strokes
 
 MNIST_ENV = "DIGITLIB_MNIST"
 MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+# Keras's checksum of that file. The download goes where Keras keeps it, so either one downloads it once.
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+MNIST_CACHE = Path("~/.keras/datasets/mnist.npz")
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -37,16 +43,24 @@ def _read_mnist_npz(path: Path) -> tuple[Split, Split]:
 
 
 def _download_mnist() -> tuple[Split, Split]:
-    """Download MNIST through Keras (needs the internet)."""
-    try:
-        from keras.datasets import mnist
-
-        return mnist.load_data()
-    except Exception as error:  # any network or import failure means: no data here
-        raise DataError(
-            f"MNIST is not available: set {MNIST_ENV} to a local mnist.npz "
-            f"(keys {', '.join(MNIST_KEYS)}) or connect to the internet so Keras can download it ({error})"
-        ) from error
+    """MNIST from the download cache, downloaded there first if it is not yet (needs the internet)."""
+    file = MNIST_CACHE.expanduser()
+    if not file.is_file():
+        try:
+            with urllib.request.urlopen(MNIST_URL, timeout=60) as response:
+                content = response.read()
+        except (OSError, ValueError) as error:
+            raise DataError(
+                f"MNIST is not available: set {MNIST_ENV} to a local mnist.npz "
+                f"(keys {', '.join(MNIST_KEYS)}) or connect to the internet to download it ({error})"
+            ) from error
+        if hashlib.sha256(content).hexdigest() != MNIST_SHA256:
+            raise DataError(f"the file downloaded from {MNIST_URL} is not MNIST's mnist.npz: try again")
+        file.parent.mkdir(parents=True, exist_ok=True)
+        partial = file.with_name(f"{file.name}.{os.getpid()}.part")
+        partial.write_bytes(content)
+        partial.replace(file)  # whole or not at all, even when two processes download at once
+    return _read_mnist_npz(file)
 
 
 @functools.lru_cache(maxsize=4)

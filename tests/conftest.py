@@ -28,7 +28,7 @@ def drawings_db_path(tmp_path_factory, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def mnist():
-    """`(x_train, y_train), (x_test, y_test)`: from $DIGITLIB_MNIST, else downloaded by Keras."""
+    """`(x_train, y_train), (x_test, y_test)`: from $DIGITLIB_MNIST, else downloaded once."""
     return load_mnist()
 
 

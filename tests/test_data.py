@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -52,18 +57,64 @@ def test_wrong_npz_names_the_missing_keys(tmp_path):
         load_mnist(tmp_path / "other.npz")
 
 
-def test_no_setting_and_no_download_says_what_to_set(monkeypatch):
-    import keras
-
-    def offline():
-        raise OSError("network is unreachable")
-
+@pytest.fixture
+def download_from(tmp_path, monkeypatch):
+    """Point the MNIST download at a local file (its checksum made to match) and its cache at tmp_path."""
     monkeypatch.delenv("DIGITLIB_MNIST", raising=False)
-    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    monkeypatch.setattr(data, "MNIST_CACHE", tmp_path / "cache" / "mnist.npz")
     data._load_mnist_cached.cache_clear()
+
+    def point_at(source):
+        monkeypatch.setattr(data, "MNIST_URL", source.as_uri())
+        if source.is_file():
+            monkeypatch.setattr(data, "MNIST_SHA256", hashlib.sha256(source.read_bytes()).hexdigest())
+        data._load_mnist_cached.cache_clear()
+
+    yield point_at
+    data._load_mnist_cached.cache_clear()
+
+
+def test_no_setting_and_no_download_says_what_to_set(tmp_path, download_from):
+    download_from(tmp_path / "offline.npz")
     with pytest.raises(DataError, match="set DIGITLIB_MNIST"):
         load_mnist()
-    data._load_mnist_cached.cache_clear()
+
+
+def test_without_a_setting_downloads_once_into_the_cache(tmp_path, download_from):
+    arrays = _tiny_mnist(tmp_path / "published.npz")
+    download_from(tmp_path / "published.npz")
+    (x_train, _), _ = load_mnist()
+    assert np.array_equal(x_train, arrays["x_train"])
+    download_from(tmp_path / "offline.npz")  # the cached copy is read: no second download
+    (x_train, _), _ = load_mnist()
+    assert np.array_equal(x_train, arrays["x_train"])
+
+
+def test_a_download_that_is_not_mnist_is_refused_and_not_kept(tmp_path, download_from, monkeypatch):
+    _tiny_mnist(tmp_path / "published.npz")
+    download_from(tmp_path / "published.npz")
+    monkeypatch.setattr(data, "MNIST_SHA256", "0" * 64)
+    with pytest.raises(DataError, match="not MNIST's"):
+        load_mnist()
+    assert not data.MNIST_CACHE.parent.exists() or not any(data.MNIST_CACHE.parent.iterdir())
+
+
+def test_the_downloaded_mnist_is_read_without_keras(tmp_path):
+    _tiny_mnist(tmp_path / "mnist.npz")
+    script = (
+        "import sys; from pathlib import Path; import digitlib.data as d; "
+        "d.MNIST_CACHE = Path(sys.argv[1]); d.load_mnist(); "
+        "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "DIGITLIB_MNIST"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "mnist.npz")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]"
 
 
 def test_loaded_once_per_process(tmp_path):
