@@ -28,7 +28,7 @@ from digitlib.data import (
     load_strokes,
     unreadable,
 )
-from digitlib.models import eleven_class_model
+from digitlib.models import compile_model, eleven_class_model
 from digitlib.preprocess import to_mnist, to_model_input
 from digitlib.registry import Drawings
 from digitlib.strokes import restyled
@@ -119,8 +119,6 @@ class MixedBatches(keras.utils.PyDataset):
 
 def finetuned(model: keras.Model, settings: Drawings, batches: MixedBatches, verbose) -> keras.Model:
     """A copy of `model` fine-tuned on `batches` (the original is left as it is)."""
-    from digitlib.train import compile_model
-
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     keras.utils.set_random_seed(settings.seed)

@@ -1,4 +1,4 @@
-"""The network architectures: one `build_<name>() -> keras.Model` per model."""
+"""The network architectures, one `build_<name>() -> keras.Model` per model, and how they are compiled."""
 
 from __future__ import annotations
 
@@ -114,3 +114,21 @@ def architecture_rows(model: keras.Model) -> list[dict[str, str | int]]:
         }
         for layer in model.layers
     ]
+
+
+def compile_model(model: keras.Model, learning_rate: float, epochs: int, steps_per_epoch: int) -> None:
+    """Adam with a warm-up of at most one epoch, then cosine decay."""
+    total = epochs * steps_per_epoch
+    warmup = min(steps_per_epoch, total // 4)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=learning_rate / 10,
+        decay_steps=max(1, total - warmup),
+        warmup_target=learning_rate,
+        warmup_steps=warmup,
+        alpha=0.01,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )

@@ -15,7 +15,8 @@ from digitlib.augment import STYLE_MIXES, augment_batch, jitter_placement, not_d
 from digitlib.classes import NUM_CLASSES
 from digitlib.data import load_mnist
 from digitlib.export import export_onnx
-from digitlib.models import architecture_rows, build, eleven_class_model
+from digitlib.finetune import learn_drawings
+from digitlib.models import architecture_rows, build, compile_model, eleven_class_model
 from digitlib.preprocess import to_model_input
 from digitlib.registry import Recipe, spec
 
@@ -69,24 +70,6 @@ def split_train_validation(x: np.ndarray, y: np.ndarray, recipe: Recipe, limit: 
     return (x[train], y[train]), (x[val], y[val])
 
 
-def compile_model(model: keras.Model, learning_rate: float, epochs: int, steps_per_epoch: int) -> None:
-    """Adam with a warm-up of at most one epoch, then cosine decay."""
-    total = epochs * steps_per_epoch
-    warmup = min(steps_per_epoch, total // 4)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=learning_rate / 10,
-        decay_steps=max(1, total - warmup),
-        warmup_target=learning_rate,
-        warmup_steps=warmup,
-        alpha=0.01,
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-
-
 def fit_on_mnist(model: keras.Model, recipe: Recipe, mnist, limit: int | None, verbose) -> dict:
     """Train a new network on MNIST's training images, minus the validation ones; the record of the run."""
     (x_train, y_train), _ = mnist
@@ -134,8 +117,6 @@ def train(
     model = build(model_spec)
     record = fit_on_mnist(model, recipe, load_mnist(mnist), limit, verbose)
     if model_spec.drawings is not None:
-        from digitlib.finetune import learn_drawings
-
         model, record["drawings"] = learn_drawings(
             model, model_spec.drawings, files, mnist, drawings, limit, verbose
         )
