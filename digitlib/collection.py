@@ -77,7 +77,6 @@ class SavedDrawing:
     model: str
     saved_at: str
     input: np.ndarray  # (28, 28) float32 in [0, 1]: what the model read
-    deleted: bool = False
 
 
 def drawings_db(path: str | os.PathLike | None = None) -> Path:
@@ -252,17 +251,17 @@ def _whose(owner: str | None) -> tuple[str, tuple]:
 
 
 def _saved(row: tuple) -> SavedDrawing:
-    """A SavedDrawing from a (id, label, predicted, confidence, model, saved_at, input, deleted) row."""
-    drawing_id, label, predicted, confidence, model, saved_at, model_input, deleted = row
+    """A SavedDrawing from a (id, label, predicted, confidence, model, saved_at, input) row."""
+    drawing_id, label, predicted, confidence, model, saved_at, model_input = row
     image = np.frombuffer(model_input, np.float32).reshape(FIELD, FIELD)
-    return SavedDrawing(drawing_id, label, predicted, confidence, model, saved_at, image, bool(deleted))
+    return SavedDrawing(drawing_id, label, predicted, confidence, model, saved_at, image)
 
 
 def list_drawings(connection: sqlite3.Connection, owner: str | None) -> list[SavedDrawing]:
     """The drawings of `owner` (of everyone when None) that are not deleted, newest first."""
     condition, args = _whose(owner)
     rows = connection.execute(
-        "SELECT id, label, predicted, confidence, model, saved_at, input, deleted FROM drawings "
+        "SELECT id, label, predicted, confidence, model, saved_at, input FROM drawings "
         f"WHERE {condition} AND deleted = 0 ORDER BY id DESC",
         args,
     )

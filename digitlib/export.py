@@ -206,9 +206,3 @@ def export_onnx(files: ModelFiles) -> Path:
     quantize_large_kernels(exported, tmp)
     os.replace(tmp, files.onnx)
     return files.onnx
-
-
-def penultimate_model(model: keras.Model) -> keras.Model:
-    """The model cut before its last dense layer: it outputs the features the classifier reads."""
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-    return keras.Model(model.input, dense[-1].input)

@@ -102,11 +102,6 @@ class NumberReading:
         return decide(self.probabilities, self.threshold).tolist() if self.digits else []
 
     @property
-    def confidences(self) -> list[float]:
-        """The top probability of each digit."""
-        return self.probabilities.max(axis=1).tolist() if self.digits else []
-
-    @property
     def text(self) -> str:
         """The number as a string, with "?" for each digit the model is not sure of."""
         return "".join(str(a) if a >= 0 else UNSURE_MARK for a in self.answers)
@@ -210,11 +205,6 @@ def split_ink(ink: np.ndarray) -> list[Digit]:
         if stages is not None:
             digits.append(Digit(bbox=piece.bbox, stages=stages))
     return digits
-
-
-def split_digits(drawing: np.ndarray) -> list[Digit]:
-    """The digits of a drawing of a number, left to right; empty for a blank drawing."""
-    return split_ink(ink_layer(drawing))
 
 
 def may_touch(pieces: list[Digit], index: int, sure: bool, line_height: int) -> bool:

@@ -48,11 +48,3 @@ def saliency_overlay(saliency: np.ndarray, image: np.ndarray) -> np.ndarray:
     # A square-root scale keeps the weaker regions visible beside the strongest one.
     alpha = np.sqrt(np.abs(strength))[:, :, None]
     return np.round(255 * ((1 - alpha) * grey + alpha * tint)).astype(np.uint8)
-
-
-def tiled(images: list[np.ndarray], gap: int = 0) -> np.ndarray:
-    """Same-sized images side by side in one row, `gap` black pixels apart."""
-    height = images[0].shape[0]
-    spacer = np.zeros((height, gap, *images[0].shape[2:]), images[0].dtype)
-    row = [part for image in images for part in (image, spacer)][:-1] if gap else images
-    return np.concatenate(row, axis=1)

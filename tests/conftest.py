@@ -171,3 +171,11 @@ def photographed(
     ok, encoded = cv2.imencode(".jpg", rgb, [cv2.IMWRITE_JPEG_QUALITY, 60])
     assert ok
     return encoded.tobytes()
+
+
+def penultimate_model(model):
+    """A Keras model cut before its last dense layer: the features its classifier reads (oracle of embed)."""
+    import keras
+
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    return keras.Model(model.input, dense[-1].input)

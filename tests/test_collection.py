@@ -87,7 +87,7 @@ def test_a_saved_drawing_reads_back_exactly(drawings_db_path, kind):
         assert np.array_equal(load_canvas(connection, drawing_id, VISITOR), canvas), "pixel for pixel"
     assert (saved.id, saved.label, saved.predicted, saved.confidence) == (drawing_id, 3, 8, 0.625)
     assert saved.model == "digitnet"
-    assert saved.saved_at == "2026-05-01T12:30:00+00:00" and not saved.deleted
+    assert saved.saved_at == "2026-05-01T12:30:00+00:00"
     assert saved.input.dtype == np.float32 and np.array_equal(saved.input, model_input)
     assert drawings_db_path.is_file(), "the database lives where $DIGITLIB_DRAWINGS_DB says"
 

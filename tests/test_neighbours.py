@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, penultimate_model
 
 from digitlib.artifacts import ArtifactError, model_files
-from digitlib.export import load_keras_model, penultimate_model
+from digitlib.export import load_keras_model
 from digitlib.neighbours import NeighbourIndex, build_index, load_index, save_index
 from digitlib.serving import Predictor
 

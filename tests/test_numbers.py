@@ -23,8 +23,8 @@ from digitlib.cuts import (
     valleys,
 )
 from digitlib.ink import stroke_width
-from digitlib.numbers import TOUCHING_WIDTH, read_number, split_digits
-from digitlib.preprocess import mnist_stages
+from digitlib.numbers import TOUCHING_WIDTH, Digit, read_number, split_ink
+from digitlib.preprocess import ink_layer, mnist_stages
 
 NUMBERS = 200
 DIGITS_PER_NUMBER = 4
@@ -43,6 +43,11 @@ PINNED_NUMBER_ACCURACY = 0.9
 TOUCHING_GAPS = (-0.12, 0.0)
 PINNED_TOUCHING_ACCURACY = 0.73
 PINNED_TOUCHING_READ_ALONE = 0.79
+
+
+def split_digits(drawing: np.ndarray) -> list[Digit]:
+    """The digits of a drawing of a number, left to right, as read_number finds them."""
+    return split_ink(ink_layer(drawing))
 
 
 class FakeModel:
@@ -166,7 +171,7 @@ def test_read_number_reads_every_digit_in_one_call(drawn):
     reading = read_number(model, compose_number(crops, np.random.default_rng(0)))
     assert model.calls == [3], "one batched call"
     assert reading.answers == [0, 1, 2] and reading.text == "012"
-    assert reading.confidences == pytest.approx([0.9] * 3)
+    assert reading.probabilities.max(axis=1) == pytest.approx([0.9] * 3)
 
 
 def test_an_unsure_digit_reads_as_a_question_mark(drawn):

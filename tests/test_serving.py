@@ -6,10 +6,10 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import ROOT, digit_on_canvas
+from conftest import ROOT, digit_on_canvas, penultimate_model
 
 from digitlib.artifacts import ArtifactError, model_files, read_json
-from digitlib.export import INT8_KERNEL_SIZE, export_onnx, load_keras_model, penultimate_model
+from digitlib.export import INT8_KERNEL_SIZE, export_onnx, load_keras_model
 from digitlib.registry import MODEL_NAMES
 from digitlib.serving import Predictor
 
