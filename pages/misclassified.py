@@ -8,9 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from digitlib.artifacts import ArtifactError
+from digitlib.classes import not_a_digit_probability
 from digitlib.data import DataError
 from digitlib.evaluate import misclassified
-from digitlib.registry import label
+from digitlib.registry import label, spec
 from ui.cached import mnist, test_predictions
 from ui.grid import picture_grid
 from ui.models import pick_model, predictor
@@ -60,7 +61,7 @@ def summary(
 
 
 def show_detail(model: str, index: int, image: np.ndarray, true: int, probabilities: np.ndarray) -> None:
-    """One test image large, with the map of why the model answered what it did, and all ten probabilities."""
+    """One test image large, with the map of why the model answered what it did, and every probability."""
     guess = int(probabilities.argmax())
     st.markdown(
         f"**Test image #{index}**: true **{true}**, read as **{guess}** "
@@ -78,7 +79,8 @@ def show_detail(model: str, index: int, image: np.ndarray, true: int, probabilit
     except ArtifactError as error:
         st.info(f"The map of why needs the model itself, which cannot be used. {error}")
     pictures(items)
-    probability_bars(probabilities)
+    other = float(not_a_digit_probability(probabilities)[0]) if spec(model).knows_letters else None
+    probability_bars(probabilities, other)
 
 
 st.title("Misclassified test images")

@@ -20,6 +20,7 @@ FIGURE = re.compile(
     r'<figure class="pic"[^>]*><img[^>]*src="data:image/png;base64,([^"]+)"[^>]*>'
     r"(?:<figcaption>(.*?)</figcaption>)?"
 )
+BAR = re.compile(r'<div class="track" title="([^":]+): ([^"]+)">')
 
 
 def app(monkeypatch, models: Path, page: str | None = None):
@@ -62,6 +63,11 @@ def pictures(at) -> list[tuple[str, np.ndarray]]:
                 pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
             found.append((html.unescape(caption), pixels))
     return found
+
+
+def bars(at) -> dict[str, str]:
+    """Answer -> shown probability of every probability bar on the page."""
+    return {name: value for element in at.get("html") for name, value in BAR.findall(element.proto.body)}
 
 
 def captions(at) -> list[str]:

@@ -10,9 +10,11 @@ import sys
 
 import numpy as np
 import pytest
-from apptest import APP, app, captions, metric_values, run, texts
+from apptest import APP, app, bars, captions, metric_values, run, texts
+from conftest import committed
 
 from digitlib.artifacts import model_files, write_json
+from digitlib.registry import DEFAULT_MODEL
 from ui.text import percent
 
 PAGES = [
@@ -311,6 +313,22 @@ def test_misclassified_pages_only_to_pages_that_exist_and_inspects_one(monkeypat
     )
     why = [c for c in captions(at) if c.startswith("Why")]
     assert why == [f"Why {probabilities[index].argmax()}: red for it, blue against"]
+    assert bars(at) == {str(d): percent(p) for d, p in enumerate(probabilities[index])}, (
+        'cnn knows no letters: ten bars, no "not a digit"'
+    )
+
+
+def test_misclassified_shows_not_a_digit_for_a_model_that_knows_letters(monkeypatch, tmp_path):
+    folder = committed(DEFAULT_MODEL, folder=tmp_path)
+    probabilities, labels = read_probabilities(folder, DEFAULT_MODEL)
+    other = 1 - probabilities.sum(axis=1)
+    index = max(expected_mistakes(probabilities, labels, None, None), key=lambda i: other[i])
+    at = app(monkeypatch, folder, "pages/misclassified.py")
+    at.session_state["mistakes_grid"] = {"clicked": index}
+    run(at)
+    assert f"Test image #{index}" in texts(at.markdown)
+    assert other[index] > 0.1, "a mistake that the model itself doubts is a digit"
+    assert bars(at)["not a digit"] == percent(other[index]), "the same bars as on Draw"
 
 
 def test_misclassified_filters_are_kept_when_coming_back(monkeypatch, tiny_models):
