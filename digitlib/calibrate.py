@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from digitlib.artifacts import ModelFiles
-from digitlib.classes import answer_confidence
+from digitlib.classes import answer_confidence, answered
 from digitlib.data import fold_names, unreadable
 from digitlib.evaluate import PredictFn, drawing_probabilities
 
@@ -22,11 +22,6 @@ MIN_REJECTED = 0.96
 # Below half, another digit (or none) is as likely as the best one: "not sure" is the honest answer, even
 # where a "not a digit" class already rejects enough letters at a lower threshold.
 MAJORITY = 0.5
-
-
-def answered(confidence: np.ndarray, threshold: float) -> np.ndarray:
-    """Which drawings get a digit: a reading at all (confidence above 0) that reaches the threshold."""
-    return (confidence > 0) & (confidence >= threshold)
 
 
 def choose_threshold(

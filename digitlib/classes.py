@@ -28,14 +28,19 @@ def answer_confidence(probabilities: np.ndarray) -> np.ndarray:
     return np.where((not_a_digit_probability(probabilities) >= top) | (top < PLAUSIBLE), 0.0, top)
 
 
+def answered(confidence: np.ndarray, threshold: float) -> np.ndarray:
+    """Which rows get a digit: those whose answer confidence is a reading at all and reaches `threshold`."""
+    return (confidence > 0) & (confidence >= threshold)
+
+
 def decide(probabilities: np.ndarray, threshold: float) -> np.ndarray:
     """Per row: the top digit; NOT_A_DIGIT if no digit is a reading, NOT_SURE if none reaches `threshold`."""
     probabilities = np.atleast_2d(probabilities)
     confidence = answer_confidence(probabilities)
     return np.where(
-        confidence == 0,
-        NOT_A_DIGIT,
-        np.where(confidence >= threshold, probabilities.argmax(axis=1), NOT_SURE),
+        answered(confidence, threshold),
+        probabilities.argmax(axis=1),
+        np.where(confidence == 0, NOT_A_DIGIT, NOT_SURE),
     )
 
 

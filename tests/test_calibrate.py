@@ -9,6 +9,7 @@ from test_evaluate import UNREADABLE, canvases, model_of, never_called, reading
 
 from digitlib.artifacts import model_files
 from digitlib.calibrate import calibrate, choose_threshold
+from digitlib.classes import answer_confidence, decide
 
 
 def test_choose_threshold_rejects_enough_letters_and_answers_the_most_digits():
@@ -27,6 +28,17 @@ def test_choose_threshold_rejects_enough_letters_and_answers_the_most_digits():
     many = np.linspace(0.51, 0.99, 100)
     chosen = choose_threshold(np.ones(10), many, min_answered=1.0, min_rejected=0.07)
     assert chosen["nondigits_rejection_rate"] == pytest.approx(0.07)
+
+
+def test_the_rates_of_a_chosen_threshold_are_what_the_app_answers():
+    # Rows of an 11-class softmax: ten digits and a "not a digit" share, some plausible, some not.
+    rng = np.random.default_rng(5)
+    logits = rng.normal(0, 3, (2, 400, 11))
+    softmax = np.exp(logits) / np.exp(logits).sum(axis=2, keepdims=True)
+    digits, letters = softmax[0, :, :10], softmax[1, :, :10]
+    chosen = choose_threshold(answer_confidence(digits), answer_confidence(letters), 0.6, 0.9)
+    assert chosen["digits_answered_rate"] == (decide(digits, chosen["threshold"]) >= 0).mean()
+    assert chosen["nondigits_rejection_rate"] == (decide(letters, chosen["threshold"]) < 0).mean()
 
 
 def test_choose_threshold_keeps_the_answered_rate_when_the_letters_ask_for_more():
