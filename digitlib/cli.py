@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from digitlib.artifacts import ArtifactError, available_models, model_files, read_json, write_json
+from digitlib.calibrate import MIN_ANSWERED, MIN_REJECTED, calibrate
 from digitlib.data import DataError
 from digitlib.registry import DEFAULT_MODEL, MODEL_NAMES
 
@@ -222,7 +223,6 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from digitlib.calibrate import calibrate
     from digitlib.data import DIGITS_SET, LETTERS_SET, drawn_set, load_drawings
     from digitlib.serving import Predictor
 
@@ -241,7 +241,6 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _measure(args: argparse.Namespace) -> int:
-    from digitlib.calibrate import calibrate
     from digitlib.data import DIGITS_SET, LETTERS_SET, drawn_set
     from digitlib.evaluate import evaluate_drawings, evaluate_mnist
     from digitlib.serving import Predictor
@@ -362,10 +361,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--nondigits", help="npz of drawn non-digits (default: nondigit_dev.npz in the data folder)"
     )
     calibrate.add_argument(
-        "--min-answered", type=float, default=0.993, help="share of readable digits to answer"
+        "--min-answered", type=float, default=MIN_ANSWERED, help="share of readable digits to answer"
     )
     calibrate.add_argument(
-        "--min-rejected", type=float, default=0.96, help="share of non-digits to reject, if the digits allow"
+        "--min-rejected",
+        type=float,
+        default=MIN_REJECTED,
+        help="share of non-digits to reject, if the digits allow",
     )
     calibrate.add_argument("--models", help=models_help)
     calibrate.set_defaults(run=_calibrate)

@@ -19,7 +19,7 @@ from digitlib.artifacts import (
     read_json,
 )
 from digitlib.classes import Answer
-from digitlib.preprocess import Stages, mnist_stages
+from digitlib.preprocess import Stages, mnist_stages, to_model_input
 
 # Below this top-class probability the app does not answer (until `python -m digitlib calibrate` chooses one).
 CONFIDENCE_THRESHOLD = 0.6
@@ -40,7 +40,7 @@ class Predictor:
         self._session = session
 
     def _run(self, output: str, images: np.ndarray) -> np.ndarray:
-        batch = np.ascontiguousarray(images, dtype=np.float32).reshape((-1, *self._input.shape[1:]))
+        batch = to_model_input(images, self._input.shape)
         if len(batch) <= BATCH_SIZE:
             return self._session.run([output], {self._input.name: batch})[0]
         return np.concatenate(
