@@ -134,12 +134,6 @@ def show_set(name: str, result: dict) -> None:
             column_config={"drawings": COUNT, "rejected": PERCENT},
         )
         return
-    if "readable_accuracy" not in result:
-        st.info(
-            "These results come from an older digit studio: measure them again with "
-            f"`python -m digitlib evaluate --drawings {name}.npz --save`."
-        )
-        return
     right_column, answered_column, guess_column = st.columns(3)
     right_column.metric(
         "Readable digits read right",

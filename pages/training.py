@@ -62,10 +62,7 @@ def curve_chart(history: dict, metric: str) -> alt.Chart:
 def show_architecture(record: dict) -> None:
     """The model's layers with their output shapes and parameters, as recorded at training."""
     st.markdown("**Architecture**")
-    layers = record.get("architecture")
-    if not layers:
-        st.info("This training record has no architecture: train the model again to record it.")
-        return
+    layers = record["architecture"]
     st.dataframe(
         pd.DataFrame(layers),
         hide_index=True,
