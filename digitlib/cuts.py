@@ -54,7 +54,7 @@ DIGIT_ASPECTS = (
 # through one digit crosses its strokes.
 CROSSING_COST = 0.15
 # The shares and weights of cutting were chosen by measuring numbers composed from drawn_dev digits on seeds
-# other than the tests', keeping numbers written apart read exactly as before.
+# other than the tests'.
 
 
 def descend(cost: np.ndarray, steps: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""ONNX export: a trained `.keras` model as `<name>.onnx` for ONNX Runtime, same results with fewer nodes.
+"""ONNX export: a trained `.keras` model as `<name>.onnx` for ONNX Runtime, with fewer nodes to run.
 
 Keras exports a flatten as a Reshape whose shape is computed at run time (Shape, Gather, Slice, Concat,
 Casts) after a transpose back to channels-last, and a batch norm after a dense layer as a multiply and

@@ -10,7 +10,7 @@ import numpy as np
 from digitlib.artifacts import ArtifactError, ModelFiles
 
 # Features are projected onto their 32 main directions: a quarter of the file size and lookup time, and
-# the nearest training image still has the right label for 99.5% of MNIST test digits (DigitNet; tested).
+# the nearest training image still has the right label for 99.1-99.6% of MNIST's test digits.
 DIMENSIONS = 32
 
 

@@ -79,7 +79,7 @@ def calibrated_threshold(files: ModelFiles) -> float:
 
 
 def onnx_session(files: ModelFiles):
-    """ONNX Runtime session of `<name>.onnx`; ArtifactError if missing, broken or older than its `.keras`."""
+    """ONNX Runtime session of `<name>.onnx`; ArtifactError if missing, broken or not from its `.keras`."""
     import onnxruntime
 
     if not files.onnx.is_file():
