@@ -30,7 +30,8 @@ test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-# Every model and every figure of docs/results.md and the README (DIGITLIB_MNIST and DIGITLIB_DATA must be set).
+# Every model and every figure of docs/results.md and the README. The drawn sets are read from
+# $DIGITLIB_DATA, by default the folder of $DIGITLIB_MNIST.
 models: $(VENV)/.train
 	$(BIN)/python -m digitlib train --all
 

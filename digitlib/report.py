@@ -149,7 +149,7 @@ def results_page(names: list[str], directory: str | os.PathLike | None, bench_fi
         "",
         *_group_table(drawn, DIGITS_SET, "per_institution", "institution"),
         "",
-        "### Digits right and answered, per digit",
+        "### Readable digits right and answered, per digit",
         "",
         *_group_table(drawn, DIGITS_SET, "per_digit", "digit"),
         "",
