@@ -118,6 +118,7 @@ def results_page(names: list[str], directory: str | os.PathLike | None, bench_fi
     """docs/results.md: every figure of the models, from their artifacts."""
     drawn = {name: _artifacts(name, directory)[2] for name in names}
     trained = [name for name in names if spec(name).drawings is not None]
+    sizes = {s: next((d[s]["n"] for d in drawn.values() if s in d), 0) for s in (DIGITS_SET, LETTERS_SET)}
     sections = [
         "# Results",
         "",
@@ -130,8 +131,8 @@ def results_page(names: list[str], directory: str | os.PathLike | None, bench_fi
         "",
         "## Real drawings, out of institution",
         "",
-        f"{DIGITS_SET} holds 6,114 digits drawn with a pen at nine institutions (UNIPEN), "
-        f"{LETTERS_SET} 1,998 letters. "
+        f"{DIGITS_SET} holds {sizes[DIGITS_SET]:,} digits drawn with a pen at nine institutions (UNIPEN), "
+        f"{LETTERS_SET} {sizes[LETTERS_SET]:,} letters. "
         "Every answer counted here comes from a model and a threshold that never saw the drawing's "
         "institution (folds: each large institution alone, the small ones together). "
         f"{', '.join(trained) or 'No model'} learnt from these sets through its fold models; "

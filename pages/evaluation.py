@@ -22,10 +22,10 @@ PERCENT = st.column_config.NumberColumn(format="%.1f%%")
 COUNT = st.column_config.NumberColumn(format="localized")
 SET_NAMES = {DIGITS_SET: "Digits drawn by people", LETTERS_SET: "Letters drawn by people"}
 SET_DESCRIPTIONS = {
-    DIGITS_SET: "6,114 digits written with a pen on a tablet by people at nine institutions "
+    DIGITS_SET: "{n:,} digits written with a pen on a tablet by people at nine institutions "
     "(the UNIPEN collection); about 1% of them do not show their digit (one stroke of it, say), "
     'and "readable" leaves those out.',
-    LETTERS_SET: "1,998 letters such as A, E, H, K, M, N and X written the same way: "
+    LETTERS_SET: "{n:,} letters such as A, E, H, K, M, N and X written the same way: "
     'the right answer for each is "not a digit", and "not sure" counts as rejecting it too.',
 }
 
@@ -121,7 +121,8 @@ def group_frame(groups: dict[str, dict], group: str, score: str) -> pd.DataFrame
 
 def show_set(name: str, result: dict) -> None:
     """A drawn set's result in words, by group, and for digits the most confused pairs."""
-    st.caption(SET_DESCRIPTIONS.get(name, "Drawings you exported from the Your drawings page."))
+    description = SET_DESCRIPTIONS.get(name, "Drawings you exported from the Your drawings page.")
+    st.caption(description.format(n=result["n"]))
     if "accuracy" not in result and "not_a_digit_rate" in result:
         left, right = st.columns(2)
         left.metric(

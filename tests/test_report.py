@@ -28,16 +28,17 @@ def write_artifacts(tmp_path) -> None:
     write_json(inknet.training, {"wall_time_s": 1800, "machine": {"cpu": "a CPU", "cores": 2}})
     write_json(inknet.metrics, {"accuracy": 0.9951})
     digits = {
-        "measured": "out of institution", "accuracy": 0.95, "readable_accuracy": 0.975,
+        "n": 50, "measured": "out of institution", "accuracy": 0.95, "readable_accuracy": 0.975,
         "readable_answered_rate": 0.99, "readable_accuracy_before_threshold": 0.98,
         "per_institution": {"val": {"n": 30, "score": 0.9}, "ibm": {"n": 20, "score": 1.0}},
         "per_institution_readable": {"val": {"n": 28, "score": 0.95}, "ibm": {"n": 20, "score": 1.0}},
         "per_digit": {"0": {"n": 50, "score": 0.96}},
     }  # fmt: skip
     per_letter = {"b": {"n": 1, "score": 0.0}, "A": {"n": 2, "score": 1.0}}
-    letters = {"rejection_rate": 0.96, "not_a_digit_rate": 0.4, "per_letter": per_letter}
+    letters = {"n": 3, "rejection_rate": 0.96, "not_a_digit_rate": 0.4, "per_letter": per_letter}
     write_json(inknet.drawn, {"drawn_dev": digits, "nondigit_dev": letters})
-    cnn = {"rejection_rate": 0.5, "not_a_digit_rate": 0.0, "per_letter": {"A": {"n": 2, "score": 0.5}}}
+    cnn_letters = {"A": {"n": 2, "score": 0.5}}
+    cnn = {"n": 3, "rejection_rate": 0.5, "not_a_digit_rate": 0.0, "per_letter": cnn_letters}
     write_json(model_files("cnn", tmp_path).drawn, {"nondigit_dev": cnn})
 
 
@@ -59,6 +60,7 @@ def test_the_results_page_summarises_the_drawn_sets_and_tables_each_group(tmp_pa
     assert "| inknet | out of institution | 97.50% | 99.00% | 98.00% | 95.00% | 96.00% | 40.00% |" in lines
     assert "| cnn | – | – | – | – | – | 50.00% | 0.00% |" in lines
     assert "inknet learnt from these sets" in page, "only inknet is fine-tuned on drawings"
+    assert "drawn_dev holds 50 digits" in page and "nondigit_dev 3 letters" in page, "sizes as measured"
 
     def table_after(heading: str) -> list[str]:
         start = lines.index(heading) + 2
