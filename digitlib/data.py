@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlib.classes import NUM_CLASSES
 from digitlib.strokes import PenStroke, pen_strokes
 
 MNIST_ENV = "DIGITLIB_MNIST"
@@ -111,12 +112,12 @@ def load_drawings(path: str | os.PathLike) -> dict:
     return arrays
 
 
-def label_counts(labels: np.ndarray, classes: int = 10) -> np.ndarray:
+def label_counts(labels: np.ndarray, classes: int = NUM_CLASSES) -> np.ndarray:
     """How many images each class has."""
     return np.bincount(np.asarray(labels, dtype=int), minlength=classes)
 
 
-def mean_images(images: np.ndarray, labels: np.ndarray, classes: int = 10) -> np.ndarray:
+def mean_images(images: np.ndarray, labels: np.ndarray, classes: int = NUM_CLASSES) -> np.ndarray:
     """The average image of each class, float32 (classes, H, W) in [0, 255]; zeros for an absent class."""
     means = np.zeros((classes, *images.shape[1:]), np.float32)
     for digit in range(classes):
