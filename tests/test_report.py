@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from digitlib.artifacts import model_files, write_json
+import shutil
+
+from conftest import ROOT
+
+from digitlib.artifacts import available_models, model_files, write_json
 from digitlib.report import README_END, README_START, readme_table, results_page, write_readme_table
 
 BENCH = {
@@ -96,3 +100,15 @@ def test_writing_the_readme_table_replaces_only_what_is_between_the_markers(tmp_
     assert readme.read_text() == expected
     write_readme_table(readme, "| new | table |")
     assert readme.read_text() == expected, "writing it again changes nothing"
+
+
+def test_the_committed_results_are_what_report_writes_from_the_committed_artifacts(tmp_path):
+    models, bench = ROOT / "models", ROOT / "docs" / "bench.json"
+    names = available_models(models)
+    assert (ROOT / "docs" / "results.md").read_text() == results_page(names, models, bench), (
+        "docs/results.md is out of date: run `python -m digitlib report --write docs/results.md`"
+    )
+    readme = tmp_path / "README.md"
+    shutil.copy(ROOT / "README.md", readme)
+    write_readme_table(readme, readme_table(names, models, bench))
+    assert readme.read_text() == (ROOT / "README.md").read_text(), "the README's results table is out of date"
