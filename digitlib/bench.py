@@ -12,7 +12,7 @@ from digitlib.artifacts import available_models, machine_description, model_file
 from digitlib.data import load_mnist
 from digitlib.explain import occlusion_map
 from digitlib.preprocess import to_mnist, to_model_input
-from digitlib.registry import DEFAULT_MODEL
+from digitlib.registry import preferred_model
 from digitlib.serving import Predictor
 
 CANVAS = 280
@@ -144,7 +144,7 @@ def run_benchmark(repeats: int = 2000, names: list[str] | None = None) -> dict:
         timings["full_path_speedup_vs_model_predict"] = (
             timings["model_predict"]["p50_ms"] / timings["full_path"]["p50_ms"]
         )
-    default = DEFAULT_MODEL if DEFAULT_MODEL in per_model else names[0]
+    default = preferred_model(names)
     d = per_model[default]
     return {
         "model": default,

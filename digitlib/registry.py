@@ -132,6 +132,11 @@ def spec(name: str) -> ModelSpec:
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
 
 
+def preferred_model(names: list[str]) -> str:
+    """The default model if it is among `names` (trained models, say), else the first of them."""
+    return DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
+
+
 def label(name: str) -> str:
     """A readable name for a model (the name itself for one not declared here)."""
     return next((model.label for model in MODELS if model.name == name), name)

@@ -109,12 +109,12 @@ def strokes_path() -> Path:
 def app_model() -> str:
     """The model the app's sidebar picks by default: DEFAULT_MODEL if trained, else the first available."""
     from digitlib.artifacts import available_models
-    from digitlib.registry import DEFAULT_MODEL
+    from digitlib.registry import preferred_model
 
     names = available_models()
     if not names:
         sys.exit("no trained model in the models folder: the app cannot answer")
-    return DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
+    return preferred_model(names)
 
 
 def read_right(predictor: Any, stroke: list[list[float]], label: int) -> bool:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from digitlib.artifacts import available_models, model_files, models_dir
 from digitlib.neighbours import NeighbourIndex, load_index
-from digitlib.registry import DEFAULT_MODEL, label, spec
+from digitlib.registry import DEFAULT_MODEL, label, preferred_model, spec
 from digitlib.serving import Predictor
 from ui.cached import modified
 
@@ -29,7 +29,7 @@ def pick_model() -> str | None:
         )
         return None
     if st.session_state.get(CHOSEN_MODEL) not in names:
-        st.session_state[CHOSEN_MODEL] = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
+        st.session_state[CHOSEN_MODEL] = preferred_model(names)
     # Streamlit forgets a widget's state on pages that do not show it, so seed it from the lasting choice.
     st.session_state[MODEL_WIDGET] = st.session_state[CHOSEN_MODEL]
     st.sidebar.selectbox("Model", names, key=MODEL_WIDGET, format_func=label, on_change=_remember_model)
