@@ -13,6 +13,12 @@ Box = tuple[int, int, int, int]
 SPECK_FRACTION = 0.02
 
 
+def fitted_size(height: int, width: int, side: int) -> tuple[int, int]:
+    """(width, height), as cv2.resize takes them, of an image scaled so that its longer side is `side` px."""
+    scale = side / max(height, width)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def mask_box(mask: np.ndarray) -> Box | None:
     """The box of a mask's non-zero pixels, or None when there are none."""
     x, y, width, height = cv2.boundingRect(np.ascontiguousarray(mask, dtype=np.uint8))

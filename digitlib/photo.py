@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from digitlib.imagefile import check_uint8_image, decode_image
-from digitlib.ink import grown, speck_area
+from digitlib.ink import fitted_size, grown, speck_area
 
 # Photos are brought down to this many pixels on the longer side: enough for a digit, fast to clean.
 WORK_SIDE = 800
@@ -45,20 +45,15 @@ def grayscale(image: np.ndarray) -> np.ndarray:
 
 def work_size(gray: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
     """The image shrunk (never enlarged) so its longer side is at most `side` pixels."""
-    height, width = gray.shape
-    scale = side / max(height, width)
-    if scale >= 1:
+    if max(gray.shape) <= side:
         return gray
-    return cv2.resize(
-        gray, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
-    )
+    return cv2.resize(gray, fitted_size(*gray.shape, side), interpolation=cv2.INTER_AREA)
 
 
 def paper_level(gray: np.ndarray) -> np.ndarray:
     """The paper's brightness under each pixel, float32: a median over windows much larger than a stroke."""
     height, width = gray.shape
-    scale = BACKGROUND_SIDE / max(height, width)
-    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small_size = fitted_size(height, width, BACKGROUND_SIDE)
     small = cv2.resize(gray, small_size, interpolation=cv2.INTER_AREA)
     # A median ignores the strokes, dark or light, as long as they cover less than half of each window.
     window = min(BACKGROUND_WINDOW, 2 * (min(small_size) // 2) - 1)

@@ -14,7 +14,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-from digitlib.ink import Box, mask_box
+from digitlib.ink import Box, fitted_size, mask_box
 
 FIELD = 28
 BOX = 20
@@ -146,12 +146,11 @@ def crop_to_ink(image: np.ndarray) -> tuple[Box, np.ndarray] | None:
 
 def fit_to_box(cropped: np.ndarray, box: int = BOX) -> np.ndarray:
     """Scale so the longer side is `box` px, keeping the aspect ratio, anti-aliased; float32 in [0, 1]."""
-    h, w = cropped.shape
-    scale = box / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    interpolation = cv2.INTER_AREA if max(cropped.shape) > box else cv2.INTER_LINEAR
     # In float, so that faint ink averaged over a large area is not rounded away.
-    fitted = cv2.resize(cropped.astype(np.float32), size, interpolation=interpolation)
+    fitted = cv2.resize(
+        cropped.astype(np.float32), fitted_size(*cropped.shape, box), interpolation=interpolation
+    )
     fitted *= 1 / 255
     return fitted
 
@@ -239,9 +238,10 @@ def ink_in_square(image: np.ndarray, side: int) -> np.ndarray:
     height, width = ink.shape
     if (height, width) == (side, side):
         return ink
-    scale = side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    fitted = cv2.resize(ink, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    size = fitted_size(height, width, side)
+    fitted = cv2.resize(
+        ink, size, interpolation=cv2.INTER_AREA if max(height, width) > side else cv2.INTER_LINEAR
+    )
     square = np.zeros((side, side), np.uint8)
     top, left = (side - size[1]) // 2, (side - size[0]) // 2
     square[top : top + size[1], left : left + size[0]] = fitted
