@@ -15,6 +15,7 @@ import numpy as np
 from digitlib import ink
 from digitlib.ink import Box, mask_box
 from digitlib.preprocess import to_mnist
+from digitlib.strokes import draw_polyline
 
 UPSCALE = 3  # work at 84x84 so that stroke-width changes come in fine steps
 PAD = 28
@@ -37,11 +38,7 @@ def ink_middle(image: np.ndarray, row: int) -> float:
 
 def _draw_line(image: np.ndarray, p0: tuple[float, float], p1: tuple[float, float], width: float) -> None:
     """Draw an anti-aliased white line in place."""
-    shift = 4  # sub-pixel precision of cv2.line
-    scale = 1 << shift
-    a = (round(p0[0] * scale), round(p0[1] * scale))
-    b = (round(p1[0] * scale), round(p1[1] * scale))
-    cv2.line(image, a, b, 255, max(1, round(width)), cv2.LINE_AA, shift)
+    draw_polyline(image, np.array([p0, p1]), max(1, round(width)))
 
 
 def add_slash(zero: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -395,9 +392,7 @@ def draw_handwritten_letter(rng: np.random.Generator) -> np.ndarray:
     pen = max(2, round(height * rng.uniform(0.04, 0.1)))
     for stroke in HANDWRITTEN_LETTERS[letter]:
         points = np.array(stroke) + rng.normal(0.0, 0.035, size=(len(stroke), 2))
-        # 4 bits of sub-pixel precision
-        pixels = np.round((origin + points * [width, height]) * 16).astype(np.int32)
-        cv2.polylines(canvas, [pixels], False, 255, pen, cv2.LINE_AA, 4)
+        draw_polyline(canvas, origin + points * [width, height], pen)
     return canvas
 
 

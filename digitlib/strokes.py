@@ -27,14 +27,18 @@ class PenStroke:
     width: float
 
 
+def draw_polyline(canvas: np.ndarray, points: np.ndarray, width: int) -> None:
+    """Draw a white, anti-aliased line through (x, y) points in pixels onto a uint8 canvas, in place."""
+    fixed = np.round(np.asarray(points, np.float64) * (1 << SHIFT)).astype(np.int32)
+    cv2.polylines(canvas, [fixed], False, 255, width, cv2.LINE_AA, SHIFT)
+
+
 def draw_strokes(strokes: Sequence[PenStroke], height: int, width: int) -> np.ndarray:
     """The strokes drawn on a black (height, width) canvas: uint8, 255 = ink."""
     canvas = np.zeros((height, width), np.uint8)
     for stroke in strokes:
-        points = np.round(np.asarray(stroke.points, np.float64) * (1 << SHIFT)).astype(np.int32)
-        if len(points) == 1:  # a dot: a stroke that never moved
-            points = np.vstack([points, points])
-        cv2.polylines(canvas, [points], False, 255, max(1, round(stroke.width)), cv2.LINE_AA, SHIFT)
+        points = stroke.points if len(stroke.points) > 1 else np.vstack([stroke.points] * 2)  # a dot
+        draw_polyline(canvas, points, max(1, round(stroke.width)))
     return canvas
 
 
