@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from digitlib.artifacts import ModelFiles
-from digitlib.augment import STYLE_MIXES, augment_batch, jitter_placement, not_digit_batch
+from digitlib.augment import STYLE_MIXES, augment_batch, not_digit_batch
 from digitlib.classes import NUM_CLASSES
 from digitlib.data import (
     DIGITS_SET,
@@ -93,8 +93,6 @@ class MixedBatches(keras.utils.PyDataset):
         mnist = augment_batch(
             x[rows], y[rows], rng, settings.mnist_augment_rate, STYLE_MIXES[settings.mnist_styles]
         )
-        if settings.mnist_shift or settings.mnist_zoom:
-            mnist = jitter_placement(mnist, rng, settings.mnist_shift, settings.mnist_zoom)
         digits = rng.choice(self.digit_rows, settings.drawn)
         letters = rng.choice(self.letter_rows, settings.letters)
         images = [

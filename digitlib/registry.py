@@ -47,8 +47,6 @@ class Drawings:
     synthetic_letters: int
     mnist_augment_rate: float = 0.85
     mnist_styles: str = "drawn"
-    mnist_shift: float = 0.0
-    mnist_zoom: float = 0.0
     seed: int = 1
 
 
