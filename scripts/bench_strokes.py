@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # digitlib, and the browser tests' server helpers
 from browser import CHROMIUM_ARGS, AppServer, serving  # noqa: E402
@@ -192,24 +194,12 @@ def log_problems(log: Path) -> list[str]:
     return [line for line in lines if "Traceback" in line or "Error" in line]
 
 
-def percentile(values: list[float], share: float) -> float | None:
-    """The `share` (0-1) percentile of `values`, interpolated; None when there are none."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = share * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def spread(values_ms: list[float]) -> dict[str, float | None]:
-    """p50, p95 and max of some milliseconds."""
-    return {
-        "p50": rounded(percentile(values_ms, 0.5)),
-        "p95": rounded(percentile(values_ms, 0.95)),
-        "max": rounded(max(values_ms, default=None)),
-    }
+    """p50, p95 and max of some milliseconds (None when there are none)."""
+    if not values_ms:
+        return {"p50": None, "p95": None, "max": None}
+    p50, p95 = np.percentile(values_ms, [50, 95])
+    return {"p50": rounded(float(p50)), "p95": rounded(float(p95)), "max": rounded(max(values_ms))}
 
 
 def rounded(value: float | None, digits: int = 1) -> float | None:
