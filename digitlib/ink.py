@@ -19,6 +19,13 @@ def fitted_size(height: int, width: int, side: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def scaled_to_fit(image: np.ndarray, side: int) -> np.ndarray:
+    """The image scaled to a longer side of `side` px, keeping its aspect ratio; averaged when shrunk."""
+    height, width = image.shape[:2]
+    interpolation = cv2.INTER_AREA if max(height, width) > side else cv2.INTER_LINEAR
+    return cv2.resize(image, fitted_size(height, width, side), interpolation=interpolation)
+
+
 def mask_box(mask: np.ndarray) -> Box | None:
     """The box of a mask's non-zero pixels, or None when there are none."""
     x, y, width, height = cv2.boundingRect(np.ascontiguousarray(mask, dtype=np.uint8))

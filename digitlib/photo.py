@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from digitlib.imagefile import check_uint8_image, decode_image
-from digitlib.ink import fitted_size, grown, speck_area
+from digitlib.ink import fitted_size, grown, scaled_to_fit, speck_area
 
 # Photos are brought down to this many pixels on the longer side: enough for a digit, fast to clean.
 WORK_SIDE = 800
@@ -47,7 +47,7 @@ def work_size(gray: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
     """The image shrunk (never enlarged) so its longer side is at most `side` pixels."""
     if max(gray.shape) <= side:
         return gray
-    return cv2.resize(gray, fitted_size(*gray.shape, side), interpolation=cv2.INTER_AREA)
+    return scaled_to_fit(gray, side)
 
 
 def paper_level(gray: np.ndarray) -> np.ndarray:

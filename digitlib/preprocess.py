@@ -14,7 +14,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-from digitlib.ink import Box, fitted_size, mask_box
+from digitlib.ink import Box, mask_box, scaled_to_fit
 
 FIELD = 28
 BOX = 20
@@ -146,11 +146,8 @@ def crop_to_ink(image: np.ndarray) -> tuple[Box, np.ndarray] | None:
 
 def fit_to_box(cropped: np.ndarray, box: int = BOX) -> np.ndarray:
     """Scale so the longer side is `box` px, keeping the aspect ratio, anti-aliased; float32 in [0, 1]."""
-    interpolation = cv2.INTER_AREA if max(cropped.shape) > box else cv2.INTER_LINEAR
     # In float, so that faint ink averaged over a large area is not rounded away.
-    fitted = cv2.resize(
-        cropped.astype(np.float32), fitted_size(*cropped.shape, box), interpolation=interpolation
-    )
+    fitted = scaled_to_fit(cropped.astype(np.float32), box)
     fitted *= 1 / 255
     return fitted
 
@@ -238,11 +235,8 @@ def ink_in_square(image: np.ndarray, side: int) -> np.ndarray:
     height, width = ink.shape
     if (height, width) == (side, side):
         return ink
-    size = fitted_size(height, width, side)
-    fitted = cv2.resize(
-        ink, size, interpolation=cv2.INTER_AREA if max(height, width) > side else cv2.INTER_LINEAR
-    )
+    fitted = scaled_to_fit(ink, side)
     square = np.zeros((side, side), np.uint8)
-    top, left = (side - size[1]) // 2, (side - size[0]) // 2
-    square[top : top + size[1], left : left + size[0]] = fitted
+    top, left = (side - fitted.shape[0]) // 2, (side - fitted.shape[1]) // 2
+    square[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
     return square
