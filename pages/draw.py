@@ -63,12 +63,11 @@ def show_reading(model: Predictor, ink: np.ndarray, stages: Stages, answer: Answ
         if not blocked:
             show_answer(answer)
         # One element for what the model sees and what it answers: each element costs every stroke.
-        other = answer.other if spec(model.name).knows_letters else None
         st.html(
             PICTURES_CSS
             + pictures_html([(stages.centered, INPUT_SIZE, "What the model sees: 28×28")])
             + "<p><strong>Probability of each answer</strong></p>"
-            + bars_html(answer.probabilities, other)
+            + bars_html(answer.probabilities, spec(model.name).knows_letters)
         )
     with detail_column:
         # The map runs the model over ~170 copies of the input: drawn only for those who ask for it.

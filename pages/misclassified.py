@@ -8,7 +8,6 @@ import pandas as pd
 import streamlit as st
 
 from digitlib.artifacts import ArtifactError
-from digitlib.classes import not_a_digit_probability
 from digitlib.data import DataError
 from digitlib.evaluate import misclassified
 from digitlib.registry import label, spec
@@ -79,8 +78,7 @@ def show_detail(model: str, index: int, image: np.ndarray, true: int, probabilit
     except ArtifactError as error:
         st.info(f"The map of why needs the model itself, which cannot be used. {error}")
     pictures(items)
-    other = float(not_a_digit_probability(probabilities)[0]) if spec(model).knows_letters else None
-    probability_bars(probabilities, other)
+    probability_bars(probabilities, spec(model).knows_letters)
 
 
 st.title("Misclassified test images")

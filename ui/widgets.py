@@ -9,6 +9,7 @@ import math
 import numpy as np
 import streamlit as st
 
+from digitlib.classes import not_a_digit_probability
 from digitlib.imagefile import encode_png
 from digitlib.pictures import as_uint8
 from ui.text import percent
@@ -62,10 +63,11 @@ def pictures(items: list[tuple[np.ndarray, int, str]]) -> None:
     st.html(PICTURES_CSS + pictures_html(items))
 
 
-def bars_html(probabilities: np.ndarray, other: float | None = None) -> str:
-    """HTML of a bar per digit (and "not a digit" if the model has one) on a 0-100% scale, the top one red."""
-    labels = DIGITS[: len(probabilities)] + (["not a digit"] if other is not None else [])
-    values = [float(p) for p in probabilities] + ([float(other)] if other is not None else [])
+def bars_html(probabilities: np.ndarray, knows_letters: bool) -> str:
+    """HTML of a bar per digit (and "not a digit" if the model knows it), 0-100%, the top one red."""
+    labels, values = DIGITS[: len(probabilities)], [float(p) for p in probabilities]
+    if knows_letters:
+        labels, values = [*labels, "not a digit"], [*values, float(not_a_digit_probability(probabilities)[0])]
     top = int(np.argmax(values))
     rows = "".join(
         f'<div class="{"top" if i == top else ""}" style="display:contents">'
@@ -77,9 +79,9 @@ def bars_html(probabilities: np.ndarray, other: float | None = None) -> str:
     return f'<div class="bars" role="table" aria-label="Probability of each answer">{rows}</div>'
 
 
-def probability_bars(probabilities: np.ndarray, other: float | None = None) -> None:
+def probability_bars(probabilities: np.ndarray, knows_letters: bool) -> None:
     """A bar per digit (and "not a digit" if the model has it) on a fixed 0-100% scale, the likeliest red."""
-    st.html(PICTURES_CSS + bars_html(probabilities, other))
+    st.html(PICTURES_CSS + bars_html(probabilities, knows_letters))
 
 
 def _seed(key: str, param: str, options: list[str], default: str) -> str:
