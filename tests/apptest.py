@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import html
 import json
 import re
 from functools import cache
@@ -53,8 +54,6 @@ def texts(elements) -> str:
 
 def pictures(at) -> list[tuple[str, np.ndarray]]:
     """(caption, pixels) of every picture the page shows inline, in order."""
-    import html
-
     found = []
     for element in at.get("html"):
         for data, caption in FIGURE.findall(element.proto.body):
@@ -67,7 +66,11 @@ def pictures(at) -> list[tuple[str, np.ndarray]]:
 
 def bars(at) -> dict[str, str]:
     """Answer -> shown probability of every probability bar on the page."""
-    return {name: value for element in at.get("html") for name, value in BAR.findall(element.proto.body)}
+    return {
+        name: html.unescape(value)
+        for element in at.get("html")
+        for name, value in BAR.findall(element.proto.body)
+    }
 
 
 def captions(at) -> list[str]:

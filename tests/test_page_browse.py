@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,8 +16,10 @@ from apptest import APP, app, bars, captions, metric_values, run, texts
 from conftest import committed
 
 from digitlib.artifacts import model_files, write_json
+from digitlib.classes import not_a_digit_probability
 from digitlib.registry import DEFAULT_MODEL
 from ui.text import percent
+from ui.widgets import bars_html
 
 PAGES = [
     "pages/draw.py",
@@ -414,7 +418,7 @@ print(sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
         (0.9994, 1, "99.9%"),
         (0.5, 1, "50.0%"),
         (0.00004, 1, "<0.1%"),
-        (0.0, 1, "0.0%"),
+        (0.0, 1, "<0.1%"),
         (0.996, 0, ">99%"),
         (0.994, 0, "99%"),
         (0.004, 0, "<1%"),
@@ -422,3 +426,11 @@ print(sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
 )
 def test_probabilities_never_show_as_certain_or_impossible(probability, decimals, shown):
     assert percent(probability, decimals) == shown
+
+
+def test_a_not_a_digit_bar_rounded_to_zero_still_shows_as_possible():
+    certain_three = np.eye(10, dtype=np.float32)[3]  # "not a digit" underflowed to 0 in float32
+    assert not_a_digit_probability(certain_three)[0] == 0.0
+    bars = bars_html(certain_three, knows_letters=True)
+    shown = [html.unescape(value) for value in re.findall(r'<span class="value">([^<]+)</span>', bars)]
+    assert shown[3] == ">99%" and shown[-1] == "<0.1%", shown

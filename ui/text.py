@@ -8,7 +8,7 @@ def percent(probability: float, decimals: int = 1) -> str:
     step = 10.0**-decimals
     if probability * 100 >= 100 - step / 2:
         return f">{100 - step:.{decimals}f}%"
-    if 0 < probability * 100 < step / 2:
+    if probability * 100 < step / 2:  # a softmax is never 0: an exact 0 is float rounding
         return f"<{step:.{decimals}f}%"
     return f"{probability:.{decimals}%}"
 
