@@ -89,6 +89,11 @@ class Answer:
         return float(not_a_digit_probability(self.probabilities)[0])
 
     @property
+    def probability_of_verdict(self) -> float:
+        """The probability of what is said: of "not a digit" when that is said, else of the top digit."""
+        return self.other if self.not_a_digit else self.confidence
+
+    @property
     def top_two(self) -> list[tuple[int, float]]:
         """The two most likely digits with their probabilities."""
         order = np.argsort(self.probabilities)[::-1][:2]

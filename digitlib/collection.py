@@ -73,7 +73,7 @@ class SavedDrawing:
     id: int
     label: int
     predicted: int
-    confidence: float
+    confidence: float  # the probability of what the model said
     model: str
     saved_at: str
     input: np.ndarray  # (28, 28) float32 in [0, 1]: what the model read

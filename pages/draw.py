@@ -116,7 +116,7 @@ def offer_correction(
                 model_input,
                 int(digit),
                 answer.verdict,
-                answer.confidence,
+                answer.probability_of_verdict,
                 model.name,
             )
     except DataError as error:
@@ -152,7 +152,7 @@ def offer_number_correction(model: Predictor, key: str, reading: NumberReading) 
                     digit.image,
                     int(right),
                     answer.verdict,
-                    answer.confidence,
+                    answer.probability_of_verdict,
                     model.name,
                 )
     except DataError as error:
@@ -203,11 +203,12 @@ def show_number(reading: NumberReading) -> None:
 
 def digit_caption(answer: Answer) -> str:
     """One digit of a number in a few words, with the probability of what it says: "7 · 98%"."""
+    said = percent(answer.probability_of_verdict, 0)
     if answer.not_a_digit:
-        return f"not a digit · {percent(answer.other, 0)}"
+        return f"not a digit · {said}"
     if not answer.sure:
-        return f"not sure · {answer.digit} at {percent(answer.confidence, 0)}"
-    return f"{answer.digit} · {percent(answer.confidence, 0)}"
+        return f"not sure · {answer.digit} at {said}"
+    return f"{answer.digit} · {said}"
 
 
 def read_one_digit(model: Predictor, ink: np.ndarray | None, source: str, empty: str) -> None:

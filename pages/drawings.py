@@ -189,7 +189,7 @@ grid_tab, table_tab = st.tabs(["Drawings", "Table"])
 with grid_tab:
     start, stop = pager(len(drawings), PER_PAGE, PAGE_KEY)
     st.caption(
-        "Under each drawing: the right digit · what the model said, with its confidence"
+        "Under each drawing: the right digit · what the model said, with its probability"
         + (f" · what {label(model)} says now." if now else ".")
     )
     shown = drawings[start:stop]

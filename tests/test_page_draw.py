@@ -152,6 +152,30 @@ def test_a_letter_is_plainly_not_a_digit(monkeypatch, default_model, shared_data
     assert not [c for c in captions(at) if c.startswith("Why")], "no map of an answer it did not give"
 
 
+def test_a_drawing_said_not_a_digit_is_kept_with_the_probability_of_not_a_digit(
+    monkeypatch, default_model, shared_data_dir, drawings_db_path
+):
+    from digitlib.collection import list_drawings, opened
+
+    letters = recorded_strokes(str(shared_data_dir / "nondigit_dev.jsonl.gz"))
+    strokes, answer = next(
+        (canvas_strokes(r), answer)
+        for r in letters
+        if (answer := reading(default_model, canvas_strokes(r))[1]).verdict == NOT_A_DIGIT
+    )
+    at = draw(app(monkeypatch, default_model), strokes)
+    at.selectbox(key=f"{DIGIT_CANVAS}_right").select(1)  # meant as a 1, read as not a digit
+    run(at)
+    at.button(key=f"{DIGIT_CANVAS}_save").click()
+    run(at)
+    with opened(drawings_db_path, create=False) as connection:
+        (saved,) = list_drawings(connection, None)
+    assert saved.predicted == NOT_A_DIGIT
+    assert saved.confidence == pytest.approx(answer.other, abs=1e-6) and saved.confidence > 0.5, (
+        "kept with how sure the model was that it is not a digit, not with its best digit's probability"
+    )
+
+
 def test_undo_takes_back_the_last_stroke_and_clear_empties_the_canvas(monkeypatch, trained_cnn, records):
     index = read_right(trained_cnn, records, 1, strokes=2)[0]
     strokes = canvas_strokes(records[index])
