@@ -138,3 +138,15 @@ def test_the_photo_uploader_takes_one_photo_without_offering_more(browser, serve
     assert page.get_by_test_id("stFileChip").count() == 1
     assert not page.get_by_role("button", name="Add files").is_visible(), "no '+' to add a second photo"
     page.context.close()
+
+
+@pytest.mark.parametrize("phone", [False, True], ids=["mouse", "touch"])
+def test_clicking_a_misclassified_image_inspects_it(browser, server, phone):
+    page = open_app(browser, server.url, phone=phone, path="misclassified")
+    tile = page.locator('button[title^="Inspect test image #"]').first
+    tile.wait_for(timeout=60_000)
+    number = tile.get_attribute("title").split("#")[1]
+    tile.tap() if phone else tile.click()
+    page.get_by_text(f"Test image #{number}: true").wait_for(timeout=30_000)
+    assert f"inspected={number}" in page.url, "the inspected image is kept in the address"
+    page.context.close()

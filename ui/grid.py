@@ -62,7 +62,6 @@ def picture_grid(
     result = _grid(
         key=key,
         data={"items": items, "tile": tile, "chosen": chosen},
-        default={"clicked": None},
         on_clicked_change=lambda: None,
     )
     return result.clicked
