@@ -102,3 +102,39 @@ def test_a_number_is_read_on_the_wide_canvas(browser, server, clear_digits):
         mouse_stroke(page, [tuple(p) for p in placed.round(1)])
     expected = "".join(str(r["label"]) for r in records)
     page.get_by_test_id("stMetricValue").filter(has_text=expected).wait_for(timeout=20_000)
+
+
+def ink_pixels(page) -> int:
+    """How many pixels of the canvas shown have ink on them."""
+    return page.locator("canvas.ink").evaluate(
+        "(c) => c.getContext('2d').getImageData(0, 0, c.width, c.height).data"
+        ".filter((v, i) => i % 4 === 0 && v > 128).length"
+    )
+
+
+def test_the_drawing_is_still_there_after_a_visit_to_another_mode_or_page(browser, server, clear_digits):
+    page = open_app(browser, server.url)
+    record = next(r for r in clear_digits if len(r["canvas_strokes"]) == 2)
+    said = prediction(draw_record(page, record))
+    drawn = ink_pixels(page)
+    for away, shown, back in (
+        ("A number", "canvas.ink[width='560']", "One digit"),
+        ("Photo", "input[type=file]", "Draw"),
+    ):
+        page.get_by_role("radio", name=away, exact=True).click()
+        page.locator(shown).wait_for(state="attached", timeout=30_000)
+        page.get_by_role("radio", name=back, exact=True).click()
+        page.locator("canvas.ink[width='280']").wait_for()
+        assert prediction(wait_for_answer(page)) == said
+        assert ink_pixels(page) == drawn, f"the canvas lost the drawing that is answered, back from {away}"
+    page.get_by_role("link", name="Dataset", exact=True).click()
+    page.locator('[data-testid="stMain"] h1', has_text="Dataset").wait_for(timeout=30_000)
+    page.get_by_role("link", name="Draw", exact=True).click()
+    page.locator("canvas.ink").wait_for(timeout=30_000)
+    assert prediction(wait_for_answer(page)) == said
+    assert ink_pixels(page) == drawn, "the canvas lost the drawing that is answered, back from Dataset"
+    before = answer(page)
+    page.get_by_role("button", name="Undo").click()
+    wait_for_answer(page, before)
+    assert 0 < ink_pixels(page) < drawn, "Undo takes back the second stroke, not the whole drawing"
+    page.context.close()

@@ -29,6 +29,9 @@ def _state(key: str) -> dict:
 def drawing_canvas(key: str, width: int, height: int, brush: int) -> list[PenStroke]:
     """Show the canvas and return its strokes, oldest first."""
     state = _state(key)
+    if key not in st.session_state and state["edited"] != state["strokes"]:
+        # Mounted afresh (back from another mode or page): it draws what it is sent, so send every stroke.
+        state.update(epoch=state["epoch"] + 1, edited=state["strokes"])
     result = _canvas(
         key=key,
         data={
