@@ -78,7 +78,7 @@ def confusion_chart(cells: pd.DataFrame, view: str) -> alt.LayerChart:
             ),
         )
     )
-    return (squares + numbers).properties(width=520, height=460)
+    return (squares + numbers).properties(width="container", height=460)
 
 
 def pair_sentence(pair: dict) -> str:
@@ -227,7 +227,7 @@ st.caption("Rows are the true digit, columns the model's answer. Click a cell to
 confusion = np.asarray(metrics["confusion"])
 event = st.altair_chart(
     confusion_chart(confusion_frame(confusion), view),
-    width="content",
+    width="stretch",
     on_select="rerun",
     selection_mode="cell",
     key="confusion",

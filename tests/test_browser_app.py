@@ -150,3 +150,21 @@ def test_clicking_a_misclassified_image_inspects_it(browser, server, phone):
     page.get_by_text(f"Test image #{number}: true").wait_for(timeout=30_000)
     assert f"inspected={number}" in page.url, "the inspected image is kept in the address"
     page.context.close()
+
+
+def test_on_a_phone_no_page_is_wider_than_the_screen(browser, server):
+    page = open_app(browser, server.url, phone=True, path="dataset")
+    for name in ["", *PAGES]:
+        page.goto(f"{server.url}/{name}")
+        page.locator('[data-testid="stMain"] h1').wait_for(timeout=60_000)
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"stApp\"]')"
+            "?.getAttribute('data-test-script-state') === 'notRunning'",
+            timeout=60_000,
+        )
+        page.wait_for_timeout(1_000)  # charts size themselves a moment after the run ends
+        overflow = page.locator('[data-testid="stMain"]').evaluate(
+            "(main) => main.scrollWidth - main.clientWidth"
+        )
+        assert overflow <= 1, f"{name or 'draw'} scrolls sideways on a phone by {overflow} px"
+    page.context.close()
