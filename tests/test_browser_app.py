@@ -168,3 +168,24 @@ def test_on_a_phone_no_page_is_wider_than_the_screen(browser, server):
         )
         assert overflow <= 1, f"{name or 'draw'} scrolls sideways on a phone by {overflow} px"
     page.context.close()
+
+
+def test_misclassified_shows_whole_button_labels_and_tiles_in_level_rows(browser, server):
+    page = open_app(browser, server.url, path="misclassified")
+    tiles = page.locator('button[title^="Inspect test image #"]')
+    tiles.first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1_000)
+    labels = page.locator(
+        '[data-testid="stMain"] [data-testid="stButton"] [data-testid="stMarkdownContainer"]'
+    )
+    cut = labels.evaluate_all(
+        "(labels) => labels.filter((l) => l.scrollWidth > l.clientWidth).map((l) => l.innerText)"
+    )
+    assert not cut, f"button labels cut short: {cut}"
+    rows = {}
+    for tile in tiles.all():
+        rows.setdefault(round(tile.bounding_box()["y"]), set()).add(
+            round(tile.locator("img").bounding_box()["y"])
+        )
+    assert all(len(tops) == 1 for tops in rows.values()), f"images of one row at different heights: {rows}"
+    page.context.close()

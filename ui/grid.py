@@ -11,7 +11,7 @@ _grid = st.components.v2.component(
     css="""
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(var(--tile), 1fr)); gap: .6rem; }
 .grid button { background: none; border: 1px solid transparent; border-radius: .4rem; padding: .2rem;
-  cursor: pointer; color: inherit; font: inherit; text-align: left; }
+  cursor: pointer; color: inherit; font: inherit; text-align: left; align-self: start; }
 .grid button:hover, .grid button:focus-visible { border-color: var(--st-primary-color); outline: none; }
 .grid button[aria-pressed="true"] { border-color: var(--st-primary-color); }
 .grid img { display: block; width: 100%; image-rendering: pixelated; }

@@ -133,24 +133,25 @@ def pager(count: int, per_page: int, key: str, param: str = "page") -> tuple[int
         st.session_state[key] = str(min(pages, max(1, int(st.session_state[key]) + by)))
         _remember(key, param, "1")
 
-    back, menu, forward = st.columns([1, 2, 1], vertical_alignment="bottom")
-    back.button(
-        "Previous",
-        key=f"{key}_back",
-        icon=":material/chevron_left:",
-        disabled=page == 1,
-        on_click=step,
-        args=(-1,),
-    )
-    menu.selectbox(f"Page (of {pages})", options, key=key, on_change=_remember, args=(key, param, "1"))
-    forward.button(
-        "Next",
-        key=f"{key}_next",
-        icon=":material/chevron_right:",
-        disabled=page == pages,
-        on_click=step,
-        args=(1,),
-    )
+    # A row of content-sized buttons around a menu that takes the rest: no label is cut short.
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.button(
+            "Previous",
+            key=f"{key}_back",
+            icon=":material/chevron_left:",
+            disabled=page == 1,
+            on_click=step,
+            args=(-1,),
+        )
+        st.selectbox(f"Page (of {pages})", options, key=key, on_change=_remember, args=(key, param, "1"))
+        st.button(
+            "Next",
+            key=f"{key}_next",
+            icon=":material/chevron_right:",
+            disabled=page == pages,
+            on_click=step,
+            args=(1,),
+        )
     page = int(st.session_state[key])
     return (page - 1) * per_page, min(count, page * per_page)
 
