@@ -45,8 +45,8 @@ def show_answer(answer: Answer) -> None:
     else:
         (first, p1), (second, p2) = answer.top_two
         st.warning(
-            f"Not sure: it could be {with_article(first)} ({percent(p1, 0)}) "
-            f"or {with_article(second)} ({percent(p2, 0)}). "
+            f"Not sure: it could be {with_article(first)} ({percent(p1)}) "
+            f"or {with_article(second)} ({percent(p2)}). "
             f"No digit reaches the {answer.threshold:.0%} needed for an answer.",
             icon=":material/help:",
         )

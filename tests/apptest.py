@@ -21,7 +21,7 @@ FIGURE = re.compile(
     r'<figure class="pic"[^>]*><img[^>]*src="data:image/png;base64,([^"]+)"[^>]*>'
     r"(?:<figcaption>(.*?)</figcaption>)?"
 )
-BAR = re.compile(r'<div class="track" title="([^":]+): ([^"]+)">')
+BAR = re.compile(r'<span>([^<]+)</span><div class="track".*?<span class="value">([^<]+)</span>')
 
 
 def app(monkeypatch, models: Path, page: str | None = None):

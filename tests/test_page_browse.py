@@ -433,4 +433,4 @@ def test_a_not_a_digit_bar_rounded_to_zero_still_shows_as_possible():
     assert not_a_digit_probability(certain_three)[0] == 0.0
     bars = bars_html(certain_three, knows_letters=True)
     shown = [html.unescape(value) for value in re.findall(r'<span class="value">([^<]+)</span>', bars)]
-    assert shown[3] == ">99%" and shown[-1] == "<0.1%", shown
+    assert shown[3] == ">99.9%" and shown[-1] == "<0.1%", shown

@@ -10,6 +10,7 @@ from apptest import (
     DIGIT_CANVAS,
     NUMBER_CANVAS,
     app,
+    bars,
     canvas_strokes,
     captions,
     draw,
@@ -94,6 +95,7 @@ def test_real_drawings_get_the_librarys_answer_and_what_the_model_sees(monkeypat
             "Prediction": str(records[index]["label"]),
             "Confidence": percent(answer.confidence),
         }
+        assert bars(at)[str(answer.digit)] == percent(answer.confidence), "the bar says what the answer says"
         assert np.array_equal(picture(at, "What the model sees"), as_uint8(stages.centered))
         if "show_stages" not in at.session_state or not at.session_state["show_stages"]:
             assert "Centred by mass in 28×28" not in captions(at), "the recipe's steps only when asked for"
@@ -136,6 +138,8 @@ def test_an_unsure_answer_names_the_two_best_guesses(monkeypatch, tiny_models, r
     at = draw(app(monkeypatch, tiny_models), canvas_strokes(records[unsure]))
     warning = texts(at.warning)
     assert warning.startswith("Not sure") and f" {first} (" in warning and f" {second} (" in warning
+    shown = bars(at)
+    assert f"({shown[str(first)]})" in warning and f"({shown[str(second)]})" in warning, "as the bars say"
     assert "Prediction" not in metric_values(at)
 
 

@@ -73,7 +73,7 @@ def bars_html(probabilities: np.ndarray, knows_letters: bool) -> str:
         f'<div class="{"top" if i == top else ""}" style="display:contents">'
         f'<span>{name}</span><div class="track" title="{name}: {html.escape(percent(value))}">'
         f'<div class="fill" style="width:{100 * value:.1f}%"></div></div>'
-        f'<span class="value">{html.escape(percent(value, 0 if value >= 0.01 else 1))}</span></div>'
+        f'<span class="value">{html.escape(percent(value))}</span></div>'
         for i, (name, value) in enumerate(zip(labels, values))
     )
     return f'<div class="bars" role="table" aria-label="Probability of each answer">{rows}</div>'
