@@ -80,6 +80,8 @@ MODELS: tuple[ModelSpec, ...] = (
             styles="drawn",
             not_digits=0.15,
             handwritten_letters=0.5,
+            shift=2.0,
+            zoom=0.1,
         ),
         role=DEFAULT,
         summary="reads drawings and says when one is not a digit; trained on MNIST, then on real drawings",
