@@ -22,6 +22,17 @@ def overflows(page) -> list[int]:
     )
 
 
+def visit(page, url: str) -> None:
+    """Open a page of the app by its address and wait until its script has run."""
+    page.goto(url)
+    page.locator('[data-testid="stMain"] h1').wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stApp\"]')"
+        "?.getAttribute('data-test-script-state') === 'notRunning'",
+        timeout=60_000,
+    )
+
+
 def draw_strokes(page, strokes: list[dict]) -> str:
     """Draw strokes given in canvas pixels with the mouse; the answer once it has settled."""
     before = answer(page)
@@ -36,13 +47,7 @@ def test_every_page_shows_its_tables_whole_and_the_server_never_loads_tensorflow
     page = open_app(browser, server.url)
     draw_strokes(page, canvas_strokes(recorded_strokes(strokes_file)[8], width=18))
     for name, tables in PAGES.items():
-        page.goto(f"{server.url}/{name}")
-        page.locator('[data-testid="stMain"] h1').wait_for(timeout=60_000)
-        page.wait_for_function(
-            "() => document.querySelector('[data-testid=\"stApp\"]')"
-            "?.getAttribute('data-test-script-state') === 'notRunning'",
-            timeout=60_000,
-        )
+        visit(page, f"{server.url}/{name}")
         # A table's grid scrolls sideways when its columns do not fit: a column cut off at the edge. Grids
         # appear and size themselves a moment after the run ends, so a table is judged once it has settled.
         page.wait_for_function(
@@ -155,13 +160,7 @@ def test_clicking_a_misclassified_image_inspects_it(browser, server, phone):
 def test_on_a_phone_no_page_is_wider_than_the_screen(browser, server):
     page = open_app(browser, server.url, phone=True, path="dataset")
     for name in ["", *PAGES]:
-        page.goto(f"{server.url}/{name}")
-        page.locator('[data-testid="stMain"] h1').wait_for(timeout=60_000)
-        page.wait_for_function(
-            "() => document.querySelector('[data-testid=\"stApp\"]')"
-            "?.getAttribute('data-test-script-state') === 'notRunning'",
-            timeout=60_000,
-        )
+        visit(page, f"{server.url}/{name}")
         page.wait_for_timeout(1_000)  # charts size themselves a moment after the run ends
         overflow = page.locator('[data-testid="stMain"]').evaluate(
             "(main) => main.scrollWidth - main.clientWidth"
