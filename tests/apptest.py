@@ -64,12 +64,15 @@ def pictures(at) -> list[tuple[str, np.ndarray]]:
     return found
 
 
+def shown_bars(body: str) -> dict[str, str]:
+    """Answer -> shown probability of every probability bar in some HTML."""
+    return {name: html.unescape(value) for name, value in BAR.findall(body)}
+
+
 def bars(at) -> dict[str, str]:
     """Answer -> shown probability of every probability bar on the page."""
     return {
-        name: html.unescape(value)
-        for element in at.get("html")
-        for name, value in BAR.findall(element.proto.body)
+        name: value for element in at.get("html") for name, value in shown_bars(element.proto.body).items()
     }
 
 

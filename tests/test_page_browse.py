@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import html
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from apptest import APP, app, bars, captions, metric_values, run, texts
+from apptest import APP, app, bars, captions, metric_values, run, shown_bars, texts
 from conftest import committed
 
 from digitlib.artifacts import model_files, write_json
@@ -431,6 +429,5 @@ def test_probabilities_never_show_as_certain_or_impossible(probability, decimals
 def test_a_not_a_digit_bar_rounded_to_zero_still_shows_as_possible():
     certain_three = np.eye(10, dtype=np.float32)[3]  # "not a digit" underflowed to 0 in float32
     assert not_a_digit_probability(certain_three)[0] == 0.0
-    bars = bars_html(certain_three, knows_letters=True)
-    shown = [html.unescape(value) for value in re.findall(r'<span class="value">([^<]+)</span>', bars)]
-    assert shown[3] == ">99.9%" and shown[-1] == "<0.1%", shown
+    shown = shown_bars(bars_html(certain_three, knows_letters=True))
+    assert shown["3"] == ">99.9%" and shown["not a digit"] == "<0.1%", shown
