@@ -13,6 +13,7 @@ PAGES = {"dataset": 1, "training": 3, "evaluation": 3, "misclassified": 0, "draw
 # One of each of these letters from the letters people drew: none reads as a digit.
 LETTERS = "AEFHKMNRWX"
 SETTLE_S = 5  # seconds a table's grid may take to size its columns
+TILES = 'button[title^="Inspect test image #"]'  # the Misclassified page's images
 
 
 def overflows(page) -> list[int]:
@@ -148,7 +149,7 @@ def test_the_photo_uploader_takes_one_photo_without_offering_more(browser, serve
 @pytest.mark.parametrize("phone", [False, True], ids=["mouse", "touch"])
 def test_clicking_a_misclassified_image_inspects_it(browser, server, phone):
     page = open_app(browser, server.url, phone=phone, path="misclassified")
-    tile = page.locator('button[title^="Inspect test image #"]').first
+    tile = page.locator(TILES).first
     tile.wait_for(timeout=60_000)
     number = tile.get_attribute("title").split("#")[1]
     tile.tap() if phone else tile.click()
@@ -171,7 +172,7 @@ def test_on_a_phone_no_page_is_wider_than_the_screen(browser, server):
 
 def test_misclassified_shows_whole_button_labels_and_tiles_in_level_rows(browser, server):
     page = open_app(browser, server.url, path="misclassified")
-    tiles = page.locator('button[title^="Inspect test image #"]')
+    tiles = page.locator(TILES)
     tiles.first.wait_for(timeout=60_000)
     page.wait_for_timeout(1_000)
     labels = page.locator(
