@@ -28,6 +28,12 @@ CANVAS_SIZE = 280
 NUMBER_CANVAS_WIDTH = 560
 ONE_DIGIT, A_NUMBER = "One digit", "A number"
 DRAW, PHOTO = "Draw", "Photo"
+TITLES = {
+    (DRAW, ONE_DIGIT): "Draw a digit",
+    (DRAW, A_NUMBER): "Draw a number",
+    (PHOTO, ONE_DIGIT): "Read a digit from a photo",
+    (PHOTO, A_NUMBER): "Read a number from a photo",
+}
 INPUT_SIZE = 196  # px: the 28x28 input, 7 screen pixels per pixel
 STAGE_SIZE = 140
 DIGIT_INPUT_SIZE = 112
@@ -319,7 +325,7 @@ source = choices.segmented_control(
     "From", [DRAW, PHOTO], default=DRAW, key="source", label_visibility="collapsed"
 )
 mode, source = mode or ONE_DIGIT, source or DRAW
-title.title("Draw a number" if mode == A_NUMBER else "Draw a digit")
+title.title(TITLES[source, mode])
 if model is not None:
     if source == DRAW:
         drawing_area(model, mode == A_NUMBER)

@@ -235,6 +235,7 @@ def test_a_photo_and_a_drawing_are_separate_inputs(monkeypatch, trained_cnn, rec
     paper = 255 - ink_of(canvas_strokes(records[second]))  # dark ink on white paper, as a scan would be
     at = draw(app(monkeypatch, trained_cnn), canvas_strokes(records[first]))
     photo_mode(at)
+    assert at.title[0].value == "Read a digit from a photo", "not the drawing's title"
     at.file_uploader[0].upload("scan.png", png_bytes(paper), "image/png")
     run(at)
     expected = Predictor("cnn", trained_cnn).read_drawing(picture_ink(png_bytes(paper)))[1]
@@ -388,7 +389,8 @@ def test_each_digit_of_a_number_is_captioned_with_the_probability_of_what_it_say
 
 
 def test_a_photo_of_blank_paper_has_no_ink(monkeypatch, trained_cnn):
-    at = photo_mode(app(monkeypatch, trained_cnn))
+    at = photo_mode(number_mode(app(monkeypatch, trained_cnn)))
+    assert at.title[0].value == "Read a number from a photo"
     at.file_uploader[0].upload(
         "paper.jpg", photographed(np.zeros((280, 280), np.uint8), np.random.default_rng(3)), "image/jpeg"
     )
