@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import streamlit as st
 
@@ -100,10 +102,19 @@ def why_caption(digit: int, sure: bool) -> str:
     return f"Why {digit}: red parts speak for it, blue ones against" if sure else f"Why {digit}"
 
 
+def forget_if_ink_changed(widget_key: str, ink: np.ndarray) -> None:
+    """Empty a widget whose answer was given for other ink: a label must not pass to the next drawing."""
+    given_for, now = f"{widget_key}_ink", hashlib.sha1(ink.tobytes()).hexdigest()
+    if st.session_state.get(given_for) != now:
+        st.session_state.pop(widget_key, None)
+        st.session_state[given_for] = now
+
+
 def offer_correction(
     model: Predictor, key: str, ink: np.ndarray, model_input: np.ndarray, answer: Answer
 ) -> None:
     """Keep the drawing with its right digit for the Your drawings page; saving it again changes the digit."""
+    forget_if_ink_changed(f"{key}_right", ink)
     digit = st.selectbox(
         "Keep it with its right digit",
         range(10),
@@ -134,6 +145,7 @@ def offer_correction(
 
 def offer_number_correction(model: Predictor, key: str, reading: NumberReading) -> None:
     """Keep each digit of a number with its right digit, from the right number typed in."""
+    forget_if_ink_changed(f"{key}_right", reading.ink)
     typed = st.text_input(
         "Keep its digits with the right number",
         key=f"{key}_right",

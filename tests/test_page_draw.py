@@ -331,6 +331,20 @@ def test_saving_a_drawing_keeps_it_with_its_right_digit_and_what_the_model_said(
     )
 
 
+def test_the_right_digit_is_asked_again_when_the_drawing_changes(monkeypatch, trained_cnn, records):
+    strokes = canvas_strokes(records[read_right(trained_cnn, records, 1)[0]])
+    at = draw(app(monkeypatch, trained_cnn), strokes)
+    at.selectbox(key=f"{DIGIT_CANVAS}_right").select(7)
+    run(at)
+    at.toggle(key="show_stages").set_value(True)
+    run(at)
+    assert at.selectbox(key=f"{DIGIT_CANVAS}_right").value == 7, "kept while the drawing stays the same"
+    bar = {"width": 12, "points": [[40.0, 140.0], [240.0, 140.0]]}
+    draw(at, [*strokes, bar])
+    assert at.selectbox(key=f"{DIGIT_CANVAS}_right").value is None, "a 7 picked for another drawing"
+    assert at.button(key=f"{DIGIT_CANVAS}_save").disabled
+
+
 def test_a_not_sure_answer_is_kept_as_not_sure(monkeypatch, tiny_models, records, drawings_db_path):
     from digitlib.collection import list_drawings, opened
 
@@ -365,6 +379,8 @@ def test_a_number_is_saved_digit_by_digit(monkeypatch, trained_cnn, records, dra
     assert f"Saved 3 digits: {right}" in texts(at.success)
     with opened(drawings_db_path, create=False) as connection:
         assert sorted(d.label for d in list_drawings(connection, None)) == sorted(int(c) for c in right)
+    draw(at, number_strokes(records, chosen[::-1]), NUMBER_CANVAS)  # as many digits, in another order
+    assert at.text_input(key=f"{NUMBER_CANVAS}_right").value == "", "typed for another number"
 
 
 def test_each_digit_of_a_number_is_captioned_with_the_probability_of_what_it_says(
