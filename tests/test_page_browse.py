@@ -112,6 +112,10 @@ def test_training_shows_every_model_with_its_curves_and_recorded_architecture(mo
         "model column pinned"
     )
     assert metric_values(at)["Parameters"] == f"{records['cnn']['parameters']:,}"
+    assert metric_values(at)["MNIST validation"] == f"{records['cnn']['history']['val_accuracy'][-1]:.2%}"
+    settings = dict(at.dataframe[1].value.itertuples(index=False))
+    assert settings["batch size"] == str(records["cnn"]["settings"]["batch_size"]), "in words, not the key"
+    assert settings["augment"] == "no", "a yes or no, not False"
     architecture = at.dataframe[2].value
     assert architecture["parameters"].sum() == records["cnn"]["parameters"]
     assert architecture["type"].tolist() == [row["type"] for row in records["cnn"]["architecture"]]
@@ -256,13 +260,18 @@ def test_evaluation_without_results_on_drawings_says_how_to_measure_them(monkeyp
 
 def test_training_compares_the_models_on_drawings_too(monkeypatch, measured_on_drawings):
     folder, results = measured_on_drawings
-    table = app(monkeypatch, folder, "pages/training.py").dataframe[0].value.set_index("model")
+    shown = app(monkeypatch, folder, "pages/training.py").dataframe[0]
+    table = shown.value.set_index("model")
     assert table.loc["CNN (reference)", "real drawings read right"] == pytest.approx(
-        results["drawn_dev"]["readable_accuracy"]
+        100 * results["drawn_dev"]["readable_accuracy"]
     )
     assert table.loc["CNN (reference)", "letters rejected"] == pytest.approx(
-        results["nondigit_dev"]["rejection_rate"]
+        100 * results["nondigit_dev"]["rejection_rate"]
     )
+    rates = ("MNIST test", "real drawings read right", "letters rejected")
+    columns = json.loads(shown.proto.columns)
+    formats = [columns[column]["type_config"]["format"] for column in rates]
+    assert formats == ["%.2f%%"] * 3, "every rate in points, with two decimals"
     assert np.isnan(table.loc["MLP (reference)", "real drawings read right"]), "not measured"
 
 
