@@ -277,7 +277,9 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
         with controls.popover("Pen", icon=":material/brush:", help="Brush width"):
             st.slider("Brush width", min_value=6, max_value=40, value=BRUSH, key="brush")
     ink = draw_strokes(strokes, CANVAS_SIZE, width) if strokes else None
-    with row.container(width="stretch"):
+    # A number's reading needs the canvas's width for its digits side by side: beside a wide canvas it
+    # would get a sliver, so the row wraps it below.
+    with row.container(width=NUMBER_CANVAS_WIDTH if number_mode else "stretch"):
         # Loaded after the canvas is on its way to the browser: a first visit can start drawing sooner.
         model = usable_model(model_name)
         if model is None:

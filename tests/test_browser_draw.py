@@ -90,6 +90,8 @@ def test_people_drawing_at_once_each_get_the_answer_to_their_own_drawing(browser
 
 def test_a_number_is_read_on_the_wide_canvas(browser, server, clear_digits):
     page = open_app(browser, server.url)
+    # Wide enough that the row once fitted a sliver of a column beside the wide canvas.
+    page.set_viewport_size({"width": 1280, "height": 900})
     before = answer(page)
     page.get_by_text("A number", exact=True).click()
     page.locator("canvas.ink[width='560']").wait_for()
@@ -102,6 +104,13 @@ def test_a_number_is_read_on_the_wide_canvas(browser, server, clear_digits):
         mouse_stroke(page, [tuple(p) for p in placed.round(1)])
     expected = "".join(str(r["label"]) for r in records)
     page.get_by_test_id("stMetricValue").filter(has_text=expected).wait_for(timeout=20_000)
+    canvas = page.locator("canvas.ink").bounding_box()
+    assert page.get_by_test_id("stMetricValue").bounding_box()["y"] > canvas["y"] + canvas["height"], (
+        "the reading below the wide canvas, not squeezed beside it"
+    )
+    digits = page.locator("figure.pic").filter(has_text=" · ")
+    assert digits.count() == 3
+    assert len({round(digits.nth(i).bounding_box()["y"]) for i in range(3)}) == 1, "the digits side by side"
 
 
 def ink_pixels(page) -> int:
