@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 
 import numpy as np
 import streamlit as st
@@ -66,6 +67,7 @@ def show_reading(model: Predictor, ink: np.ndarray, stages: Stages, answer: Answ
     for hint in hints:
         st.info(hint.message, icon=":material/lightbulb:")
     blocked = any(hint.blocks_answer for hint in hints)
+    knows_letters = spec(model.name).knows_letters
     answer_column, detail_column = st.columns([1, 1], gap="medium")
     with answer_column:
         if not blocked:
@@ -75,7 +77,8 @@ def show_reading(model: Predictor, ink: np.ndarray, stages: Stages, answer: Answ
             PICTURES_CSS
             + pictures_html([(stages.centered, INPUT_SIZE, "What the model sees: 28×28")])
             + "<p><strong>Probability of each answer</strong></p>"
-            + bars_html(answer.probabilities, spec(model.name).knows_letters)
+            + bars_html(answer.probabilities, knows_letters)
+            + ("" if knows_letters else no_letters_note(model))
         )
     with detail_column:
         # The map runs the model over ~170 copies of the input: drawn only for those who ask for it.
@@ -95,6 +98,14 @@ def show_reading(model: Predictor, ink: np.ndarray, stages: Stages, answer: Answ
         offer_correction(model, source, ink, stages.centered, answer)
     if st.toggle("How your drawing becomes an MNIST digit", key="show_stages"):
         show_stages(stages)
+
+
+def no_letters_note(model: Predictor) -> str:
+    """HTML that says a model never learnt letters, so it reads anything drawn as some digit."""
+    return (
+        f"<p><small>{html.escape(label(model.name))} never learnt what is not a digit: it reads a letter or "
+        f"a doodle as some digit, unless no digit reaches {percent(model.threshold, 0)}.</small></p>"
+    )
 
 
 def why_caption(digit: int, sure: bool) -> str:

@@ -156,6 +156,16 @@ def test_a_letter_is_plainly_not_a_digit(monkeypatch, default_model, shared_data
     assert not [c for c in captions(at) if c.startswith("Why")], "no map of an answer it did not give"
 
 
+def test_a_model_without_letters_says_it_cannot_tell_a_letter(
+    monkeypatch, trained_cnn, default_model, shared_data_dir
+):
+    letter = canvas_strokes(recorded_strokes(str(shared_data_dir / "nondigit_dev.jsonl.gz"))[0])
+    note = "never learnt what is not a digit"
+    shown = texts(draw(app(monkeypatch, trained_cnn), letter).get("html"))
+    assert f"CNN (reference) {note}" in shown, "beside the bars of a model with no 'not a digit'"
+    assert note not in texts(draw(app(monkeypatch, default_model), letter).get("html")), "inknet knows them"
+
+
 def test_a_drawing_said_not_a_digit_is_kept_with_the_probability_of_not_a_digit(
     monkeypatch, default_model, shared_data_dir, drawings_db_path
 ):
