@@ -1,4 +1,4 @@
-"""Advice on a drawing the model cannot read well: too small, only a flat line, or running off the canvas."""
+"""Advice on a drawing the model cannot read well: several marks, a dot, a flat line, too small, cut off."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ SMALL = 0.2
 # A flat line: at most this share of the canvas's height tall and several times wider than tall.
 FLAT = 0.08
 FLAT_RATIO = 4
+# Each of drawn_dev's 6,114 real digits is at most three separate pieces of ink: more marks than that (a
+# smiley's face, eyes and mouth, or several digits) are not one digit, whatever the model says.
+MAX_PIECES = 3
 
 
 @dataclass(frozen=True)
@@ -24,11 +27,19 @@ class Hint:
     blocks_answer: bool = False
 
 
-def drawing_hints(box: Box, canvas_height: int, canvas_width: int) -> list[Hint]:
-    """The hints for ink in `box` on a canvas of the given size, most important first."""
+def drawing_hints(box: Box, canvas_height: int, canvas_width: int, pieces: int | None) -> list[Hint]:
+    """The hints for ink in `box` on a canvas, in `pieces` separate marks if counted; most important first."""
     x, y, width, height = box
     hints = []
-    if max(width, height) < DOT * canvas_height:
+    if pieces is not None and pieces > MAX_PIECES:
+        hints.append(
+            Hint(
+                f"Those are {pieces} separate marks, not one digit. Draw a single digit, "
+                'or choose "A number" to read several side by side.',
+                blocks_answer=True,
+            )
+        )
+    elif max(width, height) < DOT * canvas_height:
         hints.append(
             Hint("That is only a dot. Draw a whole digit, as tall as most of the canvas.", blocks_answer=True)
         )

@@ -38,6 +38,12 @@ def grown(mask: np.ndarray, radius: int) -> np.ndarray:
     return cv2.dilate(np.asarray(mask, dtype=np.uint8), disc).astype(bool)
 
 
+def count_pieces(mask: np.ndarray) -> int:
+    """How many separate pieces of ink a mask has; pieces that touch, even at a corner, are one."""
+    count, _labels = cv2.connectedComponents(np.asarray(mask, dtype=bool).astype(np.uint8), connectivity=8)
+    return count - 1
+
+
 def speck_area(areas: np.ndarray, smallest: float = 0.0) -> float:
     """The area under which a piece of ink is a speck, given the areas of the pieces that count."""
     return max(SPECK_FRACTION * float(np.max(areas, initial=0)), smallest)

@@ -13,6 +13,7 @@ from digitlib.classes import Answer, answer_text, with_article
 from digitlib.collection import opened, save_drawing
 from digitlib.data import DataError
 from digitlib.hints import drawing_hints
+from digitlib.ink import count_pieces
 from digitlib.numbers import NumberReading, read_number
 from digitlib.photo import picture_ink
 from digitlib.pictures import with_boxes
@@ -61,9 +62,11 @@ def show_answer(answer: Answer) -> None:
         )
 
 
-def show_reading(model: Predictor, ink: np.ndarray, stages: Stages, answer: Answer, source: str) -> None:
+def show_reading(
+    model: Predictor, ink: np.ndarray, stages: Stages, answer: Answer, source: str, pieces: int | None
+) -> None:
     """Everything the page says about one digit: hints, the answer, what the model sees and why."""
-    hints = drawing_hints(stages.bbox, *ink.shape)
+    hints = drawing_hints(stages.bbox, *ink.shape, pieces)
     for hint in hints:
         st.info(hint.message, icon=":material/lightbulb:")
     blocked = any(hint.blocks_answer for hint in hints)
@@ -240,14 +243,16 @@ def digit_caption(answer: Answer) -> str:
     return f"{answer.digit} · {said}"
 
 
-def read_one_digit(model: Predictor, ink: np.ndarray | None, source: str, empty: str) -> None:
-    """The answer for one digit's ink, or what to do when there is none."""
+def read_one_digit(
+    model: Predictor, ink: np.ndarray | None, source: str, empty: str, pieces: int | None
+) -> None:
+    """The answer for one digit's ink (drawn in `pieces` separate marks, if counted), or what to do."""
     read = None if ink is None else model.read_drawing(ink)
     if read is None:
         st.info(empty)
         return
     stages, answer = read
-    show_reading(model, ink, stages, answer, source)
+    show_reading(model, ink, stages, answer, source, pieces)
 
 
 def read_a_number(model: Predictor, ink: np.ndarray | None, source: str, empty: str) -> None:
@@ -308,6 +313,7 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
                 ink,
                 key,
                 "Draw a digit from 0 to 9 on the black canvas with your mouse, finger or pen.",
+                None if ink is None else count_pieces(ink),
             )
 
 
@@ -337,7 +343,8 @@ def photo_area(model_name: str, number_mode: bool) -> None:
     if number_mode:
         read_a_number(model, ink, "photo", "No digits found in the photo.")
     else:
-        read_one_digit(model, ink, "photo", "No ink found in the photo.")
+        # Not counted in a photo: paper and light leave specks that a canvas never has.
+        read_one_digit(model, ink, "photo", "No ink found in the photo.", None)
 
 
 model = pick_model()

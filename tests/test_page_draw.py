@@ -207,6 +207,21 @@ def test_undo_takes_back_the_last_stroke_and_clear_empties_the_canvas(monkeypatc
     assert "Prediction" not in metric_values(at) and "Draw a digit from 0 to 9" in texts(at.info)
 
 
+# A face, two eyes and a smile: four separate marks, which a model may well read as a 0.
+SMILEY = [
+    {
+        "width": 12,
+        "points": [[140 + 100 * np.cos(a), 140 + 100 * np.sin(a)] for a in np.linspace(0, 6.3, 40)],
+    },
+    {"width": 18, "points": [[105, 110], [106, 111]]},
+    {"width": 18, "points": [[175, 110], [176, 111]]},
+    {
+        "width": 12,
+        "points": [[140 + 55 * np.cos(a), 150 + 40 * np.sin(a)] for a in np.linspace(0.3, 2.8, 12)],
+    },
+]
+
+
 @pytest.mark.parametrize(
     ("strokes", "hint", "answers"),
     [
@@ -214,8 +229,9 @@ def test_undo_takes_back_the_last_stroke_and_clear_empties_the_canvas(monkeypatc
         ([{"width": 10, "points": [[40, 140], [240, 145]]}], "flat line", False),
         ([{"width": 6, "points": [[140, 120], [140, 160]]}], "Draw bigger", True),
         ([{"width": 18, "points": [[140, -5], [140, 200]]}], "runs off the canvas", True),
+        (SMILEY, "Those are 4 separate marks, not one digit", False),
     ],
-    ids=["dot", "line", "small", "cut off"],
+    ids=["dot", "line", "small", "cut off", "smiley"],
 )
 def test_ink_that_cannot_be_read_well_gets_a_hint(monkeypatch, trained_cnn, strokes, hint, answers):
     at = draw(app(monkeypatch, trained_cnn), strokes)

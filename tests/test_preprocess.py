@@ -187,3 +187,17 @@ def test_preprocess_imports_without_tensorflow():
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_pieces_of_ink_are_counted_as_the_eye_separates_them():
+    from digitlib.ink import count_pieces
+
+    canvas = np.zeros((280, 280), np.uint8)
+    assert count_pieces(canvas) == 0
+    for x in (40, 110, 180):
+        cv2.circle(canvas, (x, 140), 20, 255, -1)
+    assert count_pieces(canvas) == 3
+    canvas[200, 200] = canvas[201, 201] = 255  # two pixels that touch only at a corner are one mark
+    assert count_pieces(canvas) == 4
+    cv2.line(canvas, (40, 140), (180, 140), 255, 5)
+    assert count_pieces(canvas) == 2, "a stroke through three discs joins them"
