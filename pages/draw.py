@@ -42,6 +42,13 @@ INPUT_SIZE = 196  # px: the 28x28 input, 7 screen pixels per pixel
 STAGE_SIZE = 140
 DIGIT_INPUT_SIZE = 112
 BRUSH = 18
+# Beside the canvas, a digit's reading needs room for its two columns, else it goes below; a number's
+# reading always goes below its wide canvas, where the digits fit side by side.
+READING_CSS = (
+    "<style>.st-key-drawing_row { flex-wrap: wrap; }"
+    " .st-key-drawing_row > :has(> .st-key-digit_canvas_reading) { min-width: min(100%, 380px); }"
+    " .st-key-drawing_row > :has(> .st-key-number_canvas_reading) { min-width: 100%; }</style>"
+)
 
 
 def show_answer(answer: Answer) -> None:
@@ -69,12 +76,22 @@ def show_reading(
     hints = drawing_hints(stages.bbox, *ink.shape, pieces)
     for hint in hints:
         st.info(hint.message, icon=":material/lightbulb:")
-    blocked = any(hint.blocks_answer for hint in hints)
+    if any(hint.blocks_answer for hint in hints):
+        # No reading, so no probabilities or reasons for one: only what the model would have seen.
+        pictures([(stages.centered, INPUT_SIZE, "What the model sees: 28×28")])
+    else:
+        show_answer_and_why(model, stages, answer)
+        offer_correction(model, source, ink, stages.centered, answer)
+    if st.toggle("How your drawing becomes an MNIST digit", key="show_stages"):
+        show_stages(stages)
+
+
+def show_answer_and_why(model: Predictor, stages: Stages, answer: Answer) -> None:
+    """The answer, what the model sees, its probabilities, and what speaks for the answer."""
     knows_letters = spec(model.name).knows_letters
     answer_column, detail_column = st.columns([1, 1], gap="medium")
     with answer_column:
-        if not blocked:
-            show_answer(answer)
+        show_answer(answer)
         # One element for what the model sees and what it answers: each element costs every stroke.
         st.html(
             PICTURES_CSS
@@ -85,7 +102,7 @@ def show_reading(
         )
     with detail_column:
         # The map runs the model over ~170 copies of the input: drawn only for those who ask for it.
-        if st.toggle("Why this answer?", key="show_why") and not blocked and not answer.not_a_digit:
+        if st.toggle("Why this answer?", key="show_why") and not answer.not_a_digit:
             digits = [answer.digit] if answer.sure else [digit for digit, _ in answer.top_two]
             width = INPUT_SIZE if answer.sure else INPUT_SIZE // 2
             pictures(
@@ -97,10 +114,6 @@ def show_reading(
             + " (label · similarity)</p>"
             + neighbours_html(model, stages.centered)
         )
-    if not blocked:
-        offer_correction(model, source, ink, stages.centered, answer)
-    if st.toggle("How your drawing becomes an MNIST digit", key="show_stages"):
-        show_stages(stages)
 
 
 def no_letters_note(model: Predictor) -> str:
@@ -116,11 +129,15 @@ def why_caption(digit: int, sure: bool) -> str:
     return f"Why {digit}: red parts speak for it, blue ones against" if sure else f"Why {digit}"
 
 
-def forget_if_ink_changed(widget_key: str, ink: np.ndarray) -> None:
-    """Empty a widget whose answer was given for other ink: a label must not pass to the next drawing."""
+def forget_if_ink_changed(widget_key: str, ink: np.ndarray, empty: str | None) -> None:
+    """Set a widget to `empty` when its answer was given for other ink: a label must not pass to the next.
+
+    Set, not deleted: the browser keeps showing a widget's old value unless the server sends a new one.
+    """
     given_for, now = f"{widget_key}_ink", hashlib.sha1(ink.tobytes()).hexdigest()
     if st.session_state.get(given_for) != now:
-        st.session_state.pop(widget_key, None)
+        if widget_key in st.session_state:
+            st.session_state[widget_key] = empty
         st.session_state[given_for] = now
 
 
@@ -128,7 +145,7 @@ def offer_correction(
     model: Predictor, key: str, ink: np.ndarray, model_input: np.ndarray, answer: Answer
 ) -> None:
     """Keep the drawing with its right digit for the Your drawings page; saving it again changes the digit."""
-    forget_if_ink_changed(f"{key}_right", ink)
+    forget_if_ink_changed(f"{key}_right", ink, None)
     digit = st.selectbox(
         "Keep it with its right digit",
         range(10),
@@ -159,7 +176,7 @@ def offer_correction(
 
 def offer_number_correction(model: Predictor, key: str, reading: NumberReading) -> None:
     """Keep each digit of a number with its right digit, from the right number typed in."""
-    forget_if_ink_changed(f"{key}_right", reading.ink)
+    forget_if_ink_changed(f"{key}_right", reading.ink, "")
     typed = st.text_input(
         "Keep its digits with the right number",
         key=f"{key}_right",
@@ -279,7 +296,7 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
     """The canvas and everything that depends on the drawing: each stroke reruns only this."""
     width = NUMBER_CANVAS_WIDTH if number_mode else CANVAS_SIZE
     key = "number_canvas" if number_mode else "digit_canvas"
-    row = st.container(horizontal=True, gap="large")
+    row = st.container(horizontal=True, gap="large", key="drawing_row")
     with row.container(width=width + 2):
         strokes = canvas.drawing_canvas(key, width, CANVAS_SIZE, st.session_state.get("brush", BRUSH))
         # One short row under the canvas, so that on a phone the answer follows right below it.
@@ -293,9 +310,7 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
         with controls.popover("Pen", icon=":material/brush:", help="Brush width"):
             st.slider("Brush width", min_value=6, max_value=40, value=BRUSH, key="brush")
     ink = draw_strokes(strokes, CANVAS_SIZE, width) if strokes else None
-    # A number's reading needs the canvas's width for its digits side by side: beside a wide canvas it
-    # would get a sliver, so the row wraps it below.
-    with row.container(width=NUMBER_CANVAS_WIDTH if number_mode else "stretch"):
+    with row.container(key=f"{key}_reading"):
         # Loaded after the canvas is on its way to the browser: a first visit can start drawing sooner.
         model = usable_model(model_name)
         if model is None:
@@ -358,6 +373,7 @@ source = choices.segmented_control(
 )
 mode, source = mode or ONE_DIGIT, source or DRAW
 title.title(TITLES[source, mode])
+st.html(READING_CSS)
 if model is not None:
     if source == DRAW:
         drawing_area(model, mode == A_NUMBER)

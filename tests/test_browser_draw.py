@@ -147,3 +147,45 @@ def test_the_drawing_is_still_there_after_a_visit_to_another_mode_or_page(browse
     wait_for_answer(page, before)
     assert 0 < ink_pixels(page) < drawn, "Undo takes back the second stroke, not the whole drawing"
     page.context.close()
+
+
+def test_a_right_digit_picked_in_the_browser_is_emptied_when_the_drawing_changes(
+    browser, server, clear_digits
+):
+    from playwright.sync_api import expect
+
+    page = open_app(browser, server.url)
+    draw_record(page, clear_digits[0])
+    picker = page.get_by_role("combobox", name="Keep it with its right digit")
+    save = page.get_by_role("button", name="Save")
+    for change in ("stroke", "undo"):
+        picker.click()
+        picker.press("ArrowDown")  # opens the list of digits
+        page.get_by_role("option", name="7", exact=True).click()
+        expect(picker).to_have_value("7")
+        expect(save).to_be_enabled()
+        before = answer(page)
+        if change == "stroke":
+            page.locator("canvas.ink").scroll_into_view_if_needed()  # the picker may sit below it
+            mouse_stroke(page, straight((30, 250), (250, 250), 10))
+        else:
+            page.get_by_role("button", name="Undo").click()
+        wait_for_answer(page, before)
+        expect(picker, f"a 7 picked for the drawing before the {change} still shown").to_have_value("")
+        expect(save).to_be_disabled()
+    page.context.close()
+
+
+@pytest.mark.parametrize(("width", "beside"), [(1024, False), (1200, True)])
+def test_a_digit_is_read_beside_the_canvas_only_where_its_reading_has_room(browser, server, width, beside):
+    page = open_app(browser, server.url)
+    page.set_viewport_size({"width": width, "height": 900})
+    before = answer(page)
+    mouse_stroke(page, straight((140, 40), (140, 240), 10))
+    wait_for_answer(page, before)
+    canvas = page.locator("canvas.ink").bounding_box()
+    reading = page.locator(".st-key-digit_canvas_reading").bounding_box()
+    assert (reading["x"] > canvas["x"] + canvas["width"]) == beside
+    assert (reading["y"] > canvas["y"] + canvas["height"]) != beside, "else below the canvas"
+    assert page.locator(".bars").bounding_box()["width"] >= 180, "bars wide enough to read"
+    page.context.close()

@@ -239,6 +239,8 @@ def test_ink_that_cannot_be_read_well_gets_a_hint(monkeypatch, trained_cnn, stro
     assert ("Prediction" in metric_values(at) or bool(at.warning)) == answers, (
         "a dot or a line is no reading at all"
     )
+    assert bool(bars(at)) == answers, "no probabilities of a reading it does not give"
+    assert picture(at, "What the model sees").shape == (28, 28), "but still what the model would see"
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -368,6 +370,7 @@ def test_the_right_digit_is_asked_again_when_the_drawing_changes(monkeypatch, tr
     bar = {"width": 12, "points": [[40.0, 140.0], [240.0, 140.0]]}
     draw(at, [*strokes, bar])
     assert at.selectbox(key=f"{DIGIT_CANVAS}_right").value is None, "a 7 picked for another drawing"
+    assert "Session State" not in texts(at.warning), "emptied without Streamlit's warning"
     assert at.button(key=f"{DIGIT_CANVAS}_save").disabled
 
 
