@@ -42,11 +42,12 @@ INPUT_SIZE = 196  # px: the 28x28 input, 7 screen pixels per pixel
 STAGE_SIZE = 140
 DIGIT_INPUT_SIZE = 112
 BRUSH = 18
+CORRECTION_WIDTH = 280  # px: a digit or a number to type, not a line of text
 # Beside the canvas, a digit's reading needs room for its two columns, else it goes below; a number's
 # reading always goes below its wide canvas, where the digits fit side by side.
 READING_CSS = (
     "<style>.st-key-drawing_row { flex-wrap: wrap; }"
-    " .st-key-drawing_row > :has(> .st-key-digit_canvas_reading) { min-width: min(100%, 380px); }"
+    " .st-key-drawing_row > :has(> .st-key-digit_canvas_reading) { min-width: min(100%, 440px); }"
     " .st-key-drawing_row > :has(> .st-key-number_canvas_reading) { min-width: 100%; }</style>"
 )
 
@@ -152,6 +153,7 @@ def offer_correction(
         index=None,
         placeholder="The right digit",
         key=f"{key}_right",
+        width=CORRECTION_WIDTH,
     )
     if not st.button("Save", icon=":material/save:", key=f"{key}_save", disabled=digit is None):
         return
@@ -182,6 +184,7 @@ def offer_number_correction(model: Predictor, key: str, reading: NumberReading) 
         key=f"{key}_right",
         placeholder="e.g. 2024",
         max_chars=len(reading.digits),
+        width=CORRECTION_WIDTH,
     )
     if not st.button("Save", icon=":material/save:", key=f"{key}_save", disabled=not typed):
         return

@@ -176,7 +176,7 @@ def test_a_right_digit_picked_in_the_browser_is_emptied_when_the_drawing_changes
     page.context.close()
 
 
-@pytest.mark.parametrize(("width", "beside"), [(1024, False), (1200, True)])
+@pytest.mark.parametrize(("width", "beside"), [(1200, False), (1280, True)])
 def test_a_digit_is_read_beside_the_canvas_only_where_its_reading_has_room(browser, server, width, beside):
     page = open_app(browser, server.url)
     page.set_viewport_size({"width": width, "height": 900})
