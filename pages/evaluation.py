@@ -219,7 +219,8 @@ st.caption(
 accuracy_column, loss_column, errors_column = st.columns(3)
 accuracy_column.metric("Test accuracy", f"{metrics['accuracy']:.2%}")
 loss_column.metric("Test loss", f"{metrics['loss']:.4f}", help="cross-entropy: lower means surer when right")
-errors_column.metric("Mistakes", f"{count(metrics['errors'])} of {count(metrics['n'])}")
+# The total goes in the label: as part of the value it is cut short on a 1024 px screen.
+errors_column.metric(f"Mistakes in {count(metrics['n'])}", count(metrics["errors"]))
 
 st.subheader("Confusion matrix")
 view = st.segmented_control("Show", [COUNTS, SHARES], default=COUNTS, key="confusion_view") or COUNTS

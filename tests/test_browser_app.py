@@ -68,6 +68,21 @@ def test_every_page_shows_its_tables_whole_and_the_server_never_loads_tensorflow
     page.context.close()
 
 
+def test_no_figure_is_cut_short_on_a_small_laptop_screen(browser, server):
+    page = browser.new_page(viewport={"width": 1024, "height": 900})
+    for name in ("dataset", "training", "evaluation"):
+        visit(page, f"{server.url}/{name}")
+        page.locator('[data-testid="stMetricValue"]').first.wait_for()
+        cut = page.evaluate(
+            """() => [...document.querySelectorAll('[data-testid="stMetricValue"]')]
+                 .filter((value) => [value, ...value.querySelectorAll("*")]
+                   .some((e) => e.scrollWidth > e.clientWidth + 1))
+                 .map((value) => value.innerText)"""
+        )
+        assert not cut, f"figures on {name} end in an ellipsis: {cut}"
+    page.close()
+
+
 def test_a_page_opened_by_its_own_address_keeps_the_apps_navigation(browser, server):
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     page.goto(f"{server.url}/evaluation")

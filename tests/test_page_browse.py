@@ -145,7 +145,7 @@ def test_evaluation_shows_accuracy_loss_and_scores_from_the_metrics_artifact(mon
         shown["Test accuracy"] == f"{metrics['accuracy']:.2%}"
         and shown["Test loss"] == f"{metrics['loss']:.4f}"
     )
-    assert shown["Mistakes"] == f"{metrics['errors']:,} of 10,000"
+    assert shown["Mistakes in 10,000"] == f"{metrics['errors']:,}"
     scores = at.dataframe[0].value
     assert scores["recall"].tolist() == pytest.approx([s["recall"] for s in metrics["per_class"]])
 
