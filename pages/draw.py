@@ -43,12 +43,22 @@ STAGE_SIZE = 140
 DIGIT_INPUT_SIZE = 112
 BRUSH = 18
 CORRECTION_WIDTH = 280  # px: a digit or a number to type, not a line of text
+DIGIT_CANVAS, NUMBER_CANVAS = "digit_canvas", "number_canvas"
+DRAWING_ROW = "drawing_row"
+INPUT_CAPTION = "What the model sees: 28×28"
+
+
+def reading_key(canvas_key: str) -> str:
+    """The key of the container that holds what the page reads on canvas `canvas_key`."""
+    return f"{canvas_key}_reading"
+
+
 # Beside the canvas, a digit's reading needs room for its two columns, else it goes below; a number's
 # reading always goes below its wide canvas, where the digits fit side by side.
 READING_CSS = (
-    "<style>.st-key-drawing_row { flex-wrap: wrap; }"
-    " .st-key-drawing_row > :has(> .st-key-digit_canvas_reading) { min-width: min(100%, 440px); }"
-    " .st-key-drawing_row > :has(> .st-key-number_canvas_reading) { min-width: 100%; }</style>"
+    f"<style>.st-key-{DRAWING_ROW} {{ flex-wrap: wrap; }}"
+    f" .st-key-{DRAWING_ROW} > :has(> .st-key-{reading_key(DIGIT_CANVAS)}) {{ min-width: min(100%, 440px); }}"
+    f" .st-key-{DRAWING_ROW} > :has(> .st-key-{reading_key(NUMBER_CANVAS)}) {{ min-width: 100%; }}</style>"
 )
 
 
@@ -79,7 +89,7 @@ def show_reading(
         st.info(hint.message, icon=":material/lightbulb:")
     if any(hint.blocks_answer for hint in hints):
         # No reading, so no probabilities or reasons for one: only what the model would have seen.
-        pictures([(stages.centered, INPUT_SIZE, "What the model sees: 28×28")])
+        pictures([(stages.centered, INPUT_SIZE, INPUT_CAPTION)])
     else:
         show_answer_and_why(model, stages, answer)
         offer_correction(model, source, ink, stages.centered, answer)
@@ -96,7 +106,7 @@ def show_answer_and_why(model: Predictor, stages: Stages, answer: Answer) -> Non
         # One element for what the model sees and what it answers: each element costs every stroke.
         st.html(
             PICTURES_CSS
-            + pictures_html([(stages.centered, INPUT_SIZE, "What the model sees: 28×28")])
+            + pictures_html([(stages.centered, INPUT_SIZE, INPUT_CAPTION)])
             + "<p><strong>Probability of each answer</strong></p>"
             + bars_html(answer.probabilities, knows_letters)
             + ("" if knows_letters else no_letters_note(model))
@@ -298,8 +308,8 @@ def usable_model(name: str) -> Predictor | None:
 def drawing_area(model_name: str, number_mode: bool) -> None:
     """The canvas and everything that depends on the drawing: each stroke reruns only this."""
     width = NUMBER_CANVAS_WIDTH if number_mode else CANVAS_SIZE
-    key = "number_canvas" if number_mode else "digit_canvas"
-    row = st.container(horizontal=True, gap="large", key="drawing_row")
+    key = NUMBER_CANVAS if number_mode else DIGIT_CANVAS
+    row = st.container(horizontal=True, gap="large", key=DRAWING_ROW)
     with row.container(width=width + 2):
         strokes = canvas.drawing_canvas(key, width, CANVAS_SIZE, st.session_state.get("brush", BRUSH))
         # One short row under the canvas, so that on a phone the answer follows right below it.
@@ -313,7 +323,7 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
         with controls.popover("Pen", icon=":material/brush:", help="Brush width"):
             st.slider("Brush width", min_value=6, max_value=40, value=BRUSH, key="brush")
     ink = draw_strokes(strokes, CANVAS_SIZE, width) if strokes else None
-    with row.container(key=f"{key}_reading"):
+    with row.container(key=reading_key(key)):
         # Loaded after the canvas is on its way to the browser: a first visit can start drawing sooner.
         model = usable_model(model_name)
         if model is None:
