@@ -23,6 +23,15 @@ def overflows(page) -> list[int]:
     )
 
 
+def cut_short(page, selector: str) -> list[str]:
+    """The text of each element matching `selector` that is, or holds, text wider than its box."""
+    return page.locator(selector).evaluate_all(
+        """(found) => found
+             .filter((e) => [e, ...e.querySelectorAll("*")].some((x) => x.scrollWidth > x.clientWidth))
+             .map((e) => e.innerText)"""
+    )
+
+
 def visit(page, url: str) -> None:
     """Open a page of the app by its address and wait until its script has run."""
     page.goto(url)
@@ -73,12 +82,7 @@ def test_no_figure_is_cut_short_on_a_small_laptop_screen(browser, server):
     for name in ("dataset", "training", "evaluation"):
         visit(page, f"{server.url}/{name}")
         page.locator('[data-testid="stMetricValue"]').first.wait_for()
-        cut = page.evaluate(
-            """() => [...document.querySelectorAll('[data-testid="stMetricValue"]')]
-                 .filter((value) => [value, ...value.querySelectorAll("*")]
-                   .some((e) => e.scrollWidth > e.clientWidth + 1))
-                 .map((value) => value.innerText)"""
-        )
+        cut = cut_short(page, '[data-testid="stMetricValue"]')
         assert not cut, f"figures on {name} end in an ellipsis: {cut}"
     page.close()
 
@@ -190,11 +194,8 @@ def test_misclassified_shows_whole_button_labels_and_tiles_in_level_rows(browser
     tiles = page.locator(TILES)
     tiles.first.wait_for(timeout=60_000)
     page.wait_for_timeout(1_000)
-    labels = page.locator(
-        '[data-testid="stMain"] [data-testid="stButton"] [data-testid="stMarkdownContainer"]'
-    )
-    cut = labels.evaluate_all(
-        "(labels) => labels.filter((l) => l.scrollWidth > l.clientWidth).map((l) => l.innerText)"
+    cut = cut_short(
+        page, '[data-testid="stMain"] [data-testid="stButton"] [data-testid="stMarkdownContainer"]'
     )
     assert not cut, f"button labels cut short: {cut}"
     rows = {}
