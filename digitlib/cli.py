@@ -140,10 +140,13 @@ def _predict(args: argparse.Namespace) -> int:
             failed += 1
             print(f"error: cannot read {path}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
             continue
-        if read is None:
-            results.append({"file": path, "answer": None, "message": "no ink found"})
+        if read is None or read.blocked:
+            message = (
+                "no ink found" if read is None else next(h.message for h in read.hints if h.blocks_answer)
+            )
+            results.append({"file": path, "answer": None, "message": message})
             continue
-        answer = read[1]
+        answer = read.answer
         results.append(
             {
                 "file": path,
@@ -158,7 +161,7 @@ def _predict(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(r))
         elif r["answer"] is None:
-            print(f"{r['file']}: no ink found")
+            print(f"{r['file']}: {r['message']}")
         elif r["sure"]:
             print(f"{r['file']}: {r['digit']}  confidence {r['confidence']:.1%}")
         else:

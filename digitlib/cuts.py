@@ -16,7 +16,7 @@ import numpy as np
 
 from digitlib.classes import answer_confidence
 from digitlib.ink import Box, stroke_width
-from digitlib.preprocess import INK_THRESHOLD, Stages, mnist_stages
+from digitlib.preprocess import INK_THRESHOLD, Stages, ink_layer, mnist_stages
 
 # A cut path steps at most one column aside per row, at a cost in ink pixels: one set of paths per cost, as
 # cheap steps follow slanted gaps and dear ones keep straight through a knot of strokes. More paths find
@@ -160,7 +160,7 @@ class Part:
         drawing = np.zeros_like(canvas)
         (x, y), (height, width) = self.origin, self.stages.drawing.shape
         drawing[y : y + height, x : x + width] = self.stages.drawing
-        return replace(self.stages, drawing=drawing, bbox=self.bbox)
+        return replace(self.stages, drawing=drawing, ink=ink_layer(drawing), bbox=self.bbox)
 
 
 def between(crop: np.ndarray, left: np.ndarray, right: np.ndarray) -> tuple[int, np.ndarray]:

@@ -40,7 +40,9 @@ def grown(mask: np.ndarray, radius: int) -> np.ndarray:
 
 def count_pieces(mask: np.ndarray) -> int:
     """How many separate pieces of ink a mask has; pieces that touch, even at a corner, are one."""
-    count, _labels = cv2.connectedComponents(np.asarray(mask, dtype=bool).astype(np.uint8), connectivity=8)
+    mask = np.asarray(mask)
+    mask = mask if mask.dtype == np.uint8 else mask.astype(bool).astype(np.uint8)
+    count, _labels = cv2.connectedComponents(np.ascontiguousarray(mask), connectivity=8)
     return count - 1
 
 

@@ -7,14 +7,13 @@ sits at the centre. Only NumPy and OpenCV: this module must import without Tenso
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from functools import cached_property
 
 import cv2
 import numpy as np
 
-from digitlib.ink import Box, mask_box, scaled_to_fit
+from digitlib.ink import Box, count_pieces, mask_box, scaled_to_fit
 
 FIELD = 28
 BOX = 20
@@ -35,15 +34,16 @@ class Stages:
     """Every intermediate image of the recipe, for showing what the network sees."""
 
     drawing: np.ndarray  # the drawing as given, as uint8
+    ink: np.ndarray  # (H, W) uint8, 255 = ink, background 0
     bbox: Box  # of the ink in `ink`
     cropped: np.ndarray  # (h, w) uint8
     fitted: np.ndarray  # longer side 20 px, float32 in [0, 1]
     centered: np.ndarray  # (28, 28) float32 in [0, 1]
 
     @cached_property
-    def ink(self) -> np.ndarray:
-        """(H, W) uint8, 255 = ink, background 0; made only when shown (the recipe reads less of it)."""
-        return ink_layer(self.drawing)
+    def pieces(self) -> int:
+        """How many separate marks the ink makes, counted in its box (the ink outside it is only fringe)."""
+        return count_pieces(self.cropped)
 
 
 def check_image(image: np.ndarray) -> np.ndarray:
@@ -79,7 +79,7 @@ def _border(image: np.ndarray) -> np.ndarray:
 
 
 def has_transparent_background(image: np.ndarray) -> bool:
-    """Whether an RGBA drawing keeps its strokes in the alpha channel (a transparent canvas, as the app's)."""
+    """Whether an RGBA drawing keeps its strokes in the alpha channel (a transparent canvas)."""
     # Read from the border only: the background decides whether the canvas is transparent.
     return image.ndim == 3 and image.shape[2] == 4 and _border(image[..., 3]).min() < 255
 
@@ -113,35 +113,6 @@ def _opaque_ink(image: np.ndarray) -> np.ndarray:
 def ink_bbox(ink: np.ndarray) -> Box | None:
     """Bounding box of the ink, or None when there is none."""
     return mask_box(ink > INK_THRESHOLD)
-
-
-# An RGBA pixel read as one little-endian 32-bit word has its alpha in the top byte.
-_ALPHA_ABOVE_THRESHOLD = (INK_THRESHOLD << 24) | 0xFFFFFF
-
-
-def _alpha_ink_mask(image: np.ndarray) -> np.ndarray:
-    """uint8 mask of the pixels of an RGBA image whose alpha is ink."""
-    if sys.byteorder == "little" and image.flags.c_contiguous:
-        # One comparison per pixel, without first copying the alpha channel out of the canvas.
-        return (image.view(np.uint32)[..., 0] > _ALPHA_ABOVE_THRESHOLD).view(np.uint8)
-    return (image[..., 3] > INK_THRESHOLD).view(np.uint8)
-
-
-def crop_to_ink(image: np.ndarray) -> tuple[Box, np.ndarray] | None:
-    """The bounding box of a checked drawing's ink and the ink inside it, or None when there is none."""
-    if has_transparent_background(image):
-        # The app's own canvas: only the box's alpha is copied out, not the whole canvas's.
-        bbox = mask_box(_alpha_ink_mask(image))
-        if bbox is None:
-            return None
-        x, y, w, h = bbox
-        return bbox, np.ascontiguousarray(image[y : y + h, x : x + w, 3])
-    ink = _opaque_ink(image)
-    bbox = ink_bbox(ink)
-    if bbox is None:
-        return None
-    x, y, w, h = bbox
-    return bbox, ink[y : y + h, x : x + w]
 
 
 def fit_to_box(cropped: np.ndarray, box: int = BOX) -> np.ndarray:
@@ -210,12 +181,14 @@ def center_by_mass(fitted: np.ndarray, field: int = FIELD) -> np.ndarray:
 def mnist_stages(image: np.ndarray) -> Stages | None:
     """Run the MNIST recipe and keep every stage, or None for a drawing without ink."""
     drawing = check_image(image)
-    found = crop_to_ink(drawing)
-    if found is None:
+    ink = ink_layer(drawing)
+    bbox = ink_bbox(ink)
+    if bbox is None:
         return None
-    bbox, cropped = found
+    x, y, w, h = bbox
+    cropped = ink[y : y + h, x : x + w]
     fitted = fit_to_box(cropped)
-    return Stages(drawing=drawing, bbox=bbox, cropped=cropped, fitted=fitted, centered=center_by_mass(fitted))
+    return Stages(drawing, ink, bbox, cropped, fitted, center_by_mass(fitted))
 
 
 def to_model_input(images: np.ndarray, input_shape: tuple) -> np.ndarray:

@@ -6,6 +6,8 @@ Serving never imports Keras or TensorFlow: `python -m digitlib train` (or `expor
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,11 +21,27 @@ from digitlib.artifacts import (
     read_json,
 )
 from digitlib.classes import Answer
+from digitlib.hints import Hint, drawing_hints
 from digitlib.preprocess import Stages, mnist_stages, to_model_input
+from digitlib.strokes import PenStroke, draw_strokes
 
 # Below this top-class probability the app does not answer (until `python -m digitlib calibrate` chooses one).
 CONFIDENCE_THRESHOLD = 0.6
 BATCH_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A drawing as a model read it: every stage of its input, the answer, and advice for the person."""
+
+    stages: Stages
+    answer: Answer
+    hints: tuple[Hint, ...]
+
+    @property
+    def blocked(self) -> bool:
+        """Whether a hint says the drawing is no digit to read (a dot, a flat line, several marks)."""
+        return any(hint.blocks_answer for hint in self.hints)
 
 
 class Predictor:
@@ -63,12 +81,23 @@ class Predictor:
         """The answer for one preprocessed (28, 28) image."""
         return Answer(self.predict(image)[0], self.threshold)
 
-    def read_drawing(self, drawing: np.ndarray) -> tuple[Stages, Answer] | None:
-        """Preprocess a canvas and answer it; None for a blank canvas."""
+    def read_drawing(self, drawing: np.ndarray, count_marks: bool = False) -> Reading | None:
+        """Preprocess a drawing and answer it; None when it has no ink.
+
+        Separate marks are counted only when asked: a pen leaves none by chance, but paper leaves specks.
+        """
         stages = mnist_stages(drawing)
         if stages is None:
             return None
-        return stages, self.answer(stages.centered)
+        pieces = stages.pieces if count_marks else None
+        hints = drawing_hints(stages.bbox, *stages.drawing.shape[:2], pieces)
+        return Reading(stages, self.answer(stages.centered), tuple(hints))
+
+    def read_strokes(self, strokes: Sequence[PenStroke], height: int, width: int) -> Reading | None:
+        """Draw pen strokes on a black (height, width) canvas and read them; None without strokes."""
+        if not strokes:
+            return None
+        return self.read_drawing(draw_strokes(strokes, height, width), count_marks=True)
 
 
 def calibrated_threshold(files: ModelFiles) -> float:

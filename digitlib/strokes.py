@@ -12,6 +12,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+# The Draw page's canvas is this many pixels tall (and a digit's as wide), as drawn_dev's canvases are.
+CANVAS_SIZE = 280
+# The Draw page's pen width in pixels, until the person picks another.
+PEN_WIDTH = 18
 # cv2.polylines takes fixed-point coordinates: 4 bits of sub-pixel precision.
 SHIFT = 4
 Stroke = Sequence[Sequence[float]]  # [(x, y), ...] in canvas pixels

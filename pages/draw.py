@@ -12,15 +12,13 @@ from digitlib.artifacts import ArtifactError
 from digitlib.classes import Answer, answer_text, with_article
 from digitlib.collection import opened, save_drawing
 from digitlib.data import DataError
-from digitlib.hints import drawing_hints
-from digitlib.ink import count_pieces
 from digitlib.numbers import NumberReading, read_number
 from digitlib.photo import picture_ink
 from digitlib.pictures import with_boxes
 from digitlib.preprocess import Stages
 from digitlib.registry import label, spec
-from digitlib.serving import Predictor
-from digitlib.strokes import draw_strokes
+from digitlib.serving import Predictor, Reading
+from digitlib.strokes import CANVAS_SIZE, PEN_WIDTH, draw_strokes
 from ui import canvas
 from ui.drawings import owner
 from ui.models import pick_model, predictor
@@ -28,7 +26,6 @@ from ui.text import percent, plural
 from ui.views import neighbours_html, why_picture
 from ui.widgets import PICTURES_CSS, bars_html, pictures, pictures_html
 
-CANVAS_SIZE = 280
 NUMBER_CANVAS_WIDTH = 560
 ONE_DIGIT, A_NUMBER = "One digit", "A number"
 DRAW, PHOTO = "Draw", "Photo"
@@ -41,7 +38,6 @@ TITLES = {
 INPUT_SIZE = 196  # px: the 28x28 input, 7 screen pixels per pixel
 STAGE_SIZE = 140
 DIGIT_INPUT_SIZE = 112
-BRUSH = 18
 CORRECTION_WIDTH = 280  # px: a digit or a number to type, not a line of text
 DIGIT_CANVAS, NUMBER_CANVAS = "digit_canvas", "number_canvas"
 DRAWING_ROW = "drawing_row"
@@ -80,19 +76,17 @@ def show_answer(answer: Answer) -> None:
         )
 
 
-def show_reading(
-    model: Predictor, ink: np.ndarray, stages: Stages, answer: Answer, source: str, pieces: int | None
-) -> None:
+def show_reading(model: Predictor, reading: Reading, source: str) -> None:
     """Everything the page says about one digit: hints, the answer, what the model sees and why."""
-    hints = drawing_hints(stages.bbox, *ink.shape, pieces)
-    for hint in hints:
+    stages = reading.stages
+    for hint in reading.hints:
         st.info(hint.message, icon=":material/lightbulb:")
-    if any(hint.blocks_answer for hint in hints):
+    if reading.blocked:
         # No reading, so no probabilities or reasons for one: only what the model would have seen.
         pictures([(stages.centered, INPUT_SIZE, INPUT_CAPTION)])
     else:
-        show_answer_and_why(model, stages, answer)
-        offer_correction(model, source, ink, stages.centered, answer)
+        show_answer_and_why(model, stages, reading.answer)
+        offer_correction(model, source, stages.drawing, stages.centered, reading.answer)
     if st.toggle("How your drawing becomes an MNIST digit", key="show_stages"):
         show_stages(stages)
 
@@ -273,16 +267,12 @@ def digit_caption(answer: Answer) -> str:
     return f"{answer.digit} · {said}"
 
 
-def read_one_digit(
-    model: Predictor, ink: np.ndarray | None, source: str, empty: str, pieces: int | None
-) -> None:
-    """The answer for one digit's ink (drawn in `pieces` separate marks, if counted), or what to do."""
-    read = None if ink is None else model.read_drawing(ink)
-    if read is None:
+def read_one_digit(model: Predictor, reading: Reading | None, source: str, empty: str) -> None:
+    """What the model reads in one digit's ink, or what to do when there is none."""
+    if reading is None:
         st.info(empty)
         return
-    stages, answer = read
-    show_reading(model, ink, stages, answer, source, pieces)
+    show_reading(model, reading, source)
 
 
 def read_a_number(model: Predictor, ink: np.ndarray | None, source: str, empty: str) -> None:
@@ -311,7 +301,7 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
     key = NUMBER_CANVAS if number_mode else DIGIT_CANVAS
     row = st.container(horizontal=True, gap="large", key=DRAWING_ROW)
     with row.container(width=width + 2):
-        strokes = canvas.drawing_canvas(key, width, CANVAS_SIZE, st.session_state.get("brush", BRUSH))
+        strokes = canvas.drawing_canvas(key, width, CANVAS_SIZE, st.session_state.get("brush", PEN_WIDTH))
         # One short row under the canvas, so that on a phone the answer follows right below it.
         controls = st.container(horizontal=True, gap="small")
         controls.button(
@@ -321,8 +311,7 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
             "Clear", icon=":material/delete:", on_click=canvas.clear, args=(key,), disabled=not strokes
         )
         with controls.popover("Pen", icon=":material/brush:", help="Brush width"):
-            st.slider("Brush width", min_value=6, max_value=40, value=BRUSH, key="brush")
-    ink = draw_strokes(strokes, CANVAS_SIZE, width) if strokes else None
+            st.slider("Brush width", min_value=6, max_value=40, value=PEN_WIDTH, key="brush")
     with row.container(key=reading_key(key)):
         # Loaded after the canvas is on its way to the browser: a first visit can start drawing sooner.
         model = usable_model(model_name)
@@ -331,17 +320,16 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
         if number_mode:
             read_a_number(
                 model,
-                ink,
+                draw_strokes(strokes, CANVAS_SIZE, width) if strokes else None,
                 key,
                 "Write a number on the black canvas, digits side by side with a little space between them.",
             )
         else:
             read_one_digit(
                 model,
-                ink,
+                model.read_strokes(strokes, CANVAS_SIZE, width),
                 key,
                 "Draw a digit from 0 to 9 on the black canvas with your mouse, finger or pen.",
-                None if ink is None else count_pieces(ink),
             )
 
 
@@ -371,8 +359,7 @@ def photo_area(model_name: str, number_mode: bool) -> None:
     if number_mode:
         read_a_number(model, ink, "photo", "No digits found in the photo.")
     else:
-        # Not counted in a photo: paper and light leave specks that a canvas never has.
-        read_one_digit(model, ink, "photo", "No ink found in the photo.", None)
+        read_one_digit(model, model.read_drawing(ink), "photo", "No ink found in the photo.")
 
 
 model = pick_model()

@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import Any
 
 from bench_strokes import (
-    BRUSH,
     AppServer,
     Sample,
     app_model,
@@ -66,6 +65,8 @@ from streamlit.proto.Delta_pb2 import Delta
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+
+from digitlib.strokes import PEN_WIDTH
 
 CLEAR_PAUSE_S = 0.4  # the time a person looks at the answer before pressing Clear
 CLOSED_SETTLE_S = 3.0  # after the sessions close, before reading the server's memory again
@@ -131,7 +132,7 @@ class Session:
     async def draw(self, timeout_s: float, late: bool) -> Stroke:
         """Send the session's stroke as the canvas does on pointer-up and read the run that answers it."""
         points = [[round(x, 1), round(y, 1)] for x, y in self.sample.stroke]
-        drawing = {"drawing": {"epoch": self.epoch, "strokes": [{"width": BRUSH, "points": points}]}}
+        drawing = {"drawing": {"epoch": self.epoch, "strokes": [{"width": PEN_WIDTH, "points": points}]}}
         self.widgets[self.ids["canvas"]] = ("json_value", json.dumps(drawing, separators=(",", ":")))
         sent = await self.send(fragment=True)
         run = await self.run(timeout_s)

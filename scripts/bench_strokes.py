@@ -39,9 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # digitlib, and the browser tests' server helpers
 from browser import CHROMIUM_ARGS, AppServer, serving  # noqa: E402
 
+from digitlib.strokes import CANVAS_SIZE, PEN_WIDTH  # noqa: E402
+
 STROKES_FILE = "drawn_dev.jsonl.gz"
-CANVAS_SIZE = 280  # px: the recorded strokes are in the pixels of a 280x280 canvas
-BRUSH = 18  # px: the Brush width slider's default, which the canvas sends with every stroke
 MIN_CONFIDENCE = 0.9  # a margin, so the mouse's rounding of the points cannot change the answer
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1200, "height": 900}
@@ -121,16 +121,13 @@ def app_model() -> str:
 
 def read_right(predictor: Any, stroke: list[list[float]], label: int) -> bool:
     """Whether the app answers `label`, with a margin, for this stroke drawn alone with the default brush."""
-    from digitlib.hints import drawing_hints
-    from digitlib.strokes import draw_strokes, pen_strokes
+    from digitlib.strokes import pen_strokes
 
-    ink = draw_strokes(pen_strokes([stroke], BRUSH), CANVAS_SIZE, CANVAS_SIZE)
-    read = predictor.read_drawing(ink)
-    if read is None:
+    read = predictor.read_strokes(pen_strokes([stroke], PEN_WIDTH), CANVAS_SIZE, CANVAS_SIZE)
+    if read is None or read.blocked:
         return False
-    stages, answer = read
-    blocked = any(hint.blocks_answer for hint in drawing_hints(stages.bbox, CANVAS_SIZE, CANVAS_SIZE))
-    return not blocked and answer.sure and answer.digit == label and answer.confidence >= MIN_CONFIDENCE
+    answer = read.answer
+    return answer.sure and answer.digit == label and answer.confidence >= MIN_CONFIDENCE
 
 
 def read_samples(path: Path, count: int, model: str) -> list[Sample]:

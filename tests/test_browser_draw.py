@@ -7,7 +7,7 @@ import pytest
 from apptest import canvas_strokes, ink_of, recorded_strokes
 from browser import EDGE_STARTS, answer, clear, draw_record, mouse_stroke, open_app, straight, wait_for_answer
 
-BRUSH = 18  # the page's default brush width, which the browser draws with
+from digitlib.strokes import PEN_WIDTH
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def clear_digits(served_model, strokes_file) -> list[dict]:
     """Recorded digits the served model reads right and very surely alone, drawn with the page's brush."""
     chosen = []
     for record in recorded_strokes(strokes_file)[:400]:
-        _, said = served_model.read_drawing(ink_of(canvas_strokes(record, width=BRUSH)))
+        said = served_model.read_drawing(ink_of(canvas_strokes(record, width=PEN_WIDTH))).answer
         if said.sure and said.digit == record["label"] and said.confidence > 0.97:
             chosen.append(record)
     return chosen

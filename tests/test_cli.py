@@ -99,7 +99,7 @@ def test_predict_answers_each_file_as_the_photo_upload_does(digit_pngs):
     assert len(answers) == len(paths)
     predictor = Predictor("cnn", MODELS)
     for path, label, answer in zip(paths, labels, answers):
-        _, expected = predictor.read_drawing(picture_ink(Path(path).read_bytes()))
+        expected = predictor.read_drawing(picture_ink(Path(path).read_bytes())).answer
         assert answer == {
             "file": path,
             "answer": str(label),
@@ -135,6 +135,18 @@ def test_predict_a_blank_picture_says_no_ink(tmp_path):
     result = run_cli("predict", str(blank), "--model", "cnn", "--models", str(MODELS))
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{blank}: no ink found\n"
+
+
+def test_predict_a_flat_line_gives_no_digit_as_the_photo_upload_does(tmp_path):
+    """Oracle: the Draw page's photo mode gives no answer for a flat line, only a hint."""
+    line = tmp_path / "line.png"
+    paper = np.full((280, 280), 255, np.uint8)
+    cv2.line(paper, (40, 140), (240, 140), 0, 12)
+    cv2.imwrite(str(line), paper)
+    result = run_cli("predict", str(line), "--model", "cnn", "--models", str(MODELS), "--json")
+    assert result.returncode == 0, result.stderr
+    said = json.loads(result.stdout)
+    assert said["answer"] is None and said["message"].startswith("That is a flat line, not a digit.")
 
 
 def test_predict_answers_the_good_files_and_fails_for_a_bad_one(digit_pngs, tmp_path):

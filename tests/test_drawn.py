@@ -95,7 +95,7 @@ def test_the_review_of_drawn_dev_errors_names_real_drawings(shared_data_dir):
 def test_no_real_digit_has_more_separate_marks_than_the_draw_page_allows(drawn):
     """Oracle of the hint that stops a smiley: a real digit is drawn in at most MAX_PIECES marks."""
     from digitlib.hints import MAX_PIECES
-    from digitlib.ink import count_pieces
+    from digitlib.preprocess import mnist_stages
 
-    pieces = np.array([count_pieces(image) for image in drawn["images"]])
+    pieces = np.array([mnist_stages(image).pieces for image in drawn["images"]])
     assert pieces.min() == 1 and pieces.max() <= MAX_PIECES, "of 6,114 digits drawn by real people"

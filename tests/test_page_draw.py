@@ -53,7 +53,8 @@ def records(strokes_file) -> tuple[dict, ...]:
 def reading(models, strokes: list[dict], width: int = 280):
     """Oracle: the library's stages and answer for some strokes, outside the app."""
     name = next(p.name.split(".")[0] for p in models.glob("*.onnx"))
-    return Predictor(name, models).read_drawing(ink_of(strokes, width))
+    read = Predictor(name, models).read_drawing(ink_of(strokes, width))
+    return read.stages, read.answer
 
 
 def read_right(models, records, count: int, strokes: int | None = None) -> list[int]:
@@ -266,7 +267,7 @@ def test_a_photo_and_a_drawing_are_separate_inputs(monkeypatch, trained_cnn, rec
     assert at.title[0].value == "Read a digit from a photo", "not the drawing's title"
     at.file_uploader[0].upload("scan.png", png_bytes(paper), "image/png")
     run(at)
-    expected = Predictor("cnn", trained_cnn).read_drawing(picture_ink(png_bytes(paper)))[1]
+    expected = Predictor("cnn", trained_cnn).read_drawing(picture_ink(png_bytes(paper))).answer
     assert metric_values(at)["Prediction"] == str(expected.digit)
     assert at.get("image")[0].captions == ["Your photo"], "the photo's thumbnail"
     assert np.array_equal(picture(at, "The ink found in it"), picture_ink(png_bytes(paper)))

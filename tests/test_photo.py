@@ -23,7 +23,7 @@ def answer(predictor, drawing: np.ndarray) -> int | None:
     read = predictor.read_drawing(drawing)
     if read is None:
         return None
-    return read[1].digit if read[1].sure else -1
+    return read.answer.digit if read.answer.sure else -1
 
 
 @pytest.mark.parametrize("dark_ink", [True, False], ids=["dark ink on paper", "light ink on a board"])

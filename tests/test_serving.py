@@ -12,6 +12,7 @@ from digitlib.artifacts import ArtifactError, model_files, read_json
 from digitlib.export import INT8_KERNEL_SIZE, export_onnx, load_keras_model
 from digitlib.registry import MODEL_NAMES
 from digitlib.serving import Predictor
+from digitlib.strokes import CANVAS_SIZE, PEN_WIDTH, PenStroke
 
 MODELS = ROOT / "models"
 # MNIST test accuracy each committed model must keep: what it reaches, rounded down, so that a worse model
@@ -87,7 +88,9 @@ def test_canvas_digits_keep_their_class_through_the_recipe(mnist):
     predictor = Predictor("cnn", MODELS)
     originals = predictor.predict(x_test[:300] / 255.0).argmax(axis=1)
     for size, top, left in [(200, 40, 40), (120, 150, 10), (260, 10, 5)]:
-        redrawn = [predictor.read_drawing(digit_on_canvas(d, size, top, left))[1].digit for d in x_test[:300]]
+        redrawn = [
+            predictor.read_drawing(digit_on_canvas(d, size, top, left)).answer.digit for d in x_test[:300]
+        ]
         assert (np.array(redrawn) == originals).mean() >= 0.98
 
 
@@ -122,7 +125,7 @@ def test_serving_never_imports_keras_or_tensorflow(tmp_path):
 def test_answers_and_blank_canvas():
     predictor = Predictor("cnn", MODELS, threshold=0.6)
     assert predictor.read_drawing(np.zeros((280, 280, 4), np.uint8)) is None
-    _stages, answer = predictor.read_drawing(digit_on_canvas(np.eye(28, dtype=np.uint8)[::-1] * 255))
+    answer = predictor.read_drawing(digit_on_canvas(np.eye(28, dtype=np.uint8)[::-1] * 255)).answer
     assert 0.0 <= answer.confidence <= 1.0 and answer.sure == (answer.confidence >= 0.6)
     (first, p1), (second, p2) = answer.top_two
     assert first == answer.digit and p1 >= p2 and first != second
@@ -161,3 +164,17 @@ def test_export_folds_runtime_shapes_and_scales_without_changing_results(
     served = Predictor("cnn", tmp_path)
     assert np.abs(served.predict(images) - model.predict(images, verbose=0)).max() < 1e-5
     assert np.abs(served.embed(images) - penultimate_model(model).predict(images, verbose=0)).max() < 1e-4
+
+
+def test_strokes_in_more_marks_than_a_digit_has_get_no_answer_but_a_photo_of_them_does():
+    predictor = Predictor("cnn", MODELS)
+    bars = [PenStroke(np.array([[x, 60.0], [x, 210.0]]), PEN_WIDTH) for x in (50.0, 110.0, 170.0, 230.0)]
+    drawn = predictor.read_strokes(bars, CANVAS_SIZE, CANVAS_SIZE)
+    assert drawn.stages.pieces == 4 and drawn.blocked
+    assert [hint.message.split(",")[0] for hint in drawn.hints] == ["Those are 4 separate marks"]
+    # Paper leaves specks, so a photo's marks are not counted.
+    photo = predictor.read_drawing(drawn.stages.drawing)
+    assert not photo.blocked and photo.hints == ()
+    assert np.array_equal(photo.answer.probabilities, drawn.answer.probabilities)
+    assert predictor.read_strokes(bars[:3], CANVAS_SIZE, CANVAS_SIZE).hints == ()
+    assert predictor.read_strokes([], CANVAS_SIZE, CANVAS_SIZE) is None
