@@ -1,10 +1,10 @@
-"""How fast the app answers: preprocessing, serving and `model.predict`, measured in one run."""
+"""How fast the app answers a stroke: drawing, preprocessing, serving and `model.predict`, in one run."""
 
 from __future__ import annotations
 
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -14,8 +14,8 @@ from digitlib.explain import occlusion_map
 from digitlib.preprocess import to_mnist, to_model_input
 from digitlib.registry import preferred_model
 from digitlib.serving import Predictor
+from digitlib.strokes import CANVAS_SIZE, PEN_WIDTH, PenStroke, draw_strokes
 
-CANVAS = 280
 BLOCK = 50
 # Strokes reach the app hundreds of milliseconds apart, and a call after an idle pause finds the CPU's
 # caches cold: the bench times calls in a row and calls after a pause.
@@ -70,40 +70,39 @@ def timings_after_pause_ms(
     return _summary_ms(samples)
 
 
-def rgba_canvas(digit: np.ndarray) -> np.ndarray:
-    """An MNIST digit on a 280x280 canvas as the Draw page returns it: white strokes on transparent RGBA."""
-    import cv2
-
-    ink = cv2.resize(digit, (200, 200), interpolation=cv2.INTER_CUBIC)
-    canvas = np.zeros((CANVAS, CANVAS, 4), np.uint8)
-    canvas[30:230, 50:250, :3] = np.where(ink > 0, 255, 0)[..., None]
-    canvas[30:230, 50:250, 3] = ink
-    return canvas
+def two_strokes() -> list[PenStroke]:
+    """A 2 as the Draw page's canvas sends it: one stroke of 32 points at the default pen width."""
+    angles = np.linspace(1.1 * np.pi, 2.15 * np.pi, 16)
+    arc = np.stack([140 + 55 * np.cos(angles), 100 + 50 * np.sin(angles)], axis=1)
+    diagonal = np.linspace(arc[-1], [85, 225], 10)[1:]
+    base = np.linspace([85, 225], [200, 222], 8)[1:]
+    return [PenStroke(np.round(np.vstack([arc, diagonal, base]), 1), PEN_WIDTH)]
 
 
-def serving_timings(name: str, canvas: np.ndarray, test_images: np.ndarray, repeats: int) -> dict:
-    """The serving path of one model: load, preprocess, one image, full path, why-map, batch."""
+def serving_timings(name: str, strokes: Sequence[PenStroke], test_images: np.ndarray, repeats: int) -> dict:
+    """The serving path of one model: load, preprocess, one image, a stroke's full path, why-map, batch."""
     start = time.perf_counter()
     predictor = Predictor(name)
     load_s = time.perf_counter() - start
-    image = to_mnist(canvas)
+    image = to_mnist(draw_strokes(strokes, CANVAS_SIZE, CANVAS_SIZE))
     digit = int(predictor.predict(image).argmax())
     timings = {
         "backend": "onnxruntime",
         "load_s": round(load_s, 3),
         # In turns, so the full path compares with its parts; it costs more than their sum measured alone
-        # because the model's weights and the canvas push each other out of the CPU cache.
+        # because the model's weights and the canvas push each other out of the CPU cache. The full path is
+        # the Draw page's work for a stroke: draw the strokes, read them, count their marks.
         **interleaved_timings_ms(
             {
-                "preprocess": lambda: to_mnist(canvas),
+                "preprocess": lambda: to_mnist(draw_strokes(strokes, CANVAS_SIZE, CANVAS_SIZE)),
                 "predict": lambda: predictor.predict(image),
-                "full_path": lambda: predictor.read_drawing(canvas),
+                "full_path": lambda: predictor.read_strokes(strokes, CANVAS_SIZE, CANVAS_SIZE),
             },
             repeats,
             warmup=50,
         ),
         "full_path_after_pause": timings_after_pause_ms(
-            lambda: predictor.read_drawing(canvas), max(20, repeats // 20)
+            lambda: predictor.read_strokes(strokes, CANVAS_SIZE, CANVAS_SIZE), max(20, repeats // 20)
         ),
         "why_map": timings_ms(
             lambda: occlusion_map(predictor.predict, image, digit), max(20, repeats // 20), warmup=5
@@ -119,25 +118,26 @@ def serving_timings(name: str, canvas: np.ndarray, test_images: np.ndarray, repe
     }
 
 
-def model_predict_timings(name: str, canvas: np.ndarray, repeats: int) -> dict:
+def model_predict_timings(name: str, image: np.ndarray, repeats: int) -> dict:
     """`model.predict(x, verbose=0)` of the Keras model on one preprocessed image."""
     from digitlib.export import load_keras_model
 
     keras_model = load_keras_model(model_files(name).model)
-    keras_input = to_model_input(to_mnist(canvas), keras_model.input_shape)
+    keras_input = to_model_input(image, keras_model.input_shape)
     return timings_ms(lambda: keras_model.predict(keras_input, verbose=0), repeats, warmup=5)
 
 
 def run_benchmark(repeats: int = 2000, names: list[str] | None = None) -> dict:
     """Benchmark every trained model (or `names`) on this machine; the default model's numbers on top."""
     _, (x_test, _) = load_mnist()
-    canvas = rgba_canvas(x_test[0])
+    strokes = two_strokes()
     test_images = x_test.astype(np.float32) / 255.0
     names = names or available_models()
     # Every serving path first: once TensorFlow is loaded for model.predict, its threads compete for the CPU.
-    per_model = {name: serving_timings(name, canvas, test_images, repeats) for name in names}
+    per_model = {name: serving_timings(name, strokes, test_images, repeats) for name in names}
+    image = to_mnist(draw_strokes(strokes, CANVAS_SIZE, CANVAS_SIZE))
     for name, timings in per_model.items():
-        timings["model_predict"] = model_predict_timings(name, canvas, max(20, repeats // 40))
+        timings["model_predict"] = model_predict_timings(name, image, max(20, repeats // 40))
         timings["speedup_vs_model_predict"] = (
             timings["model_predict"]["p50_ms"] / timings["predict"]["p50_ms"]
         )

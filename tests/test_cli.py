@@ -529,8 +529,6 @@ def test_bench_reports_every_measurement_as_its_last_line(tmp_path):
     )
     for key in (*keys, "speedup_vs_model_predict"):
         assert report[key] > 0, key
-    # The full path is preprocessing plus prediction; model.predict is the slow way to do the second.
-    assert report["full_path_p50_ms"] > report["predict_p50_ms"]
     assert report["speedup_vs_model_predict"] == pytest.approx(
         report["model_predict_p50_ms"] / report["predict_p50_ms"]
     )
