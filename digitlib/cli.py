@@ -14,6 +14,7 @@ from digitlib.data import DataError
 from digitlib.registry import DEFAULT_MODEL, MODEL_NAMES
 
 BENCH_FILE = Path(__file__).resolve().parent.parent / "docs" / "bench.json"
+NO_MODELS = "no trained models in the models folder: run `python -m digitlib train` first"
 
 
 class UsageError(RuntimeError):
@@ -36,7 +37,7 @@ def _trained_models(directory: str | None = None) -> list[str]:
     """The declared models that are trained, in the registry's order; a UsageError when there are none."""
     names = available_models(directory)
     if not names:
-        raise UsageError("no trained models in the models folder: run `python -m digitlib train` first")
+        raise UsageError(NO_MODELS)
     return names
 
 
@@ -62,7 +63,7 @@ def _drawing_rows(result: dict) -> list[tuple[str, str]]:
         ("right and answered", f"{result['accuracy']:.2%}"),
         ("  readable ones", f"{result['readable_accuracy']:.2%} of {result['readable_n']}"),
         ("answered (readable)", f"{result['readable_answered_rate']:.2%}"),
-        ("best guess right", f"{result['accuracy_before_threshold']:.2%}"),
+        ("best guess right (readable)", f"{result['readable_accuracy_before_threshold']:.2%}"),
     ]
     rows += [
         (f"  {k}", f"{v['score']:.2%} of {v['n']}")
@@ -80,6 +81,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UsageError("--errors needs --drawings")
     if args.save and not args.drawings:
         raise UsageError("--save needs --drawings (MNIST's test results are always saved)")
+    if args.threshold is not None and not args.drawings:
+        raise UsageError("--threshold needs --drawings (MNIST's test set is scored by the best guess)")
     predictor = Predictor(args.model, args.models)
     if not args.drawings:
         result = evaluate_mnist(predictor.predict, predictor.files, args.mnist)
@@ -170,13 +173,17 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    names = args.model or [n for n in MODEL_NAMES if model_files(n, args.models).model.is_file()]
+    if not names:
+        raise UsageError(NO_MODELS)
+    for name in names:
+        if not model_files(name, args.models).model.is_file():
+            raise UsageError(f"model not found: {model_files(name, args.models).model}")
+    # Only now: importing TensorFlow prints its own lines before any of ours.
     from digitlib.export import export_onnx
 
-    for name in args.model or [n for n in MODEL_NAMES if model_files(n, args.models).model.is_file()]:
-        files = model_files(name, args.models)
-        if not files.model.is_file():
-            raise UsageError(f"model not found: {files.model}")
-        print(f"exported {export_onnx(files)}")
+    for name in names:
+        print(f"exported {export_onnx(model_files(name, args.models))}")
     return 0
 
 

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -95,19 +96,31 @@ def load_drawings(path: str | os.PathLike) -> dict:
     if not file.is_file():
         raise DataError(f"drawings file not found: {file}")
     try:
-        with np.load(file, allow_pickle=False) as data:
+        loaded = np.load(file, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DataError(f"cannot read drawings from {file}: one array, not an .npz of arrays")
+        with loaded as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as error:
-        raise DataError(f"cannot read drawings from {file}: {error}") from error
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"cannot read drawings from {file}: not a NumPy .npz of arrays") from error
     if "images" not in arrays:
         raise DataError(f"{file} has no 'images' array")
     if "labels" not in arrays and "letters" not in arrays:
         raise DataError(f"{file} has neither 'labels' nor 'letters'")
     images = arrays["images"]
-    if images.ndim not in (3, 4) or images.dtype != np.uint8:
+    if images.ndim not in (3, 4) or images.dtype != np.uint8 or not len(images):
         raise DataError(
-            f"{file}: 'images' must be uint8 (N, H, W) or (N, H, W, C), got {images.dtype} {images.shape}"
+            f"{file}: 'images' must be uint8 (N, H, W) or (N, H, W, C) with N > 0, "
+            f"got {images.dtype} {images.shape}"
         )
+    for key in ("labels", "letters", "institution", "sample_id"):
+        if key in arrays and arrays[key].shape != (len(images),):
+            raise DataError(f"{file}: '{key}' must hold one value per image, got shape {arrays[key].shape}")
+    labels = arrays.get("labels")
+    if labels is not None and not (
+        np.issubdtype(labels.dtype, np.integer) and labels.min() >= 0 and labels.max() < NUM_CLASSES
+    ):
+        raise DataError(f"{file}: 'labels' must be digits from 0 to 9")
     arrays["name"] = file.stem
     return arrays
 

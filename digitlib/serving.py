@@ -104,7 +104,13 @@ def calibrated_threshold(files: ModelFiles) -> float:
     """The threshold saved by `python -m digitlib calibrate`, else the default."""
     if not files.threshold.is_file():
         return CONFIDENCE_THRESHOLD
-    return float(read_json(files.threshold)["threshold"])
+    saved = read_json(files.threshold)
+    threshold = saved.get("threshold") if isinstance(saved, dict) else None
+    if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+        raise ArtifactError(
+            f"{files.threshold} has no threshold from 0 to 1: run `python -m digitlib calibrate` again"
+        )
+    return float(threshold)
 
 
 def onnx_session(files: ModelFiles):

@@ -129,6 +129,14 @@ def test_predict_below_the_threshold_says_not_sure_and_gives_the_best_guess(digi
     )
 
 
+@pytest.mark.parametrize("saved", ['{"model": "cnn"}', '{"threshold": "high"}', '{"threshold": 7}', "[0.5]"])
+def test_predict_with_a_broken_threshold_file_says_so_in_one_line(digit_pngs, tmp_path, saved):
+    models = cnn_models(tmp_path, calibrated=False)
+    (models / "cnn.threshold.json").write_text(saved)
+    result = run_cli("predict", digit_pngs[0][0], "--model", "cnn", "--models", str(models))
+    assert_one_line_error(result, "cnn.threshold.json has no threshold from 0 to 1")
+
+
 def test_predict_a_blank_picture_says_no_ink(tmp_path):
     blank = tmp_path / "blank.png"
     cv2.imwrite(str(blank), np.full((200, 200), 255, np.uint8))
@@ -252,13 +260,25 @@ def test_missing_mnist(tmp_path):
 
 @pytest.mark.parametrize(
     ("option", "message"),
+    [([], "no trained models in the models folder"), (["--model", "cnn"], "model not found: ")],
+    ids=["none trained", "cnn missing"],
+)
+def test_export_without_a_model_fails_in_exactly_one_line(tmp_path, option, message):
+    result = run_cli("export", "--models", str(tmp_path), *option)
+    assert_one_line_error(result, message)
+    assert result.stderr.count("\n") == 1, "TensorFlow's start-up lines came first"
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
     [
         (["--errors", "errors.png"], "--errors needs --drawings"),
         (["--save"], "--save needs --drawings"),
+        (["--threshold", "0.9"], "--threshold needs --drawings"),
     ],
-    ids=["errors", "save"],
+    ids=["errors", "save", "threshold"],
 )
-def test_errors_sheet_and_save_need_drawings(tmp_path, option, message):
+def test_errors_sheet_save_and_threshold_need_drawings(tmp_path, option, message):
     models = cnn_models(tmp_path / "models")
     assert_one_line_error(run_cli("evaluate", "--model", "cnn", "--models", str(models), *option), message)
     assert sorted(path.name for path in models.iterdir()) == ["cnn.keras", "cnn.onnx", "cnn.threshold.json"]
@@ -313,6 +333,17 @@ def test_evaluate_drawings_scores_the_app_answers_and_keeps_them_only_when_asked
     assert misread > 0 and cv2.imread(str(sheet)).shape[0] == GUTTER + -(-misread // COLUMNS) * (
         TILE + CAPTION_HEIGHT + GUTTER
     )
+
+
+def test_evaluate_drawings_table_gives_the_best_guess_on_the_readable_ones(drawn_subset, tmp_path):
+    path, subset = drawn_subset
+    models = cnn_models(tmp_path / "models")
+    result = run_cli("evaluate", "--model", "cnn", "--models", str(models), "--drawings", str(path))
+    assert result.returncode == 0, result.stderr
+    readable = ~unreadable(subset["sample_id"])
+    right = cnn_probabilities(subset["images"]).argmax(axis=1) == subset["labels"]
+    rows = dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in result.stdout.splitlines())
+    assert rows["best guess right (readable)"] == f"{right[readable].mean():.2%}"
 
 
 def test_evaluate_save_keeps_the_result_under_the_set_name_beside_earlier_ones(drawn_subset, tmp_path):

@@ -130,3 +130,36 @@ def test_load_drawings_checks_its_keys(tmp_path):
         load_drawings(tmp_path / "bad.npz")
     with pytest.raises(DataError, match="not found"):
         load_drawings(tmp_path / "missing.npz")
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"images": np.zeros((0, 28, 28), np.uint8), "labels": np.zeros(0, int)}, "with N > 0"),
+        ({"images": np.zeros((3, 28, 28), np.uint8), "labels": np.array([1, 2, 12])}, "digits from 0 to 9"),
+        ({"images": np.zeros((3, 28, 28), np.uint8), "labels": np.array([1, -1, 2])}, "digits from 0 to 9"),
+        ({"images": np.zeros((3, 28, 28), np.uint8), "labels": np.array([1, 2])}, "one value per image"),
+        ({"images": np.zeros((2, 28, 28), np.uint8), "labels": np.array([1.0, 2.0])}, "digits from 0 to 9"),
+    ],
+    ids=["no drawings", "label 12", "label -1", "fewer labels", "float labels"],
+)
+def test_load_drawings_refuses_labels_that_would_give_wrong_scores(tmp_path, arrays, message):
+    np.savez(tmp_path / "d.npz", **arrays)
+    with pytest.raises(DataError, match=message):
+        load_drawings(tmp_path / "d.npz")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"images,labels\n", "not a NumPy .npz"), (None, "one array, not an .npz")],
+    ids=["text", "one npy array"],
+)
+def test_load_drawings_says_plainly_what_a_file_is_not(tmp_path, content, message):
+    path = tmp_path / "d.npz"
+    if content is None:
+        with path.open("wb") as file:
+            np.save(file, np.zeros((2, 28, 28), np.uint8))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        load_drawings(path)
