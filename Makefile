@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test models results
+.PHONY: run test models results app-results
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -38,4 +38,10 @@ models: $(VENV)/.train
 results: $(VENV)/.train
 	$(BIN)/python -m digitlib measure
 	$(BIN)/python -m digitlib bench
+	$(BIN)/python -m digitlib report --write docs/results.md
+
+# The app itself, in headless Chromium: one person drawing, then 20 at once (docs/results.md's "The app").
+app-results: $(VENV)/.dev
+	$(BIN)/python scripts/bench_strokes.py --out docs/app_strokes.json
+	$(BIN)/python scripts/bench_load.py --out docs/app_load.json
 	$(BIN)/python -m digitlib report --write docs/results.md

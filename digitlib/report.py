@@ -193,8 +193,9 @@ def _app(folder: Path) -> list[str]:
             f"{load['missing']} missing; stroke end to answer p50 {latency['p50']} ms, "
             f"p95 {latency['p95']} ms, max {latency['max']} ms; "
             f"{load['server_cpu_ms_per_stroke_with_clear']} ms of server CPU per stroke and its Clear; "
-            f"server memory {rss['idle']} MiB idle, {rss['sessions_open']} MiB with the sessions open "
-            f"({load['rss_mib_per_open_session']} MiB each), {rss['after_load']} MiB after the load; "
+            f"server memory {rss['idle']} MiB idle, {rss['after_warm_up']} MiB once a first session has "
+            f"drawn (the model loaded), {rss['sessions_open']} MiB with the sessions open, "
+            f"{rss['after_load']} MiB after the load; "
             f"{len(load['server_log_problems'])} errors in the server's log.",
         ]
     return lines or [
