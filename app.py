@@ -60,8 +60,8 @@ else:
     # per session's run, with many sessions side by side, uses the cores better.
     threadpool_limits(limits=1)
 
-    # pages/ holds the pages that st.navigation names. Streamlit takes a pages/ folder for its older multipage
-    # layout until some session has called st.navigation, so a server whose first visit opened a page's own
-    # address ran that page file alone, with a navigation of file names and without the app's page config.
+    # pages/ holds the pages that st.navigation names. Until some session has called st.navigation,
+    # Streamlit takes a pages/ folder for its older multipage layout: a first visit to a page's own address
+    # would run that page file alone, with a navigation of file names and without the app's page config.
     PagesManager.uses_pages_directory = False
     app = st.App(__file__, lifespan=warm_up)

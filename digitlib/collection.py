@@ -39,7 +39,7 @@ INPUT_BYTES = FIELD * FIELD * np.dtype(np.float32).itemsize
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS drawings (
     id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, so an exported sample_id stays unique
-    owner TEXT NOT NULL,  -- the visitor who saved it ('' for drawings saved before visitors had one)
+    owner TEXT NOT NULL,  -- the visitor who saved it, or '' for drawings shared by all
     input_sha256 TEXT NOT NULL,  -- of the 28x28 input: one row per drawing and visitor
     label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
     predicted INTEGER NOT NULL CHECK (predicted BETWEEN {NOT_A_DIGIT} AND 9),  -- -1 not sure, -2 not a digit

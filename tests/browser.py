@@ -223,7 +223,7 @@ def straight(start: tuple[float, float], end: tuple[float, float], count: int) -
     return [(x0 + (x1 - x0) * i / (count - 1), y0 + (y1 - y0) * i / (count - 1)) for i in range(count)]
 
 
-# Short strokes starting in each corner and along the top edge, where the old canvas's hidden toolbar sat.
+# Strokes starting in each corner and along the top edge, where a canvas's own controls would catch them.
 EDGE_STARTS = {
     "top-left corner": ((2, 2), (60, 60)),
     "top-right corner": ((277, 2), (220, 60)),

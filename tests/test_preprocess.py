@@ -127,7 +127,7 @@ def test_lopsided_ink_is_never_cut_off():
 
 
 def test_center_of_mass_of_two_column_images():
-    # An (N, 2) float image once passed to cv2.moments was read as N points, not as pixels.
+    # The oracle of the centring tests below, checked by hand: cv2.moments would read (N, 2) as N points.
     image = np.zeros((20, 2), np.float32)
     image[15:, :] = 1.0
     assert center_of_mass(image) == pytest.approx((17.0, 0.5))
