@@ -291,7 +291,7 @@ def set_deleted(
         return changed.rowcount > 0
 
 
-def label_counts(connection: sqlite3.Connection, owner: str | None) -> np.ndarray:
+def saved_label_counts(connection: sqlite3.Connection, owner: str | None) -> np.ndarray:
     """How many drawings of `owner` each right digit has, (10,) int64."""
     counts = np.zeros(NUM_CLASSES, np.int64)
     condition, args = _whose(owner)

@@ -12,11 +12,11 @@ from digitlib.collection import (
     SavedDrawing,
     drawings_db,
     export_arrays,
-    label_counts,
     list_drawings,
     load_canvas,
     npz_bytes,
     opened,
+    saved_label_counts,
     set_deleted,
     shared,
 )
@@ -71,7 +71,7 @@ def restore(drawing_id: int) -> None:
 def read_collection() -> tuple[np.ndarray, list[SavedDrawing]]:
     """The count per digit and every drawing of this visitor, newest first."""
     with opened(create=False) as connection:
-        return label_counts(connection, owner()), list_drawings(connection, owner())
+        return saved_label_counts(connection, owner()), list_drawings(connection, owner())
 
 
 def read_canvases(drawings: list[SavedDrawing]) -> list[np.ndarray]:

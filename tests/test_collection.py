@@ -20,12 +20,12 @@ from digitlib.collection import (
     CollectionError,
     export_arrays,
     export_canvas,
-    label_counts,
     list_drawings,
     load_canvas,
     npz_bytes,
     opened,
     save_drawing,
+    saved_label_counts,
     set_deleted,
 )
 from digitlib.data import load_drawings
@@ -97,12 +97,12 @@ def test_list_newest_first_count_per_label_and_delete(drawings_db_path):
     with opened() as connection:
         ids = [save(connection, seed, label) for seed, label in enumerate(labels)]
         assert [d.id for d in list_drawings(connection, VISITOR)] == ids[::-1]
-        assert label_counts(connection, VISITOR).tolist() == np.bincount(labels, minlength=10).tolist()
+        assert saved_label_counts(connection, VISITOR).tolist() == np.bincount(labels, minlength=10).tolist()
 
         assert set_deleted(connection, ids[2], VISITOR)
         assert set_deleted(connection, ids[-1], VISITOR)
         left = [label for i, label in zip(ids, labels) if i not in (ids[2], ids[-1])]
-        assert label_counts(connection, VISITOR).tolist() == np.bincount(left, minlength=10).tolist()
+        assert saved_label_counts(connection, VISITOR).tolist() == np.bincount(left, minlength=10).tolist()
         assert [d.label for d in list_drawings(connection, VISITOR)] == left[::-1]
         assert save(connection, 99, 5) > ids[-1], "a deleted drawing's id is never reused"
     on_disk = rows(drawings_db_path)
@@ -119,7 +119,7 @@ def test_a_deleted_drawing_can_be_restored():
 
         assert set_deleted(connection, ids[0], VISITOR, deleted=False)
         assert [d.id for d in list_drawings(connection, VISITOR)] == ids[::-1], "back under its own id"
-        assert label_counts(connection, VISITOR).tolist() == np.bincount([4, 7], minlength=10).tolist()
+        assert saved_label_counts(connection, VISITOR).tolist() == np.bincount([4, 7], minlength=10).tolist()
         assert export_arrays(connection, VISITOR)["labels"].tolist() == [4, 7]
 
 
@@ -130,7 +130,7 @@ def test_saving_the_same_drawing_again_replaces_its_label_in_one_row(drawings_db
         assert save(connection, 5, 8) == first, "the same 28x28 input is the same drawing"
         listed = [(d.id, d.label, d.predicted) for d in list_drawings(connection, VISITOR)]
         assert listed == [(other, 1, 2), (first, 8, 9)]
-        assert label_counts(connection, VISITOR).tolist() == np.bincount([8, 1], minlength=10).tolist()
+        assert saved_label_counts(connection, VISITOR).tolist() == np.bincount([8, 1], minlength=10).tolist()
 
         assert set_deleted(connection, first, VISITOR)
         assert save(connection, 5, 2) == first
@@ -201,7 +201,7 @@ def test_two_visitors_see_count_and_export_only_their_own_drawings():
         assert [d.id for d in list_drawings(connection, "alice")] == alices[::-1]
         assert [d.id for d in list_drawings(connection, "bob")] == [bobs]
         assert list_drawings(connection, "carol") == []
-        assert label_counts(connection, "bob").tolist() == np.bincount([7], minlength=10).tolist()
+        assert saved_label_counts(connection, "bob").tolist() == np.bincount([7], minlength=10).tolist()
         assert export_arrays(connection, "alice")["sample_id"].tolist() == [f"you#{i}" for i in alices]
         assert export_arrays(connection, "bob")["labels"].tolist() == [7]
         assert np.array_equal(load_canvas(connection, bobs, "bob"), as_rgba(strokes(2)))
@@ -235,7 +235,7 @@ def test_a_shared_collection_holds_every_visitors_drawings(drawings_db_path):
         nobodys = save_drawing(connection, None, canvas, to_mnist(canvas), 3, 4, 0.5, "cnn")
         assert [d.id for d in list_drawings(connection, None)] == [nobodys, bobs, alices]
         assert [d.id for d in list_drawings(connection, "")] == [nobodys], "'' is no visitor's token"
-        assert label_counts(connection, None).tolist() == np.bincount([1, 2, 3], minlength=10).tolist()
+        assert saved_label_counts(connection, None).tolist() == np.bincount([1, 2, 3], minlength=10).tolist()
         assert export_arrays(connection, None)["labels"].tolist() == [1, 2, 3]
         assert np.array_equal(load_canvas(connection, alices, None), as_rgba(strokes(0)))
         assert set_deleted(connection, bobs, None)
