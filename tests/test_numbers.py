@@ -36,8 +36,7 @@ DIGIT_HEIGHT = 160
 PINNED_NUMBER_ACCURACY = 0.9
 # Numbers whose neighbours overlap by up to 12% of a digit's height, so that most touch. Measured on these 200
 # numbers with inknet: 74.0% fully right; 79.9% (147 of 184) of those whose four digits it reads right alone,
-# against 12.5% cut by ink alone. cnn: 73.0% (116 of 159) of those it reads right alone. On 20 other seeds
-# (101-120, 3,745 numbers that inknet reads right alone) inknet reads 82.1% of them. Most of what is left
+# against 12.5% cut by ink alone. cnn: 73.0% (116 of 159) of those it reads right alone. Most of what is left
 # are digits whose strokes cross, where no cut leaves both readable. The pins leave room for a number or two
 # that the CPU's arithmetic may flip.
 TOUCHING_GAPS = (-0.12, 0.0)
