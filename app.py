@@ -6,6 +6,7 @@ as the script of every browser session (`__main__`: the pages).
 
 import importlib
 import threading
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import streamlit as st
@@ -30,7 +31,7 @@ def import_first_page_libraries() -> None:
 
 
 @asynccontextmanager
-async def warm_up(_app):
+async def warm_up(_app: object) -> AsyncIterator[None]:
     """Import the first page's libraries in the background while the browser loads the app."""
     threading.Thread(target=import_first_page_libraries, name="warm-up", daemon=True).start()
     yield

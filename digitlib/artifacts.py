@@ -43,6 +43,7 @@ class ModelFiles:
 
     @property
     def model(self) -> Path:
+        """The trained Keras network, one `.keras` file."""
         return self._path(".keras")
 
     @property

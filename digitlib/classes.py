@@ -73,14 +73,17 @@ class Answer:
 
     @property
     def confidence(self) -> float:
+        """The most likely digit's probability."""
         return float(self.probabilities.max())
 
     @property
     def sure(self) -> bool:
+        """Whether the answer is a digit, neither "not sure" nor "not a digit"."""
         return self.verdict >= 0
 
     @property
     def not_a_digit(self) -> bool:
+        """Whether the answer is "not a digit"."""
         return self.verdict == NOT_A_DIGIT
 
     @property

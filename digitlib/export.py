@@ -30,7 +30,7 @@ CHANNEL_PRESERVING = ("Relu", "MaxPool", "Add", "Mul")
 INT8_KERNEL_SIZE = 2**18
 
 
-def expose_embedding(model) -> str:
+def expose_embedding(model: onnx.ModelProto) -> str:
     """Add the input of the last dense layer (the penultimate features) to the graph's outputs; its name."""
     graph = model.graph
     last_dense = [node for node in graph.node if node.op_type in ("MatMul", "Gemm")][-1]
@@ -38,7 +38,7 @@ def expose_embedding(model) -> str:
     return last_dense.input[0]
 
 
-def _users(graph) -> dict[str, list]:
+def _users(graph: onnx.GraphProto) -> dict[str, list]:
     """For each tensor name, the nodes that read it."""
     users: dict[str, list] = {}
     for node in graph.node:
@@ -47,7 +47,7 @@ def _users(graph) -> dict[str, list]:
     return users
 
 
-def _only_user(users: dict[str, list], name: str, op_type: str):
+def _only_user(users: dict[str, list], name: str, op_type: str) -> onnx.NodeProto | None:
     """The one node reading `name` if it is an `op_type`, else None."""
     readers = users.get(name, [])
     return readers[0] if len(readers) == 1 and readers[0].op_type == op_type else None
@@ -63,7 +63,7 @@ def _conv_channels(producers: dict, weights: dict, name: str) -> int | None:
     return None
 
 
-def fold_flatten(graph) -> None:
+def fold_flatten(graph: onnx.GraphProto) -> None:
     """Give each flatten before a dense layer a constant shape, and flatten channels-first where it can."""
     weights = {tensor.name: tensor for tensor in graph.initializer}
     users, producers = _users(graph), {out: node for node in graph.node for out in node.output}
@@ -94,7 +94,7 @@ def fold_flatten(graph) -> None:
             node.input[0] = transpose.input[0]
 
 
-def fold_scales(graph) -> None:
+def fold_scales(graph: onnx.GraphProto) -> None:
     """Fold a per-feature multiply after a dense layer (a batch norm's scale) into its kernel."""
     weights = {tensor.name: tensor for tensor in graph.initializer}
     users = _users(graph)
@@ -123,7 +123,7 @@ def fold_scales(graph) -> None:
         graph.node.remove(multiply)
 
 
-def drop_unused(graph) -> None:
+def drop_unused(graph: onnx.GraphProto) -> None:
     """Remove the nodes and constants no graph output depends on."""
     needed = {output.name for output in graph.output}
     kept = set()
@@ -140,14 +140,14 @@ def drop_unused(graph) -> None:
             del graph.initializer[index]
 
 
-def simplify(model) -> None:
+def simplify(model: onnx.ModelProto) -> None:
     """Fold what Keras's export computes at run time into constants, and drop what is left unused."""
     fold_flatten(model.graph)
     fold_scales(model.graph)
     drop_unused(model.graph)
 
 
-def large_dense_layers(graph) -> list[str]:
+def large_dense_layers(graph: onnx.GraphProto) -> list[str]:
     """Names of the dense layers (MatMul nodes) with a constant kernel of INT8_KERNEL_SIZE weights or more."""
     sizes = {tensor.name: int(np.prod(tensor.dims)) for tensor in graph.initializer}
     return [
@@ -157,7 +157,7 @@ def large_dense_layers(graph) -> list[str]:
     ]
 
 
-def quantize_large_kernels(model, path: Path) -> None:
+def quantize_large_kernels(model: onnx.ModelProto, path: Path) -> None:
     """Save `model` at `path` with its large dense kernels as unsigned 8-bit integers, the rest as it is."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -182,7 +182,7 @@ def quantize_large_kernels(model, path: Path) -> None:
         logging.disable(logging.NOTSET)
 
 
-def load_keras_model(path: Path):
+def load_keras_model(path: Path) -> keras.Model:
     """Load a `.keras` file for inference, with a readable error if it is broken."""
     try:
         return keras.saving.load_model(path, compile=False)

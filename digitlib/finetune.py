@@ -112,10 +112,13 @@ class MixedBatches(keras.utils.PyDataset):
         )
 
     def on_epoch_end(self) -> None:
+        """Next epoch: other digits, letters and styles."""
         self.epoch += 1
 
 
-def finetuned(model: keras.Model, settings: Drawings, batches: MixedBatches, verbose) -> keras.Model:
+def finetuned(
+    model: keras.Model, settings: Drawings, batches: MixedBatches, verbose: int | str
+) -> keras.Model:
     """A copy of `model` fine-tuned on `batches` (the original is left as it is)."""
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
@@ -133,7 +136,7 @@ def learn_drawings(
     mnist: str | os.PathLike | None,
     folder: str | os.PathLike | None,
     limit: int | None,
-    verbose,
+    verbose: int | str,
 ) -> tuple[keras.Model, dict]:
     """The model fine-tuned on every drawing, after one fine-tuning per fold whose answers on it are saved."""
     (x_train, y_train), _ = load_mnist(mnist)

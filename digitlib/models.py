@@ -34,14 +34,16 @@ def build_cnn(name: str = "cnn") -> keras.Model:
     return keras.Model(inputs, outputs, name=name)
 
 
-def _conv_bn_relu(x, filters: int, padding: str = "same", strides: int = 1):
+def _conv_bn_relu(
+    x: keras.KerasTensor, filters: int, padding: str = "same", strides: int = 1
+) -> keras.KerasTensor:
     """3x3 convolution, batch norm, ReLU."""
     x = layers.Conv2D(filters, 3, strides=strides, padding=padding, use_bias=False)(x)
     x = layers.BatchNormalization()(x)
     return layers.Activation("relu")(x)
 
 
-def _dense_head(x, features_name: str | None = None):
+def _dense_head(x: keras.KerasTensor, features_name: str | None = None) -> keras.KerasTensor:
     """Flatten, dropout, Dense 128 with batch norm and ReLU (the penultimate features), dropout."""
     x = layers.Flatten()(x)
     x = layers.Dropout(0.4)(x)
@@ -70,10 +72,12 @@ def build_digitnet(name: str = "digitnet") -> keras.Model:
 class DigitProbabilities(layers.Layer):
     """The ten digit probabilities of a softmax whose last class is "not a digit" (they sum to at most 1)."""
 
-    def call(self, probabilities):
+    def call(self, probabilities: keras.KerasTensor) -> keras.KerasTensor:
+        """The first ten columns of the eleven."""
         return probabilities[:, :NUM_CLASSES]
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        """(batch, 10)."""
         return (input_shape[0], NUM_CLASSES)
 
 

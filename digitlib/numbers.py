@@ -54,10 +54,12 @@ class Piece:
 
     @property
     def width(self) -> int:
+        """Columns from left to right."""
         return self.right - self.left
 
     @property
     def height(self) -> int:
+        """Rows from top to bottom."""
         return self.bottom - self.top
 
     @property
@@ -84,7 +86,9 @@ class Model(Protocol):
 
     threshold: float
 
-    def predict(self, images: np.ndarray) -> np.ndarray: ...
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Digit probabilities (N, 10) of float images (N, 28, 28)."""
+        ...
 
 
 @dataclass(frozen=True)

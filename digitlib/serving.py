@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from digitlib.classes import Answer
 from digitlib.hints import Hint, drawing_hints
 from digitlib.preprocess import Stages, mnist_stages, to_model_input
 from digitlib.strokes import PenStroke, draw_strokes
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 # Below this top-class probability the app does not answer (until `python -m digitlib calibrate` chooses one).
 CONFIDENCE_THRESHOLD = 0.6
@@ -113,7 +117,7 @@ def calibrated_threshold(files: ModelFiles) -> float:
     return float(threshold)
 
 
-def onnx_session(files: ModelFiles):
+def onnx_session(files: ModelFiles) -> onnxruntime.InferenceSession:
     """ONNX Runtime session of `<name>.onnx`; ArtifactError if missing, broken or not from its `.keras`."""
     import onnxruntime
 

@@ -13,7 +13,7 @@ import numpy as np
 from digitlib.artifacts import ModelFiles, machine_description, model_files, write_json
 from digitlib.augment import STYLE_MIXES, augment_batch, jitter_placement, not_digit_batch
 from digitlib.classes import NUM_CLASSES
-from digitlib.data import load_mnist
+from digitlib.data import Split, load_mnist
 from digitlib.export import export_onnx
 from digitlib.finetune import learn_drawings
 from digitlib.models import architecture_rows, build, compile_model, eleven_class_model
@@ -57,11 +57,14 @@ class DigitBatches(keras.utils.PyDataset):
         return to_model_input(batch, self.input_shape), labels
 
     def on_epoch_end(self) -> None:
+        """Next epoch: other distortions, another order."""
         self.epoch += 1
         self.order = self._shuffled()
 
 
-def split_train_validation(x: np.ndarray, y: np.ndarray, recipe: Recipe, limit: int | None = None):
+def split_train_validation(
+    x: np.ndarray, y: np.ndarray, recipe: Recipe, limit: int | None = None
+) -> tuple[Split, Split]:
     """Hold out a seeded random validation set from the MNIST training images (both cut for a quick run)."""
     order = np.random.default_rng(recipe.seed).permutation(len(x))
     val, train = order[: recipe.validation_size], order[recipe.validation_size :]
@@ -70,7 +73,9 @@ def split_train_validation(x: np.ndarray, y: np.ndarray, recipe: Recipe, limit: 
     return (x[train], y[train]), (x[val], y[val])
 
 
-def fit_on_mnist(model: keras.Model, recipe: Recipe, mnist, limit: int | None, verbose) -> dict:
+def fit_on_mnist(
+    model: keras.Model, recipe: Recipe, mnist: tuple[Split, Split], limit: int | None, verbose: int | str
+) -> dict:
     """Train a new network on MNIST's training images, minus the validation ones; the record of the run."""
     (x_train, y_train), _ = mnist
     (x_fit, y_fit), (x_val, y_val) = split_train_validation(x_train, y_train, recipe, limit)

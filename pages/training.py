@@ -24,7 +24,7 @@ def in_percent(rate: float | None) -> float | None:
     return None if rate is None else 100 * rate
 
 
-def setting_text(value) -> str:
+def setting_text(value: object) -> str:
     """A recorded setting as the table shows it: yes or no, a dash for none, else as written."""
     if isinstance(value, bool):
         return "yes" if value else "no"

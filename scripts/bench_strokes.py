@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -326,7 +327,11 @@ def summary(figures: dict[str, Any]) -> str:
 
 
 def finish(
-    figures: dict[str, Any], problems: list[str], load_before: float, summarise, out: Path | None
+    figures: dict[str, Any],
+    problems: list[str],
+    load_before: float,
+    summarise: Callable[[dict[str, Any]], str],
+    out: Path | None,
 ) -> None:
     """Print the summary, the log's problems and the JSON report (last); write it to `out` if given."""
     from digitlib.artifacts import machine_description

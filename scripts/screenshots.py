@@ -12,11 +12,15 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from browser import CHROMIUM_ARGS, answer, mouse_stroke, open_app, serving, wait_for_answer  # noqa: E402
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 OUT = ROOT / "docs" / "screenshots"
 SETTLE_MS = 1500  # charts and images finish drawing a moment after the script's run ends
@@ -31,7 +35,7 @@ def records() -> list[dict]:
         return [json.loads(line) for line in lines]
 
 
-def draw(page, strokes: list[list[list[float]]], dx: float = 0.0, scale: float = 1.0) -> None:
+def draw(page: Page, strokes: list[list[list[float]]], dx: float = 0.0, scale: float = 1.0) -> None:
     """Draw strokes with the mouse, moved and scaled, and wait for the answer."""
     before = answer(page)
     for stroke in strokes:
@@ -39,7 +43,7 @@ def draw(page, strokes: list[list[list[float]]], dx: float = 0.0, scale: float =
     wait_for_answer(page, before)
 
 
-def shoot(page, name: str) -> None:
+def shoot(page: Page, name: str) -> None:
     """A screenshot of the page as shown, at most 3,000 px tall."""
     page.wait_for_timeout(SETTLE_MS)
     height = min(3000, page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight"))
@@ -50,6 +54,7 @@ def shoot(page, name: str) -> None:
 
 
 def main() -> None:
+    """Screenshot every page of the app, with drawings on the Draw page."""
     from playwright.sync_api import sync_playwright
 
     recorded = records()

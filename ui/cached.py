@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from digitlib.artifacts import model_files, read_json, read_predictions
-from digitlib.data import label_counts, load_mnist, mean_images, mnist_path
+from digitlib.data import Split, label_counts, load_mnist, mean_images, mnist_path
 
 
 def modified(path: Path) -> float:
@@ -52,7 +52,7 @@ def test_predictions(name: str) -> tuple[np.ndarray, np.ndarray]:
     return _predictions(str(path), modified(path))
 
 
-def mnist():
+def mnist() -> tuple[Split, Split]:
     """MNIST `(x_train, y_train), (x_test, y_test)`; raises DataError when it is not available.
 
     `load_mnist` keeps the arrays once per process; `st.cache_data` would copy 55 MB on every rerun.

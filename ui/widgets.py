@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
@@ -109,7 +110,9 @@ def _remember(key: str, param: str, default: str) -> None:
     _show_in_address(param, st.session_state[key], default)
 
 
-def digit_filter(label: str, key: str, param: str, exclude: int | None = None, on_change=None) -> int | None:
+def digit_filter(
+    label: str, key: str, param: str, exclude: int | None = None, on_change: Callable[[], None] | None = None
+) -> int | None:
     """A digit to filter by, or None for any digit; kept in the address under `param` and across visits."""
     options = [ANY] + [d for d in DIGITS if d != str(exclude)]
     _seed(key, param, options, ANY)
