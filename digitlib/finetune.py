@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from digitlib.artifacts import ModelFiles
-from digitlib.augment import STYLE_MIXES, augment_batch, not_digit_batch
+from digitlib.augment import STYLE_MIXES, augment_batch
 from digitlib.classes import NUM_CLASSES
 from digitlib.data import (
     DIGITS_SET,
@@ -28,6 +28,7 @@ from digitlib.data import (
     load_strokes,
     unreadable,
 )
+from digitlib.letters import not_digit_batch
 from digitlib.models import compile_model, eleven_class_model
 from digitlib.preprocess import to_mnist, to_model_input
 from digitlib.registry import Drawings

@@ -11,11 +11,12 @@ import keras
 import numpy as np
 
 from digitlib.artifacts import ModelFiles, machine_description, model_files, write_json
-from digitlib.augment import STYLE_MIXES, augment_batch, jitter_placement, not_digit_batch
+from digitlib.augment import STYLE_MIXES, augment_batch, jitter_placement
 from digitlib.classes import NUM_CLASSES
 from digitlib.data import Split, load_mnist
 from digitlib.export import export_onnx
 from digitlib.finetune import learn_drawings
+from digitlib.letters import not_digit_batch
 from digitlib.models import architecture_rows, build, compile_model, eleven_class_model
 from digitlib.preprocess import to_model_input
 from digitlib.registry import Recipe, spec

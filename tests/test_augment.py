@@ -9,8 +9,6 @@ import pytest
 from conftest import ROOT
 
 from digitlib.augment import (
-    HANDWRITTEN_LETTERS,
-    NOT_DIGITS,
     STYLE_MIXES,
     add_crossbar,
     add_hook,
@@ -18,15 +16,19 @@ from digitlib.augment import (
     add_strike,
     add_style,
     augment_batch,
-    draw_handwritten_letter,
-    draw_not_digit,
     ink_box,
     jitter_placement,
     lift_bar,
-    not_digit_batch,
     pen_jitter,
     place,
     stroke_width,
+)
+from digitlib.letters import (
+    HANDWRITTEN_LETTERS,
+    NOT_DIGITS,
+    draw_handwritten_letter,
+    draw_not_digit,
+    not_digit_batch,
 )
 from digitlib.preprocess import center_of_mass
 from digitlib.serving import Predictor
