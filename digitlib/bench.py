@@ -79,10 +79,12 @@ def two_strokes() -> list[PenStroke]:
     return [PenStroke(np.round(np.vstack([arc, diagonal, base]), 1), PEN_WIDTH)]
 
 
-def serving_timings(name: str, strokes: Sequence[PenStroke], test_images: np.ndarray, repeats: int) -> dict:
+def serving_timings(
+    name: str, strokes: Sequence[PenStroke], test_images: np.ndarray, repeats: int, directory: str | None
+) -> dict:
     """The serving path of one model: load, preprocess, one image, a stroke's full path, why-map, batch."""
     start = time.perf_counter()
-    predictor = Predictor(name)
+    predictor = Predictor(name, directory)
     load_s = time.perf_counter() - start
     image = to_mnist(draw_strokes(strokes, CANVAS_SIZE, CANVAS_SIZE))
     digit = int(predictor.predict(image).argmax())
@@ -118,26 +120,26 @@ def serving_timings(name: str, strokes: Sequence[PenStroke], test_images: np.nda
     }
 
 
-def model_predict_timings(name: str, image: np.ndarray, repeats: int) -> dict:
+def model_predict_timings(name: str, image: np.ndarray, repeats: int, directory: str | None) -> dict:
     """`model.predict(x, verbose=0)` of the Keras model on one preprocessed image."""
     from digitlib.export import load_keras_model
 
-    keras_model = load_keras_model(model_files(name).model)
+    keras_model = load_keras_model(model_files(name, directory).model)
     keras_input = to_model_input(image, keras_model.input_shape)
     return timings_ms(lambda: keras_model.predict(keras_input, verbose=0), repeats, warmup=5)
 
 
-def run_benchmark(repeats: int = 2000, names: list[str] | None = None) -> dict:
+def run_benchmark(repeats: int = 2000, names: list[str] | None = None, directory: str | None = None) -> dict:
     """Benchmark every trained model (or `names`) on this machine; the default model's numbers on top."""
     _, (x_test, _) = load_mnist()
     strokes = two_strokes()
     test_images = x_test.astype(np.float32) / 255.0
-    names = names or available_models()
+    names = names or available_models(directory)
     # Every serving path first: once TensorFlow is loaded for model.predict, its threads compete for the CPU.
-    per_model = {name: serving_timings(name, strokes, test_images, repeats) for name in names}
+    per_model = {name: serving_timings(name, strokes, test_images, repeats, directory) for name in names}
     image = to_mnist(draw_strokes(strokes, CANVAS_SIZE, CANVAS_SIZE))
     for name, timings in per_model.items():
-        timings["model_predict"] = model_predict_timings(name, image, max(20, repeats // 40))
+        timings["model_predict"] = model_predict_timings(name, image, max(20, repeats // 40), directory)
         timings["speedup_vs_model_predict"] = (
             timings["model_predict"]["p50_ms"] / timings["predict"]["p50_ms"]
         )

@@ -45,7 +45,7 @@ def _train(args: argparse.Namespace) -> int:
     from digitlib.train import train
 
     for name in MODEL_NAMES if args.all else [args.model]:
-        files = train(name, args.epochs, args.out, args.mnist, args.limit, args.seed, args.data)
+        files = train(name, args.epochs, args.models, args.mnist, args.limit, args.seed, args.data)
         print(f"saved {files.model}, {files.onnx} and {files.training}")
     return 0
 
@@ -208,8 +208,8 @@ def _index(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from digitlib.bench import run_benchmark
 
-    _trained_models()
-    report = run_benchmark(repeats=args.repeats, names=args.model)
+    _trained_models(args.models)
+    report = run_benchmark(repeats=args.repeats, names=args.model, directory=args.models)
     write_json(Path(args.out), report)
     machine = report["machine"]
     print(f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB")
@@ -326,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL)
     which.add_argument("--all", action="store_true", help="train every model, one after the other")
     train.add_argument("--epochs", type=int, help="MNIST epochs (default: the recipe's)")
-    train.add_argument("--out", help=models_help)
+    train.add_argument("--models", help=models_help)
     train.add_argument("--mnist", help=mnist_help)
     train.add_argument("--data", help=data_help)
     train.add_argument("--limit", type=int, help="train on only this many MNIST images (quick runs)")
@@ -387,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)"
     )
     bench.add_argument("--repeats", type=int, default=2000, help="timed calls per measurement")
+    bench.add_argument("--models", help=models_help)
     bench.add_argument(
         "--out", default=str(BENCH_FILE), help="where to keep the report (default: docs/bench.json)"
     )

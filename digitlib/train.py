@@ -98,7 +98,7 @@ def fit_on_mnist(
 def train(
     name: str,
     epochs: int | None = None,
-    out: str | os.PathLike | None = None,
+    directory: str | os.PathLike | None = None,
     mnist: str | os.PathLike | None = None,
     limit: int | None = None,
     seed: int | None = None,
@@ -116,7 +116,7 @@ def train(
         epochs=epochs if epochs is not None else model_spec.recipe.epochs,
         seed=seed if seed is not None else model_spec.recipe.seed,
     )
-    files = model_files(name, out)
+    files = model_files(name, directory)
     files.directory.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     keras.utils.set_random_seed(recipe.seed)

@@ -67,7 +67,7 @@ def tiny_models(tmp_path_factory, mnist_file) -> Path:
 
     folder = tmp_path_factory.mktemp("tiny_models")
     for name, limit in (("cnn", 3000), ("mlp", 300)):
-        train(name, epochs=1, out=folder, mnist=mnist_file, limit=limit, verbose=0)
+        train(name, epochs=1, directory=folder, mnist=mnist_file, limit=limit, verbose=0)
         evaluate_mnist(Predictor(name, folder).predict, model_files(name, folder), mnist_file)
     return folder
 

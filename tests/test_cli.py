@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -544,10 +543,7 @@ def test_export_drawings_without_a_database_or_drawings(drawings_db_path, tmp_pa
 def test_bench_reports_every_measurement_as_its_last_line(tmp_path):
     models = cnn_models(tmp_path / "models")
     out = tmp_path / "bench.json"
-    result = run_cli(
-        "bench", "--model", "cnn", "--repeats", "30", "--out", str(out),
-        env={**os.environ, "DIGITLIB_MODELS": str(models)},
-    )  # fmt: skip
+    result = run_cli("bench", "--model", "cnn", "--repeats", "30", "--out", str(out), "--models", str(models))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.splitlines()[-1])
     assert report["model"] == "cnn" and report["models"]["cnn"]["backend"] == "onnxruntime"

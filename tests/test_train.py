@@ -70,7 +70,7 @@ def test_everything_that_lists_models_reads_the_registry():
 # The MLP's strong L2 penalty needs more images before it beats chance clearly; it is also the cheapest.
 @pytest.mark.parametrize("name,images", [("mlp", 3000), ("cnn", 600)])
 def test_a_tiny_training_run_learns_and_writes_every_artifact(name, images, tmp_path, mnist):
-    files = train(name, epochs=2, out=tmp_path, limit=images, verbose=0)
+    files = train(name, epochs=2, directory=tmp_path, limit=images, verbose=0)
     assert files.model.is_file() and files.onnx.is_file()
     record = read_json(files.training)
     assert record["model"] == name and record["train_images"] == images and record["settings"]["epochs"] == 2
