@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from apptest import canvas_strokes, ink_of, recorded_strokes
-from browser import EDGE_STARTS, answer, clear, draw_record, mouse_stroke, open_app, straight, wait_for_answer
+from browser import (
+    EDGE_STARTS,
+    answer,
+    clear,
+    draw_record,
+    mouse_stroke,
+    on_page,
+    open_app,
+    straight,
+    wait_for_answer,
+)
 
 from digitlib.strokes import PEN_WIDTH
 
@@ -70,6 +80,47 @@ def test_undo_takes_back_one_stroke_and_clear_empties_the_canvas(browser, server
     assert wait_for_answer(page, both) == first, "back to the answer for the first stroke alone"
     clear(page)
     assert "Draw a digit from 0 to 9" in answer(page)
+
+
+INK_JS = """(canvas) => {
+  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let ink = 0;
+  for (let i = 0; i < pixels.length; i += 4) ink += pixels[i] > 127;
+  return ink;
+}"""
+
+
+@pytest.mark.parametrize("button", ["Clear", "Undo"])
+def test_a_stroke_under_the_pen_while_undo_or_clear_arrives_lands(browser, server, button):
+    """Oracle: the same page's answer and ink for the strokes that should remain, drawn after a Clear."""
+    page = open_app(browser, server.url)
+    first, second, third = (straight((60, 40), (60, 240), 12), straight((140, 40), (140, 240), 12),
+                            straight((40, 140), (240, 140), 20))  # fmt: skip
+    for stroke in (first, second):
+        before = answer(page)
+        mouse_stroke(page, stroke)
+        wait_for_answer(page, before)
+    before = answer(page)
+    (x0, y0), *rest = on_page(page, third)
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    # The button is pressed from the keyboard while the pen is down, so that the page's answer to it always
+    # arrives in the middle of the stroke, however fast the server is.
+    page.get_by_role("button", name=button).focus()
+    page.keyboard.press("Enter")
+    for x, y in rest:
+        page.wait_for_timeout(25)
+        page.mouse.move(x, y)
+    page.mouse.up()
+    said, ink = wait_for_answer(page, before), page.locator("canvas.ink").evaluate(INK_JS)
+    clear(page)
+    for stroke in [first, third] if button == "Undo" else [third]:
+        before = answer(page)
+        mouse_stroke(page, stroke)
+        wait_for_answer(page, before)
+    assert (said, ink) == (answer(page), page.locator("canvas.ink").evaluate(INK_JS)), (
+        f"the stroke drawn during {button} was lost"
+    )
 
 
 def test_people_drawing_at_once_each_get_the_answer_to_their_own_drawing(browser, server, clear_digits):

@@ -1,6 +1,7 @@
 // A drawing canvas for digit studio: white ink on black, drawn with pointer events (mouse, pen and touch
 // alike), with no toolbar and no mode. It sends Python every stroke's points in canvas pixels; Python
-// draws them as the model's input and owns Undo and Clear, which come back as `data.strokes`.
+// draws them as the model's input and owns Undo and Clear, which come back as `data.strokes`. Each stroke
+// is numbered, so that one drawn while an Undo or Clear is on its way survives it.
 const boards = new WeakMap();
 
 function setUp(parentElement) {
@@ -9,7 +10,9 @@ function setUp(parentElement) {
   canvas.setAttribute("role", "img");
   canvas.setAttribute("aria-label", "Drawing canvas: draw with the mouse, a pen or a finger");
   parentElement.appendChild(canvas);
-  const board = { canvas, context: canvas.getContext("2d"), strokes: [], epoch: null, current: null, width: 18 };
+  const board = {
+    canvas, context: canvas.getContext("2d"), strokes: [], epoch: null, current: null, width: 18, count: 0,
+  };
 
   const point = (event) => {
     const box = canvas.getBoundingClientRect();
@@ -17,33 +20,37 @@ function setUp(parentElement) {
     const round = (value) => Math.round(value * 10) / 10;
     return [round((event.clientX - box.left) * scale), round((event.clientY - box.top) * scale)];
   };
-  const send = () => board.send({ epoch: board.epoch, strokes: board.strokes });
 
   canvas.addEventListener("pointerdown", (event) => {
     if (event.button !== 0 && event.pointerType === "mouse") return;
     event.preventDefault();
     canvas.setPointerCapture(event.pointerId);
-    board.current = { id: event.pointerId, width: board.width, points: [point(event)] };
+    board.count += 1;
+    board.current = { pointer: event.pointerId, n: board.count, width: board.width, points: [point(event)] };
     board.strokes.push(board.current);
     draw(board);
   });
   canvas.addEventListener("pointermove", (event) => {
-    if (!board.current || board.current.id !== event.pointerId) return;
+    if (!board.current || board.current.pointer !== event.pointerId) return;
     event.preventDefault();
     const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
     for (const each of events.length ? events : [event]) board.current.points.push(point(each));
     draw(board);
   });
   const finish = (event) => {
-    if (!board.current || board.current.id !== event.pointerId) return;
-    delete board.current.id;
+    if (!board.current || board.current.pointer !== event.pointerId) return;
+    delete board.current.pointer;
     board.current = null;
-    send();
+    sendFinished(board);
   };
   canvas.addEventListener("pointerup", finish);
   canvas.addEventListener("pointercancel", finish);
   boards.set(parentElement, board);
   return board;
+}
+
+function sendFinished(board) {
+  board.send({ epoch: board.epoch, strokes: board.strokes.filter((stroke) => stroke !== board.current) });
 }
 
 function draw(board) {
@@ -82,11 +89,14 @@ export default function (component) {
     canvas.style.aspectRatio = `${data.width} / ${data.height}`;
   }
   canvas.style.maxWidth = `${data.width}px`;
-  // A new epoch is Python's own edit (Undo, Clear, a new canvas): its strokes replace the ones here.
+  // A new epoch is Python's own edit (Undo, Clear, a new canvas): its strokes replace the ones it had seen.
+  // Strokes drawn since, even one still under the pen, stay on top, and the finished ones go to Python.
   if (board.epoch !== data.epoch) {
     board.epoch = data.epoch;
-    board.current = null;
-    board.strokes = data.strokes.map((stroke) => ({ width: stroke.width, points: stroke.points }));
+    const since = board.strokes.filter((stroke) => stroke.n > data.seen);
+    board.strokes = [...data.strokes.map((stroke) => ({ ...stroke })), ...since];
+    board.count = Math.max(board.count, data.seen, ...board.strokes.map((stroke) => stroke.n || 0));
+    if (since.some((stroke) => stroke !== board.current)) sendFinished(board);
   }
   draw(board);
 }

@@ -22,8 +22,35 @@ _canvas = st.components.v2.component(
 
 
 def _state(key: str) -> dict:
-    """The strokes Python keeps for canvas `key`, the epoch of its last edit and the strokes it left."""
-    return st.session_state.setdefault(f"{key}_strokes", {"epoch": 0, "strokes": [], "edited": []})
+    """The strokes Python keeps for canvas `key`, the epoch of its last edit and what that edit left.
+
+    `seen` is the number of the last stroke Python had at that edit: the canvas keeps any stroke after it,
+    drawn while the edit was on its way, instead of losing it.
+    """
+    return st.session_state.setdefault(f"{key}_strokes", {"epoch": 0, "strokes": [], "edited": [], "seen": 0})
+
+
+def _last_number(strokes: list[dict]) -> int:
+    """The number the canvas gave the last of some strokes (0 for none)."""
+    return max((stroke.get("n", 0) for stroke in strokes), default=0)
+
+
+def _take(state: dict, sent: dict | None) -> None:
+    """Keep the strokes the canvas sent, if it drew them on Python's latest edit (else they are stale)."""
+    if sent is not None and sent["epoch"] == state["epoch"]:
+        state["strokes"] = sent["strokes"]
+
+
+def _take_pending(key: str) -> None:
+    """Before an edit by a button: keep the strokes the canvas sent that the page has not read yet."""
+    _take(_state(key), (st.session_state.get(key) or {}).get("drawing"))
+
+
+def _edit(key: str, strokes: list[dict]) -> None:
+    """Replace the strokes of canvas `key` with `strokes`, as Python's own edit of the drawing."""
+    state = _state(key)
+    seen = max(state["seen"], _last_number(state["strokes"]))
+    state.update(epoch=state["epoch"] + 1, strokes=strokes, edited=strokes, seen=seen)
 
 
 def drawing_canvas(key: str, width: int, height: int, brush: int) -> list[PenStroke]:
@@ -31,7 +58,7 @@ def drawing_canvas(key: str, width: int, height: int, brush: int) -> list[PenStr
     state = _state(key)
     if key not in st.session_state and state["edited"] != state["strokes"]:
         # Mounted afresh (back from another mode or page): it draws what it is sent, so send every stroke.
-        state.update(epoch=state["epoch"] + 1, edited=state["strokes"])
+        _edit(key, state["strokes"])
     result = _canvas(
         key=key,
         data={
@@ -39,6 +66,7 @@ def drawing_canvas(key: str, width: int, height: int, brush: int) -> list[PenStr
             # Redrawn only when the epoch changes: sending the strokes as Python left them, not the latest,
             # keeps the element unchanged between strokes, so Streamlit need not send it again.
             "strokes": state["edited"],
+            "seen": state["seen"],
             "width": width,
             "height": height,
             "brush": brush,
@@ -46,10 +74,7 @@ def drawing_canvas(key: str, width: int, height: int, brush: int) -> list[PenStr
         default={"drawing": None},
         on_drawing_change=lambda: None,
     )
-    sent = result.drawing
-    # Strokes drawn before Python's last edit (an Undo or Clear) are out of date.
-    if sent is not None and sent["epoch"] == state["epoch"]:
-        state["strokes"] = sent["strokes"]
+    _take(state, result.drawing)
     return [
         PenStroke(np.asarray(s["points"], np.float64).reshape(-1, 2), float(s["width"]))
         for s in state["strokes"]
@@ -58,12 +83,12 @@ def drawing_canvas(key: str, width: int, height: int, brush: int) -> list[PenStr
 
 def undo(key: str) -> None:
     """Take back the last stroke of canvas `key`."""
-    state = _state(key)
-    strokes = state["strokes"][:-1]
-    state.update(epoch=state["epoch"] + 1, strokes=strokes, edited=strokes)
+    # A stroke sent just before the button was pressed may not have been read yet: it is the one to undo.
+    _take_pending(key)
+    _edit(key, _state(key)["strokes"][:-1])
 
 
 def clear(key: str) -> None:
     """Empty canvas `key`."""
-    state = _state(key)
-    state.update(epoch=state["epoch"] + 1, strokes=[], edited=[])
+    _take_pending(key)
+    _edit(key, [])
