@@ -208,6 +208,20 @@ def test_undo_takes_back_the_last_stroke_and_clear_empties_the_canvas(monkeypatc
     assert "Prediction" not in metric_values(at) and "Draw a digit from 0 to 9" in texts(at.info)
 
 
+def test_undo_pressed_before_the_page_read_the_last_stroke_takes_back_that_stroke(
+    monkeypatch, trained_cnn, records
+):
+    strokes = canvas_strokes(records[read_right(trained_cnn, records, 1, strokes=2)[0]])
+    at = draw(app(monkeypatch, trained_cnn), strokes[:1])
+    first_alone = picture(at, "What the model sees")
+    # The second stroke reached the server with the press of Undo, before any run of the page read it.
+    epoch = at.session_state[f"{DIGIT_CANVAS}_strokes"]["epoch"]
+    at.session_state[DIGIT_CANVAS] = {"drawing": {"epoch": epoch, "strokes": strokes}}
+    at.button[0].click()  # Undo
+    run(at)
+    assert np.array_equal(picture(at, "What the model sees"), first_alone), "the first stroke, alone"
+
+
 # A face, two eyes and a smile: four separate marks, which a model may well read as a 0.
 SMILEY = [
     {
