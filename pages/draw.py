@@ -365,13 +365,13 @@ def photo_area(model_name: str, number_mode: bool) -> None:
 model = pick_model()
 title = st.empty()
 choices = st.container(horizontal=True, gap="medium")  # a row that wraps only on the narrowest screens
+# Required: a second click on the chosen mode would otherwise leave neither chosen.
 mode = choices.segmented_control(
-    "Read", [ONE_DIGIT, A_NUMBER], default=ONE_DIGIT, key="mode", label_visibility="collapsed"
+    "Read", [ONE_DIGIT, A_NUMBER], default=ONE_DIGIT, required=True, key="mode", label_visibility="collapsed"
 )
 source = choices.segmented_control(
-    "From", [DRAW, PHOTO], default=DRAW, key="source", label_visibility="collapsed"
+    "From", [DRAW, PHOTO], default=DRAW, required=True, key="source", label_visibility="collapsed"
 )
-mode, source = mode or ONE_DIGIT, source or DRAW
 title.title(TITLES[source, mode])
 st.html(READING_CSS)
 if model is not None:

@@ -223,7 +223,7 @@ loss_column.metric("Test loss", f"{metrics['loss']:.4f}", help="cross-entropy: l
 errors_column.metric(f"Mistakes in {count(metrics['n'])}", count(metrics["errors"]))
 
 st.subheader("Confusion matrix")
-view = st.segmented_control("Show", [COUNTS, SHARES], default=COUNTS, key="confusion_view") or COUNTS
+view = st.segmented_control("Show", [COUNTS, SHARES], default=COUNTS, required=True, key="confusion_view")
 st.caption("Rows are the true digit, columns the model's answer. Click a cell to see those mistakes.")
 confusion = np.asarray(metrics["confusion"])
 event = st.altair_chart(

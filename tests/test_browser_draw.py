@@ -123,6 +123,18 @@ def test_a_stroke_under_the_pen_while_undo_or_clear_arrives_lands(browser, serve
     )
 
 
+def test_a_second_click_on_the_chosen_mode_keeps_it_chosen(browser, server):
+    from playwright.sync_api import expect
+
+    page = open_app(browser, server.url)
+    for name, other in (("One digit", "A number"), ("Draw", "Photo")):
+        page.get_by_role("radio", name=name, exact=True).click()
+        page.wait_for_timeout(300)
+        expect(page.get_by_role("radio", name=name, exact=True)).to_have_attribute("aria-checked", "true")
+        expect(page.get_by_role("radio", name=other, exact=True)).to_have_attribute("aria-checked", "false")
+    expect(page.locator("h1").first).to_have_text("Draw a digit")
+
+
 def test_people_drawing_at_once_each_get_the_answer_to_their_own_drawing(browser, server, clear_digits):
     by_label = {}
     for record in clear_digits:
