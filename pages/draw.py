@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 
 from digitlib.artifacts import ArtifactError
-from digitlib.classes import Answer, answer_text, with_article
+from digitlib.classes import NOT_A_DIGIT, Answer, answer_text, with_article
 from digitlib.collection import opened, save_drawing
 from digitlib.data import DataError
 from digitlib.numbers import NumberReading, read_number
@@ -238,18 +238,26 @@ def show_stages(stages: Stages) -> None:
 
 def show_number(reading: NumberReading) -> None:
     """The number read, each digit's box on the ink, and each digit's 28x28 input with its answer."""
-    st.metric("Number", reading.text)
-    if any(answer < 0 for answer in reading.answers):
-        st.caption(
-            "? marks a piece the model is not sure of, or that is not a digit: "
-            f"no digit reaches the {reading.threshold:.0%} needed."
+    none_is_a_digit = all(answer == NOT_A_DIGIT for answer in reading.answers)
+    if none_is_a_digit:
+        st.error(
+            "That doesn't look like a number: none of the marks is a digit. "
+            "Write digits from 0 to 9 side by side.",
+            icon=":material/block:",
         )
+    else:
+        st.metric("Number", reading.text)
+        if any(answer < 0 for answer in reading.answers):
+            st.caption(
+                "? marks a piece the model is not sure of, or that is not a digit: "
+                f"no digit reaches the {reading.threshold:.0%} needed."
+            )
     boxes = with_boxes(reading.ink, [d.bbox for d in reading.digits])
     items = [
         (
             boxes,
             min(NUMBER_CANVAS_WIDTH, boxes.shape[1]),
-            f"{plural(len(reading.digits), 'digit')} found, left to right",
+            f"{plural(len(reading.digits), 'mark' if none_is_a_digit else 'digit')} found, left to right",
         )
     ]
     pictures(items)
