@@ -448,6 +448,28 @@ def test_each_digit_of_a_number_is_captioned_with_the_probability_of_what_it_say
     assert other > 0.5, "said with the probability of not being a digit, not that of the best digit"
 
 
+def test_a_number_of_letters_is_plainly_no_number(monkeypatch, default_model):
+    from digitlib.numbers import read_number
+    from digitlib.registry import DEFAULT_MODEL
+
+    def cross(left: float) -> list[dict]:
+        return [
+            {"width": 18, "points": [[left, 60.0], [left + 140, 220.0]]},
+            {"width": 18, "points": [[left + 140, 60.0], [left, 220.0]]},
+        ]
+
+    strokes = cross(60.0) + cross(330.0)
+    expected = read_number(Predictor(DEFAULT_MODEL, default_model), ink_of(strokes, 560))
+    assert expected.answers == [NOT_A_DIGIT, NOT_A_DIGIT], "the default model's answer for two X's"
+    at = draw(number_mode(app(monkeypatch, default_model)), strokes, NUMBER_CANVAS)
+    assert "Number" not in metric_values(at)
+    assert [e.value for e in at.error] == [
+        "That doesn't look like a number: none of the marks is a digit. "
+        "Write digits from 0 to 9 side by side."
+    ]
+    assert "2 marks found, left to right" in captions(at)
+
+
 def test_a_photo_of_blank_paper_has_no_ink(monkeypatch, trained_cnn):
     at = photo_mode(number_mode(app(monkeypatch, trained_cnn)))
     assert at.title[0].value == "Read a number from a photo"
