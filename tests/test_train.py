@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from digitlib.artifacts import read_json, read_predictions
+from digitlib.artifacts import model_files, read_json, read_predictions
 from digitlib.evaluate import evaluate_mnist
 from digitlib.models import build, build_cnn, build_drawnet, build_mlp, eleven_class_model
 from digitlib.preprocess import center_of_mass
@@ -52,6 +52,16 @@ def test_the_registry_declares_each_model_once_with_its_role():
     assert spec("shiftnet").recipe.shift == 2.0
     with pytest.raises(ValueError, match="choose one of"):
         spec("quicknet2")
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_each_committed_model_was_trained_with_its_declared_recipe(name):
+    """What `python -m digitlib train` would train today is what the committed model's record says."""
+    from dataclasses import asdict
+
+    record = read_json(model_files(name, ROOT / "models").training)
+    assert record["settings"] == asdict(spec(name).recipe)
+    assert ("drawings" in record) == (spec(name).drawings is not None)
 
 
 def test_everything_that_lists_models_reads_the_registry():
