@@ -22,7 +22,7 @@ from digitlib.artifacts import (
     read_json,
 )
 from digitlib.classes import Answer
-from digitlib.hints import Hint, drawing_hints
+from digitlib.hints import MAX_PIECES, Hint, drawing_hints
 from digitlib.preprocess import Stages, mnist_stages, to_model_input
 from digitlib.strokes import PenStroke, draw_strokes
 
@@ -101,7 +101,8 @@ class Predictor:
         """Draw pen strokes on a black (height, width) canvas and read them; None without strokes."""
         if not strokes:
             return None
-        return self.read_drawing(draw_strokes(strokes, height, width), count_marks=True)
+        # A stroke is one connected mark: only more strokes than a digit's marks can make too many of them.
+        return self.read_drawing(draw_strokes(strokes, height, width), count_marks=len(strokes) > MAX_PIECES)
 
 
 def calibrated_threshold(files: ModelFiles) -> float:
