@@ -41,7 +41,7 @@ def readme_table(names: list[str], directory: str | os.PathLike | None, bench_fi
     timed_on = f" ({_machine(bench_report)})" if bench else ""
     lines = [
         "| model | role | MNIST test | drawn digits right, readable (all) | letters rejected "
-        f"| canvas to probabilities{timed_on} | training time | trained on |",
+        f"| stroke to probabilities{timed_on} | training time | trained on |",
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for name in names:
@@ -98,9 +98,10 @@ def _speed(bench: dict) -> list[str]:
     machine = bench["machine"]
     lines = [
         f"`python -m digitlib bench` on {machine['cpu']}, {machine['cores']} cores; "
-        "p50 of single-image calls.",
+        "p50 of single-image calls. A stroke's path is the Draw page's work for it: draw the strokes on the "
+        "280x280 canvas, preprocess them and predict.",
         "",
-        "| model | preprocess 280x280 | predict one image | canvas to probabilities | after a 20 ms pause "
+        "| model | draw and preprocess | predict one image | stroke to probabilities | after a 20 ms pause "
         "| `model.predict` | 10,000 test images | load |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]

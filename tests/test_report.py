@@ -50,7 +50,7 @@ def test_the_readme_table_has_one_row_per_model_and_a_dash_for_what_is_missing(t
     write_artifacts(tmp_path)
     write_json(tmp_path / "bench.json", BENCH)
     table = readme_table(["inknet", "mlp"], tmp_path, tmp_path / "bench.json").splitlines()
-    assert "| canvas to probabilities (a bench CPU, 4 cores) |" in table[0]
+    assert "| stroke to probabilities (a bench CPU, 4 cores) |" in table[0]
     assert table[2:] == [
         "| inknet | default | 99.51% | 97.50% (95.00%) | 96.00% | 1.23 ms | 30 min | a CPU, 2 cores |",
         "| mlp | reference | – | – (–) | – | – | 0 min | ?, ? cores |",
@@ -88,7 +88,10 @@ def test_the_results_page_summarises_the_drawn_sets_and_tables_each_group(tmp_pa
 def test_the_results_page_shows_the_bench_timings(tmp_path):
     write_json(tmp_path / "bench.json", BENCH)
     lines = results_page(["inknet"], tmp_path, tmp_path / "bench.json").splitlines()
-    assert "`python -m digitlib bench` on a bench CPU, 4 cores; p50 of single-image calls." in lines
+    assert (
+        "`python -m digitlib bench` on a bench CPU, 4 cores; p50 of single-image calls. A stroke's path is "
+        "the Draw page's work for it: draw the strokes on the 280x280 canvas, preprocess them and predict."
+    ) in lines
     assert "| inknet | 0.400 ms | 0.250 ms | 1.234 ms | 1.500 ms | 80.0 ms | 1.00 s | 0.01 s |" in lines
 
 
