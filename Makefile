@@ -42,6 +42,6 @@ results: $(VENV)/.train
 
 # The app itself, in headless Chromium: one person drawing, then 20 at once (docs/results.md's "The app").
 app-results: $(VENV)/.dev
-	$(BIN)/python scripts/bench_strokes.py --out docs/app_strokes.json
+	$(BIN)/python scripts/bench_strokes.py --strokes 20 --out docs/app_strokes.json
 	$(BIN)/python scripts/bench_load.py --out docs/app_load.json
 	$(BIN)/python -m digitlib report --write docs/results.md
