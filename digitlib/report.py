@@ -178,8 +178,9 @@ def _app(folder: Path) -> list[str]:
     if strokes:
         latency = strokes["stroke_end_to_answer_ms"]
         lines += [
-            f"One person drawing in headless Chromium (`python scripts/bench_strokes.py --out "
-            f"docs/app_strokes.json`, {_machine(strokes)}, model {strokes['model']}): the server spends "
+            f"One person drawing in headless Chromium (`python scripts/bench_strokes.py --strokes "
+            f"{strokes['strokes']} --out docs/app_strokes.json`, {_machine(strokes)}, "
+            f"model {strokes['model']}): the server spends "
             f"{strokes['server_cpu_ms_per_stroke']} ms of CPU per stroke over {strokes['strokes']} strokes; "
             f"stroke end to answer p50 {latency['p50']} ms, p95 {latency['p95']} ms; the canvas is on screen "
             f"{strokes['start_up_s']['canvas_visible']} s after `streamlit run` starts.",
