@@ -22,7 +22,8 @@ import numpy as np
 
 from digitlib.classes import decide
 from digitlib.cuts import best_parts, piece_parts
-from digitlib.ink import Box, grown, speck_area
+from digitlib.hints import Hint, drawing_hints
+from digitlib.ink import Box, grown, mask_box, speck_area
 from digitlib.preprocess import INK_THRESHOLD, Stages, ink_layer, mnist_stages
 
 # Two pieces belong to one digit when their horizontal extents share this share of the narrower one.
@@ -109,6 +110,12 @@ class NumberReading:
     def text(self) -> str:
         """The number as a string, with "?" for each digit the model is not sure of."""
         return "".join(str(a) if a >= 0 else UNSURE_MARK for a in self.answers)
+
+    @property
+    def hints(self) -> list[Hint]:
+        """Advice on the whole drawing, as for one digit: a dot or a flat line alone is no number to read."""
+        box = mask_box(self.ink > INK_THRESHOLD)
+        return [] if box is None else drawing_hints(box, *self.ink.shape, None)
 
 
 def merged(a: Piece, b: Piece) -> Piece:

@@ -289,6 +289,11 @@ def read_a_number(model: Predictor, ink: np.ndarray | None, source: str, empty: 
     if reading is None or not reading.digits:
         st.info(empty)
         return
+    for hint in reading.hints:
+        st.info(hint.message, icon=":material/lightbulb:")
+    if any(hint.blocks_answer for hint in reading.hints):
+        pictures([(digit.image, DIGIT_INPUT_SIZE, INPUT_CAPTION) for digit in reading.digits])
+        return
     show_number(reading)
     offer_number_correction(model, source, reading)
 

@@ -470,6 +470,14 @@ def test_a_number_of_letters_is_plainly_no_number(monkeypatch, default_model):
     assert "2 marks found, left to right" in captions(at)
 
 
+def test_a_flat_line_written_as_a_number_gets_the_same_hint_as_one_digit(monkeypatch, trained_cnn):
+    line = [{"width": 18, "points": [[40.0, 140.0], [520.0, 140.0]]}]
+    at = draw(number_mode(app(monkeypatch, trained_cnn)), line, NUMBER_CANVAS)
+    assert "Number" not in metric_values(at), "a flat line alone is no number"
+    assert texts(at.info).startswith("That is a flat line, not a digit.")
+    assert captions(at) == ["What the model sees: 28×28"]
+
+
 def test_a_photo_of_blank_paper_has_no_ink(monkeypatch, trained_cnn):
     at = photo_mode(number_mode(app(monkeypatch, trained_cnn)))
     assert at.title[0].value == "Read a number from a photo"
