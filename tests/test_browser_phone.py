@@ -33,3 +33,22 @@ def test_on_a_phone_the_canvas_fits_and_the_answer_is_right_below_it(browser, se
     shown = said.bounding_box()
     assert shown["y"] + shown["height"] <= PHONE["height"], "canvas and answer on one screen"
     page.context.close()
+
+
+def test_a_tap_on_undo_right_after_a_finger_stroke_takes_it_back(browser, server):
+    """Oracle: the page's answer for the first stroke alone, before the second was drawn."""
+    page = open_app(browser, server.url, phone=True)
+    before = answer(page)
+    touch_stroke(page, straight((90, 40), (90, 240), 10))
+    first_alone = wait_for_answer(page, before)
+    undo = page.get_by_role("button", name="Undo").bounding_box()
+    tap = {"x": undo["x"] + undo["width"] / 2, "y": undo["y"] + undo["height"] / 2}
+    touch_stroke(page, straight((40, 140), (240, 140), 10))
+    # At once, as a finger that lifts from the canvas and taps Undo would.
+    session = page.context.new_cdp_session(page)
+    session.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [tap]})
+    session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    session.detach()
+    page.wait_for_timeout(1000)
+    assert wait_for_answer(page) == first_alone, "the tap on Undo was lost, or took back the wrong stroke"
+    page.context.close()

@@ -45,6 +45,11 @@ function setUp(parentElement) {
   };
   canvas.addEventListener("pointerup", finish);
   canvas.addEventListener("pointercancel", finish);
+  // A finger's stroke is not a gesture for the browser either: Chromium took a quick one for a fling and
+  // then swallowed the next tap, on Undo or Clear, for up to half a second.
+  for (const type of ["touchstart", "touchmove", "touchend"]) {
+    canvas.addEventListener(type, (event) => event.preventDefault(), { passive: false });
+  }
   boards.set(parentElement, board);
   return board;
 }
