@@ -131,6 +131,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from digitlib.classes import answer_text
+    from digitlib.hints import blocking_hint
     from digitlib.photo import picture_ink
     from digitlib.serving import Predictor
 
@@ -144,9 +145,7 @@ def _predict(args: argparse.Namespace) -> int:
             print(f"error: cannot read {path}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
             continue
         if read is None or read.blocked:
-            message = (
-                "no ink found" if read is None else next(h.message for h in read.hints if h.blocks_answer)
-            )
+            message = "no ink found" if read is None else blocking_hint(read.hints).message
             results.append({"file": path, "answer": None, "message": message})
             continue
         answer = read.answer
@@ -173,17 +172,18 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    names = args.model or [n for n in MODEL_NAMES if model_files(n, args.models).model.is_file()]
-    if not names:
+    declared = [model_files(name, args.models) for name in args.model or MODEL_NAMES]
+    files = declared if args.model else [f for f in declared if f.model.is_file()]
+    if not files:
         raise UsageError(NO_MODELS)
-    for name in names:
-        if not model_files(name, args.models).model.is_file():
-            raise UsageError(f"model not found: {model_files(name, args.models).model}")
+    missing = next((f.model for f in files if not f.model.is_file()), None)
+    if missing is not None:
+        raise UsageError(f"model not found: {missing}")
     # Only now: importing TensorFlow prints its own lines before any of ours.
     from digitlib.export import export_onnx
 
-    for name in names:
-        print(f"exported {export_onnx(model_files(name, args.models))}")
+    for f in files:
+        print(f"exported {export_onnx(f)}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from digitlib.ink import Box
@@ -25,6 +26,11 @@ class Hint:
 
     message: str
     blocks_answer: bool = False
+
+
+def blocking_hint(hints: Sequence[Hint]) -> Hint | None:
+    """The hint that says a drawing is no reading at all (a dot, a flat line, several marks), if one does."""
+    return next((hint for hint in hints if hint.blocks_answer), None)
 
 
 def drawing_hints(box: Box, canvas_height: int, canvas_width: int, pieces: int | None) -> list[Hint]:

@@ -22,9 +22,9 @@ import numpy as np
 
 from digitlib.classes import decide
 from digitlib.cuts import best_parts, piece_parts
-from digitlib.hints import Hint, drawing_hints
-from digitlib.ink import Box, grown, mask_box, speck_area
-from digitlib.preprocess import INK_THRESHOLD, Stages, ink_layer, mnist_stages
+from digitlib.hints import Hint, blocking_hint, drawing_hints
+from digitlib.ink import Box, grown, speck_area
+from digitlib.preprocess import INK_THRESHOLD, Stages, ink_bbox, ink_layer, mnist_stages
 
 # Two pieces belong to one digit when their horizontal extents share this share of the narrower one.
 OVERLAP = 0.5
@@ -114,8 +114,13 @@ class NumberReading:
     @property
     def hints(self) -> list[Hint]:
         """Advice on the whole drawing, as for one digit: a dot or a flat line alone is no number to read."""
-        box = mask_box(self.ink > INK_THRESHOLD)
+        box = ink_bbox(self.ink)
         return [] if box is None else drawing_hints(box, *self.ink.shape, None)
+
+    @property
+    def blocked(self) -> bool:
+        """Whether a hint says the drawing is no number to read."""
+        return blocking_hint(self.hints) is not None
 
 
 def merged(a: Piece, b: Piece) -> Piece:

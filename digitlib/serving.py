@@ -22,7 +22,7 @@ from digitlib.artifacts import (
     read_json,
 )
 from digitlib.classes import Answer
-from digitlib.hints import MAX_PIECES, Hint, drawing_hints
+from digitlib.hints import MAX_PIECES, Hint, blocking_hint, drawing_hints
 from digitlib.preprocess import Stages, mnist_stages, to_model_input
 from digitlib.strokes import PenStroke, draw_strokes
 
@@ -45,7 +45,7 @@ class Reading:
     @property
     def blocked(self) -> bool:
         """Whether a hint says the drawing is no digit to read (a dot, a flat line, several marks)."""
-        return any(hint.blocks_answer for hint in self.hints)
+        return blocking_hint(self.hints) is not None
 
 
 class Predictor:

@@ -12,6 +12,7 @@ from digitlib.artifacts import ArtifactError
 from digitlib.classes import NOT_A_DIGIT, Answer, answer_text, with_article
 from digitlib.collection import opened, save_drawing
 from digitlib.data import DataError
+from digitlib.hints import Hint
 from digitlib.numbers import NumberReading, read_number
 from digitlib.photo import picture_ink
 from digitlib.pictures import with_boxes
@@ -76,11 +77,16 @@ def show_answer(answer: Answer) -> None:
         )
 
 
+def show_hints(hints: list[Hint] | tuple[Hint, ...]) -> None:
+    """Advice on the drawing, most important first."""
+    for hint in hints:
+        st.info(hint.message, icon=":material/lightbulb:")
+
+
 def show_reading(model: Predictor, reading: Reading, source: str) -> None:
     """Everything the page says about one digit: hints, the answer, what the model sees and why."""
     stages = reading.stages
-    for hint in reading.hints:
-        st.info(hint.message, icon=":material/lightbulb:")
+    show_hints(reading.hints)
     if reading.blocked:
         # No reading, so no probabilities or reasons for one: only what the model would have seen.
         pictures([(stages.centered, INPUT_SIZE, INPUT_CAPTION)])
@@ -289,9 +295,8 @@ def read_a_number(model: Predictor, ink: np.ndarray | None, source: str, empty: 
     if reading is None or not reading.digits:
         st.info(empty)
         return
-    for hint in reading.hints:
-        st.info(hint.message, icon=":material/lightbulb:")
-    if any(hint.blocks_answer for hint in reading.hints):
+    show_hints(reading.hints)
+    if reading.blocked:
         pictures([(digit.image, DIGIT_INPUT_SIZE, INPUT_CAPTION) for digit in reading.digits])
         return
     show_number(reading)
