@@ -45,8 +45,8 @@ function setUp(parentElement) {
   };
   canvas.addEventListener("pointerup", finish);
   canvas.addEventListener("pointercancel", finish);
-  // A finger's stroke is not a gesture for the browser either: Chromium took a quick one for a fling and
-  // then swallowed the next tap, on Undo or Clear, for up to half a second.
+  // A finger's stroke is no gesture for the browser either: Chromium takes a quick one for a fling, and then
+  // swallows the next tap, on Undo or Clear, for up to half a second as the one that stops it.
   for (const type of ["touchstart", "touchmove", "touchend"]) {
     canvas.addEventListener(type, (event) => event.preventDefault(), { passive: false });
   }
