@@ -8,12 +8,14 @@ recipe as a single drawing, and all are read in one call of the model.
 
 Touching digits form one piece. A piece wide enough to hold two is cut apart (digitlib/cuts.py), its parts
 read all in a second call. A piece written apart from its neighbours is cut only when the model cannot read
-it and it is as wide as two digits (see TOUCHING_WIDTH).
+it and it is as wide as two digits (see TOUCHING_WIDTH). Where the pen strokes are known, a cut that shares
+one stroke out between two digits is not made (see STROKE_SHARE).
 Only NumPy and OpenCV: this module must import without TensorFlow.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,6 +27,7 @@ from digitlib.cuts import best_parts, piece_parts
 from digitlib.hints import Hint, blocking_hint, drawing_hints
 from digitlib.ink import Box, grown, speck_area
 from digitlib.preprocess import INK_THRESHOLD, Stages, ink_bbox, ink_layer, mnist_stages
+from digitlib.strokes import PenStroke, draw_strokes
 
 # Two pieces belong to one digit when their horizontal extents share this share of the narrower one.
 OVERLAP = 0.5
@@ -41,6 +44,9 @@ UNSURE_MARK = "?"
 TOUCHING_WIDTH = 0.7
 SPACED = 0.02
 APART_WIDTH = 1.1
+# A person lifts the pen between digits: cuts that leave this share of one stroke's ink outside the part that
+# holds most of it cut through a digit, or through a scribble (a zigzag, a wave, loops), not between digits.
+STROKE_SHARE = 0.4
 
 
 @dataclass(frozen=True)
@@ -237,8 +243,26 @@ def may_touch(pieces: list[Digit], index: int, sure: bool, line_height: int) -> 
     return width >= TOUCHING_WIDTH * height
 
 
-def read_number(model: Model, drawing: np.ndarray) -> NumberReading:
-    """Read the digits of a drawing in one call of `model.predict` (and one more to cut touching ones)."""
+def splits_a_stroke(parts: Sequence[Stages], stroke_masks: Sequence[np.ndarray]) -> bool:
+    """Whether parts (each alone on the canvas) leave STROKE_SHARE of a stroke's ink outside its main part."""
+    masks = [part.drawing > INK_THRESHOLD for part in parts]
+    for stroke in stroke_masks:
+        inside = [np.count_nonzero(stroke & mask) for mask in masks]
+        if sum(inside) - max(inside) >= STROKE_SHARE * np.count_nonzero(stroke):
+            return True
+    return False
+
+
+def stroke_masks(strokes: Sequence[PenStroke], height: int, width: int) -> list[np.ndarray]:
+    """Each stroke's ink alone on a (height, width) canvas, as a mask."""
+    return [draw_strokes([stroke], height, width) > INK_THRESHOLD for stroke in strokes]
+
+
+def read_number(model: Model, drawing: np.ndarray, strokes: Sequence[PenStroke] = ()) -> NumberReading:
+    """Read the digits of a drawing in one call of `model.predict` (and one more to cut touching ones).
+
+    `strokes`, the pen strokes that drew it where they are known, keep each stroke within one digit.
+    """
     ink = ink_layer(drawing)
     pieces = split_ink(ink)
     if not pieces:
@@ -254,15 +278,19 @@ def read_number(model: Model, drawing: np.ndarray) -> NumberReading:
     ]
     parts = [part.stages.centered for own, _ in cuts for part in own]
     read = np.asarray(model.predict(np.stack(parts)), np.float32) if parts else wholes[:0]
-    digits, probabilities, start = [], [], 0
+    digits, probabilities, start, masks = [], [], 0, None
     for piece, whole, (own, crossed) in zip(pieces, wholes, cuts):
         own_read = read[start : start + len(own)]
         start += len(own)
         chosen = best_parts(piece.bbox, whole, own, own_read, crossed, line_height)
-        if chosen is None:
+        cut = [] if chosen is None else [own[k].on_canvas(ink) for k in chosen]
+        if cut and strokes:
+            masks = stroke_masks(strokes, *ink.shape) if masks is None else masks
+            cut = [] if splits_a_stroke(cut, masks) else cut
+        if not cut:
             digits.append(piece)
             probabilities.append(whole)
         else:
-            digits += [Digit(own[k].bbox, own[k].on_canvas(ink)) for k in chosen]
+            digits += [Digit(own[k].bbox, stages) for k, stages in zip(chosen, cut)]
             probabilities += [own_read[k] for k in chosen]
     return NumberReading(ink, digits, np.stack(probabilities), model.threshold)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+from collections.abc import Sequence
 
 import numpy as np
 import streamlit as st
@@ -19,7 +20,7 @@ from digitlib.pictures import with_boxes
 from digitlib.preprocess import Stages
 from digitlib.registry import label, spec
 from digitlib.serving import Predictor, Reading
-from digitlib.strokes import CANVAS_SIZE, PEN_WIDTH, draw_strokes
+from digitlib.strokes import CANVAS_SIZE, PEN_WIDTH, PenStroke, draw_strokes
 from ui import canvas
 from ui.drawings import owner
 from ui.models import pick_model, predictor
@@ -289,9 +290,11 @@ def read_one_digit(model: Predictor, reading: Reading | None, source: str, empty
     show_reading(model, reading, source)
 
 
-def read_a_number(model: Predictor, ink: np.ndarray | None, source: str, empty: str) -> None:
-    """The number in some ink, or what to do when there is none."""
-    reading = None if ink is None else read_number(model, ink)
+def read_a_number(
+    model: Predictor, ink: np.ndarray | None, source: str, empty: str, strokes: Sequence[PenStroke] = ()
+) -> None:
+    """The number in some ink (drawn by `strokes`, where known), or what to do when there is none."""
+    reading = None if ink is None else read_number(model, ink, strokes)
     if reading is None or not reading.digits:
         st.info(empty)
         return
@@ -341,6 +344,7 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
                 draw_strokes(strokes, CANVAS_SIZE, width) if strokes else None,
                 key,
                 "Write a number on the black canvas, digits side by side with a little space between them.",
+                strokes,
             )
         else:
             read_one_digit(

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, compose_number, ink_crop
 
 from digitlib import numbers
-from digitlib.classes import NOT_SURE, decide
+from digitlib.classes import NOT_A_DIGIT, NOT_SURE, decide
 from digitlib.cuts import (
     PART_HEIGHT,
     best_row,
@@ -23,8 +23,9 @@ from digitlib.cuts import (
     valleys,
 )
 from digitlib.ink import stroke_width
-from digitlib.numbers import TOUCHING_WIDTH, Digit, read_number, split_ink
-from digitlib.preprocess import ink_layer, mnist_stages
+from digitlib.numbers import TOUCHING_WIDTH, Digit, read_number, split_ink, splits_a_stroke
+from digitlib.preprocess import Stages, ink_bbox, ink_layer, mnist_stages
+from digitlib.strokes import PenStroke, draw_strokes
 
 NUMBERS = 200
 DIGITS_PER_NUMBER = 4
@@ -447,3 +448,77 @@ def test_touching_digits_are_cut_apart_where_the_model_reads_them(drawn, predict
     )
     assert with_cuts >= ink_only + 0.3 and with_cuts >= PINNED_TOUCHING_ACCURACY
     assert of_read_alone >= PINNED_TOUCHING_READ_ALONE
+
+
+# --- numbers drawn as pen strokes ------------------------------------------------------------------------
+
+
+def test_a_part_that_takes_much_of_a_strokes_ink_from_its_main_part_splits_it():
+    def part(columns: slice) -> Stages:
+        drawing = np.zeros((10, 20), np.uint8)
+        drawing[:, columns] = 255
+        return mnist_stages(drawing)
+
+    stroke = np.zeros((10, 20), bool)
+    stroke[5, 2:12] = True  # 10 pixels: 6 left of column 8, 4 right of it
+    assert splits_a_stroke([part(slice(0, 8)), part(slice(8, 20))], [stroke])  # 40% outside its main part
+    assert not splits_a_stroke([part(slice(0, 9)), part(slice(9, 20))], [stroke])  # 30%
+    assert not splits_a_stroke([part(slice(0, 8))], [stroke])  # ink in no part is not split off
+
+
+def one_stroke(points: np.ndarray) -> list[PenStroke]:
+    return [PenStroke(points, 18.0)]
+
+
+@pytest.mark.parametrize(
+    "scribble",
+    [
+        np.stack([np.linspace(40, 520, 11), np.where(np.arange(11) % 2, 220, 60)], axis=1),  # a zigzag
+        np.stack([np.linspace(40, 520, 100), 140 + 80 * np.sin(np.linspace(0, 6 * np.pi, 100))], axis=1),
+    ],
+    ids=["zigzag", "wave"],
+)
+def test_a_scribble_in_one_stroke_is_one_mark_not_a_row_of_ones(predictor, scribble):
+    strokes = one_stroke(scribble)
+    ink = draw_strokes(strokes, 280, 560)
+    assert len(read_number(predictor, ink).digits) >= 5, "without its stroke, it is cut into a row of 1s"
+    reading = read_number(predictor, ink, strokes)
+    assert reading.answers == [NOT_A_DIGIT]
+
+
+def number_of_strokes(
+    strokes: list[list[PenStroke]], images: np.ndarray, chosen: np.ndarray, rng: np.random.Generator
+) -> tuple[list[PenStroke], int]:
+    """Recorded digits, each scaled to DIGIT_HEIGHT, side by side as compose_number places them (touching),
+    and the canvas width they need."""
+    gaps = np.round(rng.uniform(*TOUCHING_GAPS, len(chosen)) * DIGIT_HEIGHT).astype(int)
+    jitter = np.round(rng.uniform(-0.1, 0.1, len(chosen)) * DIGIT_HEIGHT).astype(int)
+    placed, x = [], 40
+    for i, gap, dy in zip(chosen, gaps, jitter):
+        left, top, width, height = ink_bbox(images[i])
+        scale = DIGIT_HEIGHT / height
+        origin = np.array([x, (280 - DIGIT_HEIGHT) // 2 + dy])
+        placed += [PenStroke((s.points - [left, top]) * scale + origin, s.width * scale) for s in strokes[i]]
+        x += round(width * scale) + gap
+    return placed, x - gaps[-1] + 40
+
+
+def test_touching_digits_drawn_in_strokes_keep_their_cuts(drawn, shared_data_dir, predictor):
+    """Cuts between touching digits, each drawn with its own strokes, seldom take much of a stroke: keeping
+    strokes whole costs almost none of these numbers."""
+    from digitlib.data import load_strokes
+
+    strokes = load_strokes(shared_data_dir / "drawn_dev.npz")
+    rng = np.random.default_rng(2026)
+    by_ink = by_strokes = 0
+    for _ in range(NUMBERS):
+        chosen = rng.choice(len(drawn["labels"]), DIGITS_PER_NUMBER, replace=False)
+        placed, width = number_of_strokes(strokes, drawn["images"], chosen, rng)
+        ink, text = draw_strokes(placed, 280, width), "".join(map(str, drawn["labels"][chosen]))
+        by_ink += read_number(predictor, ink).text == text
+        by_strokes += read_number(predictor, ink, placed).text == text
+    print(
+        f"touching numbers drawn in strokes, fully right: {by_ink / NUMBERS:.1%} by ink alone, "
+        f"{by_strokes / NUMBERS:.1%} keeping strokes whole"
+    )
+    assert by_strokes >= by_ink - NUMBERS // 100 and by_ink >= PINNED_TOUCHING_ACCURACY * NUMBERS

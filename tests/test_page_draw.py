@@ -470,6 +470,22 @@ def test_a_number_of_letters_is_plainly_no_number(monkeypatch, default_model):
     assert "2 marks found, left to right" in captions(at)
 
 
+def test_a_zigzag_written_as_a_number_is_one_mark_not_a_row_of_ones(monkeypatch, default_model):
+    from digitlib.numbers import read_number
+    from digitlib.registry import DEFAULT_MODEL
+
+    zigzag = [{"width": 18, "points": [[40.0 + 48 * i, 220.0 if i % 2 else 60.0] for i in range(11)]}]
+    cut = read_number(Predictor(DEFAULT_MODEL, default_model), ink_of(zigzag, 560))
+    assert cut.text == "1111111111", "the default model's reading of its ink alone, cut into parts"
+    at = draw(number_mode(app(monkeypatch, default_model)), zigzag, NUMBER_CANVAS)
+    assert "Number" not in metric_values(at)
+    assert [e.value for e in at.error] == [
+        "That doesn't look like a number: none of the marks is a digit. "
+        "Write digits from 0 to 9 side by side."
+    ]
+    assert "1 mark found" in " ".join(captions(at))
+
+
 def test_a_flat_line_written_as_a_number_gets_the_same_hint_as_one_digit(monkeypatch, trained_cnn):
     line = [{"width": 18, "points": [[40.0, 140.0], [520.0, 140.0]]}]
     at = draw(number_mode(app(monkeypatch, trained_cnn)), line, NUMBER_CANVAS)
