@@ -9,7 +9,7 @@ recipe as a single drawing, and all are read in one call of the model.
 Touching digits form one piece. A piece wide enough to hold two is cut apart (digitlib/cuts.py), its parts
 read all in a second call. A piece written apart from its neighbours is cut only when the model cannot read
 it and it is as wide as two digits (see TOUCHING_WIDTH). Where the pen strokes are known, a cut that shares
-one stroke out between two digits is not made (see STROKE_SHARE).
+one stroke out between digits is not made (see STROKE_SHARE).
 Only NumPy and OpenCV: this module must import without TensorFlow.
 """
 
@@ -45,7 +45,8 @@ TOUCHING_WIDTH = 0.7
 SPACED = 0.02
 APART_WIDTH = 1.1
 # A person lifts the pen between digits: cuts that leave this share of one stroke's ink outside the part that
-# holds most of it cut through a digit, or through a scribble (a zigzag, a wave, loops), not between digits.
+# holds most of it, or that make a part this much of another part's strokes, cut through a digit or through a
+# scribble (a zigzag, a wave, a spiral, loops), not between touching digits.
 STROKE_SHARE = 0.4
 
 
@@ -244,13 +245,16 @@ def may_touch(pieces: list[Digit], index: int, sure: bool, line_height: int) -> 
 
 
 def splits_a_stroke(parts: Sequence[Stages], stroke_masks: Sequence[np.ndarray]) -> bool:
-    """Whether parts (each alone on the canvas) leave STROKE_SHARE of a stroke's ink outside its main part."""
+    """Whether parts (each alone on the canvas) share some stroke's ink out among them (see STROKE_SHARE)."""
     masks = [part.drawing > INK_THRESHOLD for part in parts]
-    for stroke in stroke_masks:
-        inside = [np.count_nonzero(stroke & mask) for mask in masks]
-        if sum(inside) - max(inside) >= STROKE_SHARE * np.count_nonzero(stroke):
-            return True
-    return False
+    inside = np.array([[np.count_nonzero(stroke & mask) for mask in masks] for stroke in stroke_masks])
+    in_main = inside.max(axis=1)  # each stroke's ink in the part that holds most of it
+    left_out = inside.sum(axis=1) - in_main
+    if (left_out >= STROKE_SHARE * np.count_nonzero(stroke_masks, axis=(1, 2))).any():
+        return True
+    part_ink = inside.sum(axis=0)
+    own = np.bincount(inside.argmax(axis=1), weights=in_main, minlength=len(parts))
+    return bool((part_ink - own >= STROKE_SHARE * np.maximum(part_ink, 1)).any())
 
 
 def stroke_masks(strokes: Sequence[PenStroke], height: int, width: int) -> list[np.ndarray]:
