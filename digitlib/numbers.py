@@ -8,8 +8,9 @@ recipe as a single drawing, and all are read in one call of the model.
 
 Touching digits form one piece. A piece wide enough to hold two is cut apart (digitlib/cuts.py), its parts
 read all in a second call. A piece written apart from its neighbours is cut only when the model cannot read
-it and it is as wide as two digits (see TOUCHING_WIDTH). Where the pen strokes are known, a cut that shares
-one stroke out between digits is not made (see STROKE_SHARE).
+it and it is as wide as two digits (see TOUCHING_WIDTH). Where the pen strokes are known, a person lifts the
+pen between digits: a piece is cut only between its strokes, and each part is read from its own strokes alone,
+so digits that overlap read as if written apart and a scribble in one stroke stays one mark.
 Only NumPy and OpenCV: this module must import without TensorFlow.
 """
 
@@ -23,7 +24,7 @@ import cv2
 import numpy as np
 
 from digitlib.classes import decide
-from digitlib.cuts import best_parts, piece_parts
+from digitlib.cuts import Part, best_parts, is_digit_sized, piece_parts
 from digitlib.hints import Hint, blocking_hint, drawing_hints
 from digitlib.ink import Box, grown, speck_area
 from digitlib.preprocess import INK_THRESHOLD, Stages, ink_bbox, ink_layer, mnist_stages
@@ -44,10 +45,6 @@ UNSURE_MARK = "?"
 TOUCHING_WIDTH = 0.7
 SPACED = 0.02
 APART_WIDTH = 1.1
-# A person lifts the pen between digits: cuts that leave this share of one stroke's ink outside the part that
-# holds most of it, or that make a part this much of another part's strokes, cut through a digit or through a
-# scribble (a zigzag, a wave, a spiral, loops), not between touching digits.
-STROKE_SHARE = 0.4
 
 
 @dataclass(frozen=True)
@@ -244,28 +241,50 @@ def may_touch(pieces: list[Digit], index: int, sure: bool, line_height: int) -> 
     return width >= TOUCHING_WIDTH * height
 
 
-def splits_a_stroke(parts: Sequence[Stages], stroke_masks: Sequence[np.ndarray]) -> bool:
-    """Whether parts (each alone on the canvas) share some stroke's ink out among them (see STROKE_SHARE)."""
-    masks = [part.drawing > INK_THRESHOLD for part in parts]
-    inside = np.array([[np.count_nonzero(stroke & mask) for mask in masks] for stroke in stroke_masks])
-    in_main = inside.max(axis=1)  # each stroke's ink in the part that holds most of it
-    left_out = inside.sum(axis=1) - in_main
-    if (left_out >= STROKE_SHARE * np.count_nonzero(stroke_masks, axis=(1, 2))).any():
-        return True
-    part_ink = inside.sum(axis=0)
-    own = np.bincount(inside.argmax(axis=1), weights=in_main, minlength=len(parts))
-    return bool((part_ink - own >= STROKE_SHARE * np.maximum(part_ink, 1)).any())
+def stroke_masks(strokes: Sequence[PenStroke], height: int, width: int) -> np.ndarray:
+    """(strokes, height, width): each stroke's ink alone on the canvas, as a mask."""
+    return np.stack([draw_strokes([stroke], height, width) > INK_THRESHOLD for stroke in strokes])
 
 
-def stroke_masks(strokes: Sequence[PenStroke], height: int, width: int) -> list[np.ndarray]:
-    """Each stroke's ink alone on a (height, width) canvas, as a mask."""
-    return [draw_strokes([stroke], height, width) > INK_THRESHOLD for stroke in strokes]
+def stroke_owners(masks: np.ndarray, pieces: Sequence[Digit]) -> np.ndarray:
+    """Per stroke, the index of the piece that holds most of its ink, or -1 for none (a speck)."""
+    inside = np.stack(
+        [np.count_nonzero(masks & (piece.stages.drawing > INK_THRESHOLD), axis=(1, 2)) for piece in pieces],
+        axis=1,
+    )
+    return np.where(inside.max(axis=1) > 0, inside.argmax(axis=1), -1)
+
+
+def stroke_groups(masks: np.ndarray, indices: Sequence[int]) -> list[Piece]:
+    """Some strokes as pieces, left to right, those that overlap substantially joined (a 7's bar and stem)."""
+    pieces = []
+    for index in indices:
+        x, y, width, height = cv2.boundingRect(masks[index].astype(np.uint8))
+        pieces.append(Piece((int(index),), x, y, x + width, y + height))
+    return sorted(merge_overlapping(pieces), key=lambda piece: piece.left)
+
+
+def stroke_parts(
+    strokes: Sequence[PenStroke], groups: Sequence[Piece], shape: tuple[int, int], line_height: int
+) -> tuple[list[Part], list[float]]:
+    """The digit-sized runs of neighbouring stroke groups, each drawn alone, and the ink cuts cross: 0."""
+    parts = []
+    for left in range(len(groups)):
+        for right in range(left + 1, len(groups) + 1):
+            if right - left == len(groups):
+                continue
+            chosen = [strokes[index] for group in groups[left:right] for index in group.labels]
+            stages = mnist_stages(draw_strokes(chosen, *shape))
+            if stages is not None and is_digit_sized(stages, line_height):
+                parts.append(Part(left, right, (0, 0), stages))
+    return parts, [0.0] * (len(groups) + 1)
 
 
 def read_number(model: Model, drawing: np.ndarray, strokes: Sequence[PenStroke] = ()) -> NumberReading:
     """Read the digits of a drawing in one call of `model.predict` (and one more to cut touching ones).
 
-    `strokes`, the pen strokes that drew it where they are known, keep each stroke within one digit.
+    `strokes`, the pen strokes that drew it where they are known, are never cut: touching digits part between
+    them.
     """
     ink = ink_layer(drawing)
     pieces = split_ink(ink)
@@ -274,27 +293,29 @@ def read_number(model: Model, drawing: np.ndarray, strokes: Sequence[PenStroke] 
     wholes = np.asarray(model.predict(np.stack([piece.image for piece in pieces])), np.float32)
     sure = decide(wholes, model.threshold) >= 0
     line_height = max(piece.bbox[3] for piece in pieces)
-    cuts = [
-        piece_parts(piece.stages.ink, piece.bbox, line_height)
-        if may_touch(pieces, i, sure[i], line_height)
-        else ([], [0.0, 0.0])
-        for i, piece in enumerate(pieces)
-    ]
+    if strokes:
+        masks = stroke_masks(strokes, *ink.shape)
+        owners = stroke_owners(masks, pieces)
+    cuts = []
+    for i, piece in enumerate(pieces):
+        if not may_touch(pieces, i, sure[i], line_height):
+            cuts.append(([], [0.0, 0.0]))
+        elif strokes:
+            groups = stroke_groups(masks, np.flatnonzero(owners == i))
+            cuts.append(stroke_parts(strokes, groups, ink.shape, line_height))
+        else:
+            cuts.append(piece_parts(piece.stages.ink, piece.bbox, line_height))
     parts = [part.stages.centered for own, _ in cuts for part in own]
     read = np.asarray(model.predict(np.stack(parts)), np.float32) if parts else wholes[:0]
-    digits, probabilities, start, masks = [], [], 0, None
+    digits, probabilities, start = [], [], 0
     for piece, whole, (own, crossed) in zip(pieces, wholes, cuts):
         own_read = read[start : start + len(own)]
         start += len(own)
         chosen = best_parts(piece.bbox, whole, own, own_read, crossed, line_height)
-        cut = [] if chosen is None else [own[k].on_canvas(ink) for k in chosen]
-        if cut and strokes:
-            masks = stroke_masks(strokes, *ink.shape) if masks is None else masks
-            cut = [] if splits_a_stroke(cut, masks) else cut
-        if not cut:
+        if chosen is None:
             digits.append(piece)
             probabilities.append(whole)
         else:
-            digits += [Digit(own[k].bbox, stages) for k, stages in zip(chosen, cut)]
+            digits += [Digit(own[k].bbox, own[k].on_canvas(ink)) for k in chosen]
             probabilities += [own_read[k] for k in chosen]
     return NumberReading(ink, digits, np.stack(probabilities), model.threshold)

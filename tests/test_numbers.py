@@ -23,8 +23,8 @@ from digitlib.cuts import (
     valleys,
 )
 from digitlib.ink import stroke_width
-from digitlib.numbers import TOUCHING_WIDTH, Digit, read_number, split_ink, splits_a_stroke
-from digitlib.preprocess import Stages, ink_bbox, ink_layer, mnist_stages
+from digitlib.numbers import TOUCHING_WIDTH, Digit, read_number, split_ink, stroke_groups, stroke_owners
+from digitlib.preprocess import ink_bbox, ink_layer, mnist_stages
 from digitlib.strokes import PenStroke, draw_strokes
 
 NUMBERS = 200
@@ -43,6 +43,12 @@ PINNED_NUMBER_ACCURACY = 0.9
 TOUCHING_GAPS = (-0.12, 0.0)
 PINNED_TOUCHING_ACCURACY = 0.73
 PINNED_TOUCHING_READ_ALONE = 0.79
+# The same touching numbers drawn from drawn_dev's own strokes, read with their strokes, measured with inknet:
+# 88.0% fully right (74.0% by their ink alone). Of drawn_dev's 1,807 digits of two strokes or more, each read
+# alone with its strokes, 99.45% are one digit (99.28% by their ink alone); the 10 split are mostly 4s whose
+# two halves do not touch.
+PINNED_STROKE_TOUCHING_ACCURACY = 0.87
+PINNED_SEVERAL_STROKES_ONE_DIGIT = 0.993
 
 
 def split_digits(drawing: np.ndarray) -> list[Digit]:
@@ -453,25 +459,27 @@ def test_touching_digits_are_cut_apart_where_the_model_reads_them(drawn, predict
 # --- numbers drawn as pen strokes ------------------------------------------------------------------------
 
 
-def test_parts_that_share_a_stroke_out_among_them_split_it():
-    def part(columns: slice) -> Stages:
-        drawing = np.zeros((10, 20), np.uint8)
-        drawing[:, columns] = 255
-        return mnist_stages(drawing)
+def test_strokes_that_overlap_are_one_group_and_strokes_side_by_side_are_not():
+    masks = np.zeros((4, 20, 40), bool)
+    masks[0, 2:18, 25:27] = True  # a stem on the right
+    masks[1, 2:18, 4:6] = True  # a stem on the left...
+    masks[2, 2:4, 2:9] = True  # ...with a bar across it, like a 7's
+    masks[3, 10, 30] = True
+    groups = stroke_groups(masks, [0, 1, 2])
+    assert [sorted(group.labels) for group in groups] == [[1, 2], [0]], "left to right"
+    assert [group.bbox for group in groups] == [(2, 2, 7, 16), (25, 2, 2, 16)]
 
-    long, short = np.zeros((2, 10, 20), bool)
-    long[5, 2:12] = True  # 10 pixels in columns 2 to 11
-    short[5, 14:16] = True  # 2 pixels
-    strokes = [long, short]
-    # 4 of the long stroke's 10 pixels outside the part that holds most of it.
-    assert splits_a_stroke([part(slice(0, 8)), part(slice(8, 20))], strokes)
-    # 1 of them: the right part is then 1 pixel of the long stroke and 2 of its own.
-    assert not splits_a_stroke([part(slice(0, 11)), part(slice(11, 20))], strokes)
-    # 2 of them: half of the right part is the long stroke.
-    assert splits_a_stroke([part(slice(0, 10)), part(slice(10, 20))], strokes)
-    # A part with none of its own strokes is a piece of another part's.
-    assert splits_a_stroke([part(slice(0, 11)), part(slice(11, 13))], [long])
-    assert not splits_a_stroke([part(slice(0, 8))], [long]), "ink in no part is split off by nothing"
+
+def test_each_stroke_belongs_to_the_piece_that_holds_most_of_its_ink():
+    ink = np.zeros((30, 60), np.uint8)
+    ink[5:25, 5:15] = ink[5:25, 45:55] = 255
+    pieces = split_ink(ink)
+    masks = np.zeros((3, 30, 60), bool)
+    masks[0, 5:25, 45:55] = True  # all in the right piece
+    masks[1, 5:25, 3:15] = True  # mostly in the left piece
+    masks[2, 0, 30] = True  # in no piece: ink the pieces dropped
+    assert len(pieces) == 2
+    assert stroke_owners(masks, pieces).tolist() == [1, 0, -1]
 
 
 def spiral() -> np.ndarray:
@@ -518,9 +526,9 @@ def number_of_strokes(
     return placed, x - gaps[-1] + 40
 
 
-def test_touching_digits_drawn_in_strokes_keep_their_cuts(drawn, shared_data_dir, predictor):
-    """Cuts between touching digits, each drawn with its own strokes, seldom take much of a stroke: keeping
-    strokes whole costs almost none of these numbers."""
+def test_touching_digits_drawn_in_strokes_part_between_their_strokes(drawn, shared_data_dir, predictor):
+    """Digits that touch or overlap, each drawn with its own strokes, read as if written apart: each part is
+    read from its own strokes alone, where ink alone mixes in a neighbour's."""
     from digitlib.data import load_strokes
 
     strokes = load_strokes(shared_data_dir / "drawn_dev.npz")
@@ -533,7 +541,18 @@ def test_touching_digits_drawn_in_strokes_keep_their_cuts(drawn, shared_data_dir
         by_ink += read_number(predictor, ink).text == text
         by_strokes += read_number(predictor, ink, placed).text == text
     print(
-        f"touching numbers drawn in strokes, fully right: {by_ink / NUMBERS:.1%} by ink alone, "
-        f"{by_strokes / NUMBERS:.1%} keeping strokes whole"
+        f"touching numbers drawn in strokes, fully right: {by_ink / NUMBERS:.1%} by their ink, "
+        f"{by_strokes / NUMBERS:.1%} by their strokes"
     )
-    assert by_strokes >= by_ink - NUMBERS // 100 and by_ink >= PINNED_TOUCHING_ACCURACY * NUMBERS
+    assert by_strokes / NUMBERS >= PINNED_STROKE_TOUCHING_ACCURACY
+    assert by_strokes >= by_ink + NUMBERS // 10
+
+
+def test_real_digits_drawn_in_several_strokes_are_one_digit(shared_data_dir, predictor):
+    """drawn_dev's digits of two strokes or more, each alone and read with its strokes: a 7's bar, a 5's flag
+    or a 4's two halves are not cut apart as digits of their own."""
+    from digitlib.data import load_strokes
+
+    several = [s for s in load_strokes(shared_data_dir / "drawn_dev.npz") if len(s) > 1]
+    counts = np.array([len(read_number(predictor, draw_strokes(s, 280, 280), s).digits) for s in several])
+    assert (counts == 1).mean() >= PINNED_SEVERAL_STROKES_ONE_DIGIT, f"split: {np.flatnonzero(counts > 1)}"
