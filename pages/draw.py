@@ -204,24 +204,33 @@ def offer_number_correction(model: Predictor, key: str, reading: NumberReading) 
             f"Type the number as {plural(len(reading.digits), 'digit')}, one for each box, left to right."
         )
         return
+    saved = set()
     try:
         with opened() as connection:
             for digit, right, probabilities in zip(reading.digits, typed, reading.probabilities):
                 answer = Answer(probabilities, reading.threshold)
-                save_drawing(
-                    connection,
-                    owner(),
-                    digit.stages.drawing,
-                    digit.image,
-                    int(right),
-                    answer.verdict,
-                    answer.probability_of_verdict,
-                    model.name,
+                saved.add(
+                    save_drawing(
+                        connection,
+                        owner(),
+                        digit.stages.drawing,
+                        digit.image,
+                        int(right),
+                        answer.verdict,
+                        answer.probability_of_verdict,
+                        model.name,
+                    )
                 )
     except DataError as error:
         st.error(f"The digits could not be saved. {error}")
         return
-    st.success(f"Saved {plural(len(typed), 'digit')}: {typed}.")
+    if len(saved) < len(typed):
+        # Drawings are kept once per input the model sees: identical digits are one drawing.
+        st.success(
+            f"Saved {typed} as {plural(len(saved), 'drawing')}: digits the model sees alike are kept once."
+        )
+    else:
+        st.success(f"Saved {plural(len(typed), 'digit')}: {typed}.")
     st.page_link("pages/drawings.py", label="See your drawings", icon=":material/photo_library:")
 
 
