@@ -33,9 +33,15 @@ def blocking_hint(hints: Sequence[Hint]) -> Hint | None:
     return next((hint for hint in hints if hint.blocks_answer), None)
 
 
-def drawing_hints(box: Box, canvas_height: int, canvas_width: int, pieces: int | None) -> list[Hint]:
-    """The hints for ink in `box` on a canvas, in `pieces` separate marks if counted; most important first."""
+def drawing_hints(
+    box: Box, canvas_height: int, canvas_width: int, pieces: int | None, digit_size: int | None = None
+) -> list[Hint]:
+    """The hints for ink in `box` on a canvas, in `pieces` separate marks if counted; most important first.
+
+    A digit's size is the longer side of the box, unless given (a number's is its tallest digit's height).
+    """
     x, y, width, height = box
+    digit_size = max(width, height) if digit_size is None else digit_size
     hints = []
     if pieces is not None and pieces > MAX_PIECES:
         hints.append(
@@ -56,7 +62,7 @@ def drawing_hints(box: Box, canvas_height: int, canvas_width: int, pieces: int |
                 blocks_answer=True,
             )
         )
-    elif max(width, height) < SMALL * canvas_height:
+    elif digit_size < SMALL * canvas_height:
         hints.append(
             Hint("Draw bigger: the model reads digits best when they fill most of the canvas's height.")
         )

@@ -117,9 +117,13 @@ class NumberReading:
 
     @property
     def hints(self) -> list[Hint]:
-        """Advice on the whole drawing, as for one digit: a dot or a flat line alone is no number to read."""
+        """Advice on the whole drawing, sized by its tallest digit: a dot or a flat line is no number."""
         box = ink_bbox(self.ink)
-        return [] if box is None else drawing_hints(box, *self.ink.shape, None)
+        if box is None:
+            return []
+        return drawing_hints(
+            box, *self.ink.shape, None, max((digit.bbox[3] for digit in self.digits), default=None)
+        )
 
     @property
     def blocked(self) -> bool:

@@ -145,6 +145,15 @@ def test_a_five_with_its_flag_apart_stays_one_digit():
     assert digit.bbox == ink_box(five)
 
 
+def test_a_number_written_small_gets_the_hint_to_draw_bigger(drawn):
+    """As one digit does: the size that counts is a digit's, not the row's width."""
+    for height, small in ((40, True), (DIGIT_HEIGHT, False)):
+        crops = [ink_crop(drawn["images"][i], height) for i in range(4)]
+        reading = read_number(FakeModel(), compose_number(crops, np.random.default_rng(0)))
+        assert len(reading.digits) == 4 and ink_bbox(reading.ink)[2] > 2 * height  # the row is wide
+        assert any(hint.message.startswith("Draw bigger") for hint in reading.hints) == small
+
+
 def test_specks_are_not_digits():
     one = strokes([(140, 40, 140, 240)])
     speck = strokes([(40, 250, 41, 250)], thickness=3)
