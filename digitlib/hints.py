@@ -33,6 +33,15 @@ def blocking_hint(hints: Sequence[Hint]) -> Hint | None:
     return next((hint for hint in hints if hint.blocks_answer), None)
 
 
+def crowded_digit_hint(marks: int) -> Hint:
+    """The hint for a number whose digit, as placed, is more separate marks than any digit is drawn in."""
+    return Hint(
+        f"Those are {marks} separate marks in the place of one digit, not a digit. "
+        "Write digits from 0 to 9 side by side.",
+        blocks_answer=True,
+    )
+
+
 def drawing_hints(
     box: Box, canvas_height: int, canvas_width: int, pieces: int | None, digit_size: int | None = None
 ) -> list[Hint]:

@@ -25,7 +25,7 @@ import numpy as np
 
 from digitlib.classes import decide
 from digitlib.cuts import Part, best_parts, is_digit_sized, piece_parts
-from digitlib.hints import Hint, blocking_hint, drawing_hints
+from digitlib.hints import MAX_PIECES, Hint, blocking_hint, crowded_digit_hint, drawing_hints
 from digitlib.ink import Box, grown, speck_area
 from digitlib.preprocess import INK_THRESHOLD, Stages, ink_bbox, ink_layer, mnist_stages
 from digitlib.strokes import PenStroke, draw_strokes
@@ -79,6 +79,7 @@ class Digit:
 
     bbox: Box  # on the canvas
     stages: Stages  # the MNIST recipe applied to this digit's ink alone
+    marks: int = 1  # separate pieces of ink put together as this digit
 
     @property
     def image(self) -> np.ndarray:
@@ -117,13 +118,13 @@ class NumberReading:
 
     @property
     def hints(self) -> list[Hint]:
-        """Advice on the whole drawing, sized by its tallest digit: a dot or a flat line is no number."""
+        """Advice on the whole drawing, sized by its tallest digit: a dot, a line or a face is no number."""
         box = ink_bbox(self.ink)
         if box is None:
             return []
-        return drawing_hints(
-            box, *self.ink.shape, None, max((digit.bbox[3] for digit in self.digits), default=None)
-        )
+        hints = drawing_hints(box, *self.ink.shape, None, max(digit.bbox[3] for digit in self.digits))
+        marks = max(digit.marks for digit in self.digits)
+        return [crowded_digit_hint(marks), *hints] if marks > MAX_PIECES else hints
 
     @property
     def blocked(self) -> bool:
@@ -227,7 +228,7 @@ def split_ink(ink: np.ndarray) -> list[Digit]:
     for piece in pieces:
         stages = mnist_stages(digit_ink(ink, labels, piece))
         if stages is not None:
-            digits.append(Digit(bbox=piece.bbox, stages=stages))
+            digits.append(Digit(bbox=piece.bbox, stages=stages, marks=len(piece.labels)))
     return digits
 
 

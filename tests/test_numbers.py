@@ -22,6 +22,7 @@ from digitlib.cuts import (
     piece_parts,
     valleys,
 )
+from digitlib.hints import MAX_PIECES
 from digitlib.ink import stroke_width
 from digitlib.numbers import TOUCHING_WIDTH, Digit, read_number, split_ink, stroke_groups, stroke_owners
 from digitlib.preprocess import ink_bbox, ink_layer, mnist_stages
@@ -152,6 +153,26 @@ def test_a_number_written_small_gets_the_hint_to_draw_bigger(drawn):
         reading = read_number(FakeModel(), compose_number(crops, np.random.default_rng(0)))
         assert len(reading.digits) == 4 and ink_bbox(reading.ink)[2] > 2 * height  # the row is wide
         assert any(hint.message.startswith("Draw bigger") for hint in reading.hints) == small
+
+
+def face(eyes: bool) -> np.ndarray:
+    """A round face with a smile, not touching it, and two eyes if asked: 4 or 2 separate marks."""
+    canvas = np.zeros((280, 560), np.uint8)
+    cv2.circle(canvas, (280, 140), 100, 255, 16, cv2.LINE_AA)
+    cv2.ellipse(canvas, (280, 150), (55, 40), 0, 35, 145, 255, 16, cv2.LINE_AA)
+    for x in (245, 315) if eyes else ():
+        cv2.circle(canvas, (x, 110), 9, 255, -1, cv2.LINE_AA)
+    return canvas
+
+
+def test_a_face_in_the_place_of_one_digit_is_no_number():
+    """No real digit is drawn in more than MAX_PIECES marks, so a face is not read as a 0."""
+    assert pieces(face(eyes=True)) == 4
+    reading = read_number(FakeModel(), face(eyes=True))
+    assert [digit.marks for digit in reading.digits] == [4]
+    assert reading.blocked and reading.hints[0].message.startswith("Those are 4 separate marks")
+    without_eyes = read_number(FakeModel(), face(eyes=False))
+    assert [digit.marks for digit in without_eyes.digits] == [2] and not without_eyes.blocked
 
 
 def test_specks_are_not_digits():
@@ -355,9 +376,11 @@ def test_best_row_adds_scores_less_the_ink_each_cut_crosses():
 
 def test_real_digits_drawn_alone_are_one_digit(drawn):
     """Pieces of real digits (broken 4s and 5s, crossed 7s) are put back together, all of drawn_dev."""
-    counts = np.array([len(split_digits(image)) for image in drawn["images"]])
+    digits = [split_digits(image) for image in drawn["images"]]
+    counts = np.array([len(found) for found in digits])
     assert (counts >= 1).all()
     assert (counts == 1).mean() >= 0.998, f"split: {np.flatnonzero(counts > 1).tolist()}"
+    assert max(digit.marks for found in digits for digit in found) <= MAX_PIECES, "none is a crowd of marks"
 
 
 # --- numbers composed from drawn_dev ----------------------------------------------------------------------
