@@ -23,7 +23,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from digitlib.classes import decide
+from digitlib.classes import NOT_A_DIGIT, decide
 from digitlib.cuts import Part, best_parts, is_digit_sized, piece_parts
 from digitlib.hints import MAX_PIECES, Hint, blocking_hint, crowded_digit_hint, drawing_hints
 from digitlib.ink import Box, grown, speck_area
@@ -115,6 +115,16 @@ class NumberReading:
     def text(self) -> str:
         """The number as a string, with "?" for each digit the model is not sure of."""
         return "".join(str(a) if a >= 0 else UNSURE_MARK for a in self.answers)
+
+    @property
+    def not_digits(self) -> int:
+        """How many of its marks the model says are not a digit."""
+        return self.answers.count(NOT_A_DIGIT)
+
+    @property
+    def is_a_number(self) -> bool:
+        """Whether most of its marks may be digits: a word of letters is no number with a digit in it."""
+        return 2 * self.not_digits <= len(self.digits)
 
     @property
     def hints(self) -> list[Hint]:

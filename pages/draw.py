@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from digitlib.artifacts import ArtifactError
-from digitlib.classes import NOT_A_DIGIT, Answer, answer_text, with_article
+from digitlib.classes import Answer, answer_text, with_article
 from digitlib.collection import opened, save_drawing
 from digitlib.data import DataError
 from digitlib.hints import Hint
@@ -254,11 +254,15 @@ def show_stages(stages: Stages) -> None:
 
 def show_number(reading: NumberReading) -> None:
     """The number read, each digit's box on the ink, and each digit's 28x28 input with its answer."""
-    none_is_a_digit = all(answer == NOT_A_DIGIT for answer in reading.answers)
-    if none_is_a_digit:
+    if not reading.is_a_number:
+        marks = len(reading.digits)
+        which = (
+            "none of the marks is a digit"
+            if reading.not_digits == marks
+            else f"{reading.not_digits} of the {marks} marks are not digits"
+        )
         st.error(
-            "That doesn't look like a number: none of the marks is a digit. "
-            "Write digits from 0 to 9 side by side.",
+            f"That doesn't look like a number: {which}. Write digits from 0 to 9 side by side.",
             icon=":material/block:",
         )
     else:
@@ -273,7 +277,7 @@ def show_number(reading: NumberReading) -> None:
         (
             boxes,
             min(NUMBER_CANVAS_WIDTH, boxes.shape[1]),
-            f"{plural(len(reading.digits), 'mark' if none_is_a_digit else 'digit')} found, left to right",
+            f"{plural(len(reading.digits), 'digit' if reading.is_a_number else 'mark')} found, left to right",
         )
     ]
     pictures(items)

@@ -175,6 +175,16 @@ def test_a_face_in_the_place_of_one_digit_is_no_number():
     assert [digit.marks for digit in without_eyes.digits] == [2] and not without_eyes.blocked
 
 
+@pytest.mark.parametrize(("marks", "not_digits", "is_a_number"), [(3, 2, False), (4, 2, True), (1, 1, False)])
+def test_a_reading_is_a_number_while_at_most_half_its_marks_are_not_digits(marks, not_digits, is_a_number):
+    probabilities = np.full((marks, 10), 0.01, np.float32)  # "not a digit": 90% left over
+    probabilities[not_digits:, 3] = 0.91
+    digits = [Digit((0, 0, 1, 1), mnist_stages(np.full((4, 4), 255, np.uint8)))] * marks
+    reading = numbers.NumberReading(np.zeros((4, 4), np.uint8), digits, probabilities, 0.5)
+    assert reading.answers.count(NOT_A_DIGIT) == reading.not_digits == not_digits
+    assert reading.is_a_number == is_a_number
+
+
 def test_specks_are_not_digits():
     one = strokes([(140, 40, 140, 240)])
     speck = strokes([(40, 250, 41, 250)], thickness=3)

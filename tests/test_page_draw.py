@@ -486,6 +486,31 @@ def test_a_number_of_letters_is_plainly_no_number(monkeypatch, default_model):
     assert "2 marks found, left to right" in captions(at)
 
 
+def test_marks_mostly_not_digits_are_no_number_even_with_a_digit_among_them(
+    monkeypatch, default_model, records
+):
+    from digitlib.numbers import read_number
+    from digitlib.registry import DEFAULT_MODEL
+
+    def cross(left: float) -> list[dict]:
+        return [
+            {"width": 18, "points": [[left, 80.0], [left + 110, 200.0]]},
+            {"width": 18, "points": [[left + 110, 80.0], [left, 200.0]]},
+        ]
+
+    digit = read_right(default_model, records, 1)
+    strokes = number_strokes(records, digit) + cross(200.0) + cross(400.0)
+    expected = read_number(Predictor(DEFAULT_MODEL, default_model), ink_of(strokes, 560))
+    assert expected.answers == [records[digit[0]]["label"], NOT_A_DIGIT, NOT_A_DIGIT], "the default model's"
+    at = draw(number_mode(app(monkeypatch, default_model)), strokes, NUMBER_CANVAS)
+    assert "Number" not in metric_values(at)
+    assert [e.value for e in at.error] == [
+        "That doesn't look like a number: 2 of the 3 marks are not digits. "
+        "Write digits from 0 to 9 side by side."
+    ]
+    assert "3 marks found, left to right" in captions(at)
+
+
 def test_a_zigzag_written_as_a_number_is_one_mark_not_a_row_of_ones(monkeypatch, default_model):
     from digitlib.numbers import read_number
     from digitlib.registry import DEFAULT_MODEL
