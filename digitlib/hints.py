@@ -10,6 +10,8 @@ from digitlib.ink import Box
 # Ink whose longer side is below this share of the canvas's height is a dot: the recipe would blow it up
 # into a blob, so there is nothing to read.
 DOT = 0.06
+# A tap of the pen leaves a dot as wide as the pen: so is ink less than this many pen widths across.
+DOT_PENS = 1.5
 # Below this share it is readable but small, and drawn digits that small are read worse.
 SMALL = 0.2
 # A flat line: at most this share of the canvas's height tall and several times wider than tall.
@@ -43,11 +45,17 @@ def crowded_digit_hint(marks: int) -> Hint:
 
 
 def drawing_hints(
-    box: Box, canvas_height: int, canvas_width: int, pieces: int | None, digit_size: int | None = None
+    box: Box,
+    canvas_height: int,
+    canvas_width: int,
+    pieces: int | None,
+    digit_size: int | None = None,
+    pen_width: float = 0.0,
 ) -> list[Hint]:
     """The hints for ink in `box` on a canvas, in `pieces` separate marks if counted; most important first.
 
     A digit's size is the longer side of the box, unless given (a number's is its tallest digit's height).
+    The pen's width, where known, tells a tap of a wide pen from a digit.
     """
     x, y, width, height = box
     digit_size = max(width, height) if digit_size is None else digit_size
@@ -60,7 +68,7 @@ def drawing_hints(
                 blocks_answer=True,
             )
         )
-    elif max(width, height) < DOT * canvas_height:
+    elif max(width, height) < max(DOT * canvas_height, DOT_PENS * pen_width):
         hints.append(
             Hint("That is only a dot. Draw a whole digit, as tall as most of the canvas.", blocks_answer=True)
         )

@@ -85,8 +85,10 @@ class Predictor:
         """The answer for one preprocessed (28, 28) image."""
         return Answer(self.predict(image)[0], self.threshold)
 
-    def read_drawing(self, drawing: np.ndarray, count_marks: bool = False) -> Reading | None:
-        """Preprocess a drawing and answer it; None when it has no ink.
+    def read_drawing(
+        self, drawing: np.ndarray, count_marks: bool = False, pen_width: float = 0.0
+    ) -> Reading | None:
+        """Preprocess a drawing (drawn with a pen `pen_width` wide, if known) and answer it; None without ink.
 
         Separate marks are counted only when asked: a pen leaves none by chance, but paper leaves specks.
         """
@@ -94,7 +96,7 @@ class Predictor:
         if stages is None:
             return None
         pieces = stages.pieces if count_marks else None
-        hints = drawing_hints(stages.bbox, *stages.drawing.shape[:2], pieces)
+        hints = drawing_hints(stages.bbox, *stages.drawing.shape[:2], pieces, pen_width=pen_width)
         return Reading(stages, self.answer(stages.centered), tuple(hints))
 
     def read_strokes(self, strokes: Sequence[PenStroke], height: int, width: int) -> Reading | None:
@@ -102,7 +104,11 @@ class Predictor:
         if not strokes:
             return None
         # A stroke is one connected mark: only more strokes than a digit's marks can make too many of them.
-        return self.read_drawing(draw_strokes(strokes, height, width), count_marks=len(strokes) > MAX_PIECES)
+        return self.read_drawing(
+            draw_strokes(strokes, height, width),
+            count_marks=len(strokes) > MAX_PIECES,
+            pen_width=max(stroke.width for stroke in strokes),
+        )
 
 
 def calibrated_threshold(files: ModelFiles) -> float:
