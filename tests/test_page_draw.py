@@ -466,51 +466,37 @@ def test_each_digit_of_a_number_is_captioned_with_the_probability_of_what_it_say
     assert other > 0.5, "said with the probability of not being a digit, not that of the best digit"
 
 
-def test_a_number_of_letters_is_plainly_no_number(monkeypatch, default_model):
-    from digitlib.numbers import read_number
-    from digitlib.registry import DEFAULT_MODEL
-
-    def cross(left: float) -> list[dict]:
-        return [
-            {"width": 18, "points": [[left, 60.0], [left + 140, 220.0]]},
-            {"width": 18, "points": [[left + 140, 60.0], [left, 220.0]]},
-        ]
-
-    strokes = cross(60.0) + cross(330.0)
-    expected = read_number(Predictor(DEFAULT_MODEL, default_model), ink_of(strokes, 560))
-    assert expected.answers == [NOT_A_DIGIT, NOT_A_DIGIT], "the default model's answer for two X's"
-    at = draw(number_mode(app(monkeypatch, default_model)), strokes, NUMBER_CANVAS)
-    assert "Number" not in metric_values(at)
-    assert [e.value for e in at.error] == [
-        "That doesn't look like a number: none of the marks is a digit. "
-        "Write digits from 0 to 9 side by side."
+def cross(left: float, size: float) -> list[dict]:
+    """An X `size` px wide from `left`, a little taller than wide, in the middle of the canvas's height."""
+    top, bottom = 140.0 - 0.57 * size, 140.0 + 0.57 * size
+    return [
+        {"width": 18, "points": [[left, top], [left + size, bottom]]},
+        {"width": 18, "points": [[left + size, top], [left, bottom]]},
     ]
-    assert "2 marks found, left to right" in captions(at)
 
 
-def test_marks_mostly_not_digits_are_no_number_even_with_a_digit_among_them(
-    monkeypatch, default_model, records
+@pytest.mark.parametrize(
+    ("with_digit", "which"),
+    [(False, "none of the marks is a digit"), (True, "2 of the 3 marks are not digits")],
+    ids=["letters", "a digit among letters"],
+)
+def test_marks_mostly_not_digits_are_plainly_no_number(
+    monkeypatch, default_model, records, with_digit, which
 ):
     from digitlib.numbers import read_number
     from digitlib.registry import DEFAULT_MODEL
 
-    def cross(left: float) -> list[dict]:
-        return [
-            {"width": 18, "points": [[left, 80.0], [left + 110, 200.0]]},
-            {"width": 18, "points": [[left + 110, 80.0], [left, 200.0]]},
-        ]
-
-    digit = read_right(default_model, records, 1)
-    strokes = number_strokes(records, digit) + cross(200.0) + cross(400.0)
+    digit = read_right(default_model, records, 1) if with_digit else []
+    strokes = number_strokes(records, digit) + cross(200.0, 110.0) + cross(400.0, 110.0)
     expected = read_number(Predictor(DEFAULT_MODEL, default_model), ink_of(strokes, 560))
-    assert expected.answers == [records[digit[0]]["label"], NOT_A_DIGIT, NOT_A_DIGIT], "the default model's"
+    labels = [records[i]["label"] for i in digit]
+    assert expected.answers == [*labels, NOT_A_DIGIT, NOT_A_DIGIT], "the default model's answers"
     at = draw(number_mode(app(monkeypatch, default_model)), strokes, NUMBER_CANVAS)
     assert "Number" not in metric_values(at)
     assert [e.value for e in at.error] == [
-        "That doesn't look like a number: 2 of the 3 marks are not digits. "
-        "Write digits from 0 to 9 side by side."
+        f"That doesn't look like a number: {which}. Write digits from 0 to 9 side by side."
     ]
-    assert "3 marks found, left to right" in captions(at)
+    assert f"{len(expected.digits)} marks found, left to right" in captions(at)
 
 
 def test_a_zigzag_written_as_a_number_is_one_mark_not_a_row_of_ones(monkeypatch, default_model):
