@@ -45,6 +45,9 @@ UNSURE_MARK = "?"
 TOUCHING_WIDTH = 0.7
 SPACED = 0.02
 APART_WIDTH = 1.1
+# Strokes are one group, never cut apart, when the narrower lies almost all within the other's columns (a 7's
+# bar and stem, a 4's two halves). A 1 that overlaps a neighbour's edge is left for the model to part.
+STROKE_OVERLAP = 0.8
 
 
 @dataclass(frozen=True)
@@ -158,9 +161,9 @@ def horizontal_gap(a: Piece, b: Piece) -> int:
     return max(a.left, b.left) - min(a.right, b.right)
 
 
-def overlap_substantially(a: Piece, b: Piece) -> bool:
-    """Whether two pieces share most of the narrower one's columns."""
-    return -horizontal_gap(a, b) >= OVERLAP * min(a.width, b.width)
+def overlap_substantially(a: Piece, b: Piece, share: float = OVERLAP) -> bool:
+    """Whether two pieces share `share` of the narrower one's columns."""
+    return -horizontal_gap(a, b) >= share * min(a.width, b.width)
 
 
 def ink_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
@@ -178,8 +181,8 @@ def ink_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
     return labels, pieces
 
 
-def merge_overlapping(pieces: list[Piece]) -> list[Piece]:
-    """Join pieces whose horizontal extents overlap substantially, until no two do."""
+def merge_overlapping(pieces: list[Piece], share: float = OVERLAP) -> list[Piece]:
+    """Join pieces that share `share` of the narrower one's columns, until no two do."""
     pieces = list(pieces)
     while True:
         pair = next(
@@ -187,7 +190,7 @@ def merge_overlapping(pieces: list[Piece]) -> list[Piece]:
                 (i, j)
                 for i in range(len(pieces))
                 for j in range(i + 1, len(pieces))
-                if overlap_substantially(pieces[i], pieces[j])
+                if overlap_substantially(pieces[i], pieces[j], share)
             ),
             None,
         )
@@ -271,12 +274,12 @@ def stroke_owners(masks: np.ndarray, pieces: Sequence[Digit]) -> np.ndarray:
 
 
 def stroke_groups(masks: np.ndarray, indices: Sequence[int]) -> list[Piece]:
-    """Some strokes as pieces, left to right, those that overlap substantially joined (a 7's bar and stem)."""
+    """Some strokes as pieces, left to right, those that share STROKE_OVERLAP of their columns joined."""
     pieces = []
     for index in indices:
         x, y, width, height = cv2.boundingRect(masks[index].astype(np.uint8))
         pieces.append(Piece((int(index),), x, y, x + width, y + height))
-    return sorted(merge_overlapping(pieces), key=lambda piece: piece.left)
+    return sorted(merge_overlapping(pieces, STROKE_OVERLAP), key=lambda piece: piece.left)
 
 
 def stroke_parts(
