@@ -108,6 +108,7 @@ class NumberReading:
     digits: list[Digit]
     probabilities: np.ndarray  # (N, 10) float32
     threshold: float
+    pen_width: float = 0.0  # of the strokes that drew it, where known
 
     @property
     def answers(self) -> list[int]:
@@ -135,7 +136,8 @@ class NumberReading:
         box = ink_bbox(self.ink)
         if box is None:
             return []
-        hints = drawing_hints(box, *self.ink.shape, None, max(digit.bbox[3] for digit in self.digits))
+        tallest = max(digit.bbox[3] for digit in self.digits)
+        hints = drawing_hints(box, *self.ink.shape, None, tallest, self.pen_width)
         marks = max(digit.marks for digit in self.digits)
         return [crowded_digit_hint(marks), *hints] if marks > MAX_PIECES else hints
 
@@ -336,4 +338,5 @@ def read_number(model: Model, drawing: np.ndarray, strokes: Sequence[PenStroke] 
         else:
             digits += [Digit(own[k].bbox, own[k].on_canvas(ink)) for k in chosen]
             probabilities += [own_read[k] for k in chosen]
-    return NumberReading(ink, digits, np.stack(probabilities), model.threshold)
+    pen_width = max((stroke.width for stroke in strokes), default=0.0)
+    return NumberReading(ink, digits, np.stack(probabilities), model.threshold, pen_width)

@@ -515,6 +515,16 @@ def test_a_zigzag_written_as_a_number_is_one_mark_not_a_row_of_ones(monkeypatch,
     assert "1 mark found" in " ".join(captions(at))
 
 
+def test_a_tap_on_the_wide_canvas_is_only_a_dot(monkeypatch, trained_cnn):
+    at = draw(
+        number_mode(app(monkeypatch, trained_cnn)), [{"width": 18, "points": [[280, 140]]}], NUMBER_CANVAS
+    )
+    assert [i.value for i in at.info][:1] == [
+        "That is only a dot. Draw a whole digit, as tall as most of the canvas."
+    ]
+    assert "Number" not in metric_values(at)
+
+
 def test_a_face_written_as_a_number_is_no_number(monkeypatch, trained_cnn):
     circle = [[280 + 100 * np.cos(a), 140 + 100 * np.sin(a)] for a in np.linspace(0, 2 * np.pi, 40)]
     smile = [[280 + 55 * np.cos(a), 150 + 40 * np.sin(a)] for a in np.linspace(0.2 * np.pi, 0.8 * np.pi, 12)]
