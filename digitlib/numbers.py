@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import reduce
 from typing import Protocol
 
 import cv2
 import numpy as np
 
 from digitlib.classes import NOT_A_DIGIT, decide
-from digitlib.cuts import Part, best_parts, is_digit_sized, piece_parts
+from digitlib.cuts import PART_WIDTH, Part, best_parts, is_digit_sized, piece_parts
 from digitlib.hints import MAX_PIECES, Hint, blocking_hint, crowded_digit_hint, drawing_hints
 from digitlib.ink import Box, grown, speck_area
 from digitlib.preprocess import INK_THRESHOLD, Stages, ink_bbox, ink_layer, mnist_stages
@@ -48,6 +49,10 @@ APART_WIDTH = 1.1
 # Strokes are one group, never cut apart, when the narrower lies almost all within the other's columns (a 7's
 # bar and stem, a 4's two halves). A 1 that overlaps a neighbour's edge is left for the model to part.
 STROKE_OVERLAP = 0.8
+# No digit of drawn_dev's 6,114 has its strokes in more groups than this: a run of more is no digit.
+MAX_GROUPS = 3
+# Blank pixels kept around a run of strokes drawn alone, beyond their anti-aliased fringe.
+MARGIN = 4
 
 
 @dataclass(frozen=True)
@@ -261,42 +266,48 @@ def may_touch(pieces: list[Digit], index: int, sure: bool, line_height: int) -> 
     return width >= TOUCHING_WIDTH * height
 
 
-def stroke_masks(strokes: Sequence[PenStroke], height: int, width: int) -> np.ndarray:
-    """(strokes, height, width): each stroke's ink alone on the canvas, as a mask."""
-    return np.stack([draw_strokes([stroke], height, width) > INK_THRESHOLD for stroke in strokes])
+def strokes_by_piece(
+    strokes: Sequence[PenStroke], pieces: Sequence[Digit], shape: tuple[int, int]
+) -> list[list[Piece]]:
+    """Per piece of ink, the strokes whose ink it holds most of, each as a piece of its own box."""
+    owner = np.zeros(shape, np.int32)  # 1 + the index of the piece each pixel of ink is in
+    for number, piece in enumerate(pieces, start=1):
+        owner[piece.stages.drawing > INK_THRESHOLD] = number
+    held = [[] for _ in pieces]
+    for index, stroke in enumerate(strokes):
+        mask = draw_strokes([stroke], *shape) > INK_THRESHOLD
+        inside = np.bincount(owner[mask], minlength=len(pieces) + 1)[1:]
+        if inside.max(initial=0) > 0:
+            x, y, width, height = cv2.boundingRect(mask.astype(np.uint8))
+            held[int(inside.argmax())].append(Piece((index,), x, y, x + width, y + height))
+    return held
 
 
-def stroke_owners(masks: np.ndarray, pieces: Sequence[Digit]) -> np.ndarray:
-    """Per stroke, the index of the piece that holds most of its ink, or -1 for none (a speck)."""
-    inside = np.stack(
-        [np.count_nonzero(masks & (piece.stages.drawing > INK_THRESHOLD), axis=(1, 2)) for piece in pieces],
-        axis=1,
-    )
-    return np.where(inside.max(axis=1) > 0, inside.argmax(axis=1), -1)
-
-
-def stroke_groups(masks: np.ndarray, indices: Sequence[int]) -> list[Piece]:
-    """Some strokes as pieces, left to right, those that share STROKE_OVERLAP of their columns joined."""
-    pieces = []
-    for index in indices:
-        x, y, width, height = cv2.boundingRect(masks[index].astype(np.uint8))
-        pieces.append(Piece((int(index),), x, y, x + width, y + height))
-    return sorted(merge_overlapping(pieces, STROKE_OVERLAP), key=lambda piece: piece.left)
+def stroke_groups(strokes: Sequence[Piece]) -> list[Piece]:
+    """Strokes (as pieces) in groups, left to right: those sharing STROKE_OVERLAP of their columns joined."""
+    return sorted(merge_overlapping(list(strokes), STROKE_OVERLAP), key=lambda piece: piece.left)
 
 
 def stroke_parts(
     strokes: Sequence[PenStroke], groups: Sequence[Piece], shape: tuple[int, int], line_height: int
 ) -> tuple[list[Part], list[float]]:
-    """The digit-sized runs of neighbouring stroke groups, each drawn alone, and the ink cuts cross: 0."""
+    """The digit-sized runs of neighbouring stroke groups, each drawn alone, and the ink each bound between
+    groups crosses (none), as piece_parts gives them for cut paths."""
+    if len(groups) < 2:
+        return [], [0.0, 0.0]
     parts = []
     for left in range(len(groups)):
-        for right in range(left + 1, len(groups) + 1):
-            if right - left == len(groups):
+        for right in range(left + 1, min(left + MAX_GROUPS, len(groups)) + 1):
+            run = reduce(merged, groups[left:right])
+            if right - left == len(groups) or run.width > PART_WIDTH * line_height:
                 continue
-            chosen = [strokes[index] for group in groups[left:right] for index in group.labels]
-            stages = mnist_stages(draw_strokes(chosen, *shape))
+            # Drawn in the run's box with a blank margin, as on the whole canvas but far quicker.
+            x, y = max(run.left - MARGIN, 0), max(run.top - MARGIN, 0)
+            width, height = min(run.right + MARGIN, shape[1]) - x, min(run.bottom + MARGIN, shape[0]) - y
+            moved = [PenStroke(strokes[i].points - [x, y], strokes[i].width) for i in run.labels]
+            stages = mnist_stages(draw_strokes(moved, height, width))
             if stages is not None and is_digit_sized(stages, line_height):
-                parts.append(Part(left, right, (0, 0), stages))
+                parts.append(Part(left, right, (x, y), stages))
     return parts, [0.0] * (len(groups) + 1)
 
 
@@ -313,16 +324,14 @@ def read_number(model: Model, drawing: np.ndarray, strokes: Sequence[PenStroke] 
     wholes = np.asarray(model.predict(np.stack([piece.image for piece in pieces])), np.float32)
     sure = decide(wholes, model.threshold) >= 0
     line_height = max(piece.bbox[3] for piece in pieces)
-    if strokes:
-        masks = stroke_masks(strokes, *ink.shape)
-        owners = stroke_owners(masks, pieces)
+    touching = [may_touch(pieces, i, sure[i], line_height) for i in range(len(pieces))]
+    held = strokes_by_piece(strokes, pieces, ink.shape) if strokes and any(touching) else None
     cuts = []
     for i, piece in enumerate(pieces):
-        if not may_touch(pieces, i, sure[i], line_height):
+        if not touching[i]:
             cuts.append(([], [0.0, 0.0]))
-        elif strokes:
-            groups = stroke_groups(masks, np.flatnonzero(owners == i))
-            cuts.append(stroke_parts(strokes, groups, ink.shape, line_height))
+        elif held is not None:
+            cuts.append(stroke_parts(strokes, stroke_groups(held[i]), ink.shape, line_height))
         else:
             cuts.append(piece_parts(piece.stages.ink, piece.bbox, line_height))
     parts = [part.stages.centered for own, _ in cuts for part in own]

@@ -24,7 +24,15 @@ from digitlib.cuts import (
 )
 from digitlib.hints import MAX_PIECES
 from digitlib.ink import stroke_width
-from digitlib.numbers import TOUCHING_WIDTH, Digit, read_number, split_ink, stroke_groups, stroke_owners
+from digitlib.numbers import (
+    TOUCHING_WIDTH,
+    Digit,
+    Piece,
+    read_number,
+    split_ink,
+    stroke_groups,
+    strokes_by_piece,
+)
 from digitlib.preprocess import ink_bbox, ink_layer, mnist_stages
 from digitlib.strokes import PenStroke, draw_strokes
 
@@ -503,27 +511,43 @@ def test_touching_digits_are_cut_apart_where_the_model_reads_them(drawn, predict
 # --- numbers drawn as pen strokes ------------------------------------------------------------------------
 
 
-def test_strokes_that_overlap_are_one_group_and_strokes_side_by_side_are_not():
-    masks = np.zeros((4, 20, 40), bool)
-    masks[0, 2:18, 25:27] = True  # a stem on the right
-    masks[1, 2:18, 4:6] = True  # a stem on the left...
-    masks[2, 2:4, 2:9] = True  # ...with a bar across it, like a 7's
-    masks[3, 10, 30] = True
-    groups = stroke_groups(masks, [0, 1, 2])
-    assert [sorted(group.labels) for group in groups] == [[1, 2], [0]], "left to right"
-    assert [group.bbox for group in groups] == [(2, 2, 7, 16), (25, 2, 2, 16)]
+def test_strokes_almost_within_each_others_columns_are_one_group():
+    stem, bar = Piece((0,), 40, 20, 44, 180), Piece((1,), 20, 20, 70, 30)  # a 7's stem and bar
+    one = Piece((2,), 64, 20, 74, 180)  # a 1 whose columns are 60% within the bar's
+    apart = Piece((3,), 120, 20, 180, 180)
+    groups = stroke_groups([apart, one, stem, bar])
+    assert [group.labels for group in groups] == [(0, 1), (2,), (3,)], "left to right"
+    assert groups[0].bbox == (20, 20, 50, 160)
+
+
+def line(x0: float, y0: float, x1: float, y1: float) -> PenStroke:
+    return PenStroke(np.array([[x0, y0], [x1, y1]]), 18.0)
 
 
 def test_each_stroke_belongs_to_the_piece_that_holds_most_of_its_ink():
-    ink = np.zeros((30, 60), np.uint8)
-    ink[5:25, 5:15] = ink[5:25, 45:55] = 255
+    strokes = [line(60, 40, 60, 240), line(200, 40, 200, 240), line(200, 40, 110, 60), line(400, 20, 401, 20)]
+    ink = draw_strokes(strokes[:3], 280, 560)  # the last stroke is not in the drawing
     pieces = split_ink(ink)
-    masks = np.zeros((3, 30, 60), bool)
-    masks[0, 5:25, 45:55] = True  # all in the right piece
-    masks[1, 5:25, 3:15] = True  # mostly in the left piece
-    masks[2, 0, 30] = True  # in no piece: ink the pieces dropped
     assert len(pieces) == 2
-    assert stroke_owners(masks, pieces).tolist() == [1, 0, -1]
+    held = strokes_by_piece(strokes, pieces, ink.shape)
+    assert [[stroke.labels for stroke in piece] for piece in held] == [[(0,)], [(1,), (2,)]]
+    assert held[1][1].bbox == ink_bbox(draw_strokes(strokes[2:3], 280, 560)), "the box of its own ink"
+
+
+def test_a_piece_that_holds_no_stroke_is_read_whole():
+    """Strokes that miss the drawing leave its pieces to be read as they are."""
+    drawing = draw_strokes([line(100, 40, 300, 240), line(300, 40, 100, 240)], 280, 560)
+    reading = read_number(FakeModel(confidence=0.3), drawing, [line(500, 20, 501, 20)])
+    assert [digit.bbox for digit in reading.digits] == [ink_bbox(drawing)]
+
+
+def test_runs_of_more_stroke_groups_than_a_digit_has_are_not_read():
+    """A zigzag of 60 separate strokes is read in at most 3 runs from each: work grows with the strokes."""
+    xs = np.linspace(40, 520, 61)
+    segments = [line(xs[i], 220 if i % 2 else 60, xs[i + 1], 60 if i % 2 else 220) for i in range(60)]
+    model = FakeModel(confidence=0.3)
+    read_number(model, draw_strokes(segments, 280, 560), segments)
+    assert model.calls[0] == 1 and model.calls[1] <= numbers.MAX_GROUPS * len(segments)
 
 
 def spiral() -> np.ndarray:
