@@ -10,7 +10,7 @@ from digitlib.ink import Box
 # Ink whose longer side is below this share of the canvas's height is a dot: the recipe would blow it up
 # into a blob, so there is nothing to read.
 DOT = 0.06
-# A tap of the pen leaves a dot as wide as the pen: so is ink less than this many pen widths across.
+# Ink less than this many pen widths across is a dot too: a tap leaves ink as wide as the pen.
 DOT_PENS = 1.5
 # Below this share it is readable but small, and drawn digits that small are read worse.
 SMALL = 0.2
@@ -54,7 +54,7 @@ def drawing_hints(
 ) -> list[Hint]:
     """The hints for ink in `box` on a canvas, in `pieces` separate marks if counted; most important first.
 
-    A digit's size is the longer side of the box, unless given (a number's is its tallest digit's height).
+    A digit's size is the longer side of the box, unless given (a number's is its largest digit's).
     The pen's width, where known, tells a tap of a wide pen from a digit.
     """
     x, y, width, height = box

@@ -132,17 +132,17 @@ class NumberReading:
 
     @property
     def is_a_number(self) -> bool:
-        """Whether most of its marks may be digits: a word of letters is no number with a digit in it."""
+        """Whether at most half of its marks are not digits: letters with a digit among them are no number."""
         return 2 * self.not_digits <= len(self.digits)
 
     @property
     def hints(self) -> list[Hint]:
-        """Advice on the whole drawing, sized by its tallest digit: a dot, a line or a face is no number."""
+        """Advice on the whole drawing, sized by its largest digit: a dot, a line or a face is no number."""
         box = ink_bbox(self.ink)
         if box is None:
             return []
-        tallest = max(digit.bbox[3] for digit in self.digits)
-        hints = drawing_hints(box, *self.ink.shape, None, tallest, self.pen_width)
+        largest = max(max(digit.bbox[2:]) for digit in self.digits)
+        hints = drawing_hints(box, *self.ink.shape, None, largest, self.pen_width)
         marks = max(digit.marks for digit in self.digits)
         return [crowded_digit_hint(marks), *hints] if marks > MAX_PIECES else hints
 

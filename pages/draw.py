@@ -204,30 +204,29 @@ def offer_number_correction(model: Predictor, key: str, reading: NumberReading) 
             f"Type the number as {plural(len(reading.digits), 'digit')}, one for each box, left to right."
         )
         return
-    saved = set()
+    kept: dict[int, str] = {}  # each saved drawing's id and digit: digits the model sees alike share one
     try:
         with opened() as connection:
             for digit, right, probabilities in zip(reading.digits, typed, reading.probabilities):
                 answer = Answer(probabilities, reading.threshold)
-                saved.add(
-                    save_drawing(
-                        connection,
-                        owner(),
-                        digit.stages.drawing,
-                        digit.image,
-                        int(right),
-                        answer.verdict,
-                        answer.probability_of_verdict,
-                        model.name,
-                    )
+                drawing = save_drawing(
+                    connection,
+                    owner(),
+                    digit.stages.drawing,
+                    digit.image,
+                    int(right),
+                    answer.verdict,
+                    answer.probability_of_verdict,
+                    model.name,
                 )
+                kept[drawing] = right
     except DataError as error:
         st.error(f"The digits could not be saved. {error}")
         return
-    if len(saved) < len(typed):
-        # Drawings are kept once per input the model sees: identical digits are one drawing.
+    if len(kept) < len(typed):
         st.success(
-            f"Saved {typed} as {plural(len(saved), 'drawing')}: digits the model sees alike are kept once."
+            f"Saved {typed} as {plural(len(kept), 'drawing')}, {''.join(kept.values())}: digits the model "
+            "sees alike are kept once, with the last digit typed for them."
         )
     else:
         st.success(f"Saved {plural(len(typed), 'digit')}: {typed}.")

@@ -436,13 +436,16 @@ def test_digits_the_model_sees_alike_are_saved_once_and_the_page_says_so(
 
     ones = [{"width": 18, "points": [[60.0 + 120 * i, 60.0], [60.0 + 120 * i, 220.0]]} for i in range(4)]
     at = draw(number_mode(app(monkeypatch, trained_cnn)), ones, NUMBER_CANVAS)
-    at.text_input(key=f"{NUMBER_CANVAS}_right").input("1111")
+    at.text_input(key=f"{NUMBER_CANVAS}_right").input("1117")
     run(at)
     at.button(key=f"{NUMBER_CANVAS}_save").click()
     run(at)
     with opened(drawings_db_path, create=False) as connection:
-        assert [d.label for d in list_drawings(connection, None)] == [1], "four identical inputs"
-    assert "Saved 1111 as 1 drawing: digits the model sees alike are kept once." in texts(at.success)
+        assert [d.label for d in list_drawings(connection, None)] == [7], "four identical inputs"
+    assert (
+        "Saved 1117 as 1 drawing, 7: digits the model sees alike are kept once, "
+        "with the last digit typed for them." in texts(at.success)
+    )
 
 
 def test_each_digit_of_a_number_is_captioned_with_the_probability_of_what_it_says(
