@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import reduce
+from functools import cached_property, reduce
 from typing import Protocol
 
 import cv2
@@ -135,7 +135,7 @@ class NumberReading:
         """Whether at most half of its marks are not digits: letters with a digit among them are no number."""
         return 2 * self.not_digits <= len(self.digits)
 
-    @property
+    @cached_property
     def hints(self) -> list[Hint]:
         """Advice on the whole drawing, sized by its largest digit: a dot, a line or a face is no number."""
         box = ink_bbox(self.ink)
