@@ -34,7 +34,7 @@ from digitlib.numbers import (
     strokes_by_piece,
 )
 from digitlib.preprocess import ink_bbox, ink_layer, mnist_stages
-from digitlib.strokes import PenStroke, draw_strokes
+from digitlib.strokes import PEN_WIDTH, PenStroke, draw_strokes
 
 NUMBERS = 200
 DIGITS_PER_NUMBER = 4
@@ -521,7 +521,7 @@ def test_strokes_almost_within_each_others_columns_are_one_group():
 
 
 def line(x0: float, y0: float, x1: float, y1: float) -> PenStroke:
-    return PenStroke(np.array([[x0, y0], [x1, y1]]), 18.0)
+    return PenStroke(np.array([[x0, y0], [x1, y1]]), PEN_WIDTH)
 
 
 def test_each_stroke_belongs_to_the_piece_that_holds_most_of_its_ink():
@@ -556,10 +556,6 @@ def spiral() -> np.ndarray:
     return [280, 140] + np.linspace(10, 118, 200)[:, None] * np.stack([np.cos(turns), np.sin(turns)], axis=1)
 
 
-def one_stroke(points: np.ndarray) -> list[PenStroke]:
-    return [PenStroke(points, 18.0)]
-
-
 @pytest.mark.parametrize(
     "scribble",
     [
@@ -570,7 +566,7 @@ def one_stroke(points: np.ndarray) -> list[PenStroke]:
     ids=["zigzag", "wave", "spiral"],
 )
 def test_a_scribble_in_one_stroke_is_one_mark_not_a_row_of_ones(predictor, scribble):
-    strokes = one_stroke(scribble)
+    strokes = [PenStroke(scribble, PEN_WIDTH)]
     ink = draw_strokes(strokes, 280, 560)
     assert len(read_number(predictor, ink).digits) > 1, "without its stroke, its ink is cut into digits"
     reading = read_number(predictor, ink, strokes)
@@ -594,17 +590,22 @@ def number_of_strokes(
     return placed, x - gaps[-1] + 40
 
 
-def test_touching_digits_drawn_in_strokes_part_between_their_strokes(drawn, shared_data_dir, predictor):
-    """Digits that touch or overlap, each drawn with its own strokes, read as if written apart: each part is
-    read from its own strokes alone, where ink alone mixes in a neighbour's."""
+@pytest.fixture(scope="module")
+def drawn_strokes(shared_data_dir) -> list[list[PenStroke]]:
+    """drawn_dev's pen strokes, drawing by drawing."""
     from digitlib.data import load_strokes
 
-    strokes = load_strokes(shared_data_dir / "drawn_dev.npz")
+    return load_strokes(shared_data_dir / "drawn_dev.npz")
+
+
+def test_touching_digits_drawn_in_strokes_part_between_their_strokes(drawn, drawn_strokes, predictor):
+    """Digits that touch or overlap, each drawn with its own strokes, read as if written apart: each part is
+    read from its own strokes alone, where ink alone mixes in a neighbour's."""
     rng = np.random.default_rng(2026)
     by_ink = by_strokes = 0
     for _ in range(NUMBERS):
         chosen = rng.choice(len(drawn["labels"]), DIGITS_PER_NUMBER, replace=False)
-        placed, width = number_of_strokes(strokes, drawn["images"], chosen, rng)
+        placed, width = number_of_strokes(drawn_strokes, drawn["images"], chosen, rng)
         ink, text = draw_strokes(placed, 280, width), "".join(map(str, drawn["labels"][chosen]))
         by_ink += read_number(predictor, ink).text == text
         by_strokes += read_number(predictor, ink, placed).text == text
@@ -616,23 +617,19 @@ def test_touching_digits_drawn_in_strokes_part_between_their_strokes(drawn, shar
     assert by_strokes >= by_ink + NUMBERS // 10
 
 
-def test_real_digits_drawn_in_several_strokes_are_one_digit(shared_data_dir, predictor):
+def test_real_digits_drawn_in_several_strokes_are_one_digit(drawn_strokes, predictor):
     """drawn_dev's digits of two strokes or more, each alone and read with its strokes: a 7's bar, a 5's flag
     or a 4's two halves are not cut apart as digits of their own."""
-    from digitlib.data import load_strokes
-
-    several = [s for s in load_strokes(shared_data_dir / "drawn_dev.npz") if len(s) > 1]
+    several = [s for s in drawn_strokes if len(s) > 1]
     counts = np.array([len(read_number(predictor, draw_strokes(s, 280, 280), s).digits) for s in several])
     assert (counts == 1).mean() >= PINNED_SEVERAL_STROKES_ONE_DIGIT, f"split: {np.flatnonzero(counts > 1)}"
 
 
-def test_a_one_that_overlaps_its_neighbour_is_a_digit_of_its_own(shared_data_dir, predictor, monkeypatch):
+def test_a_one_that_overlaps_its_neighbour_is_a_digit_of_its_own(
+    drawn, drawn_strokes, predictor, monkeypatch
+):
     """A 1 is narrow, so any overlap is most of its columns: only strokes almost within another's are one."""
-    from digitlib.data import load_strokes
-
-    strokes = load_strokes(shared_data_dir / "drawn_dev.npz")
-    with np.load(shared_data_dir / "drawn_dev.npz") as data:
-        labels = data["labels"]
+    strokes, labels = drawn_strokes, drawn["labels"]
     # Oracle: digits the model reads right alone.
     right = [
         i for i in range(300) if predictor.read_strokes(strokes[i], 280, 280).answer.verdict == labels[i]
@@ -645,7 +642,7 @@ def test_a_one_that_overlaps_its_neighbour_is_a_digit_of_its_own(shared_data_dir
         points = np.vstack([stroke.points for stroke in strokes[index]])
         low, high = points.min(axis=0), points.max(axis=0)
         scale = 120 / (high[1] - low[1])
-        return [PenStroke((stroke.points - low) * scale + [left, 80], 18.0) for stroke in strokes[index]]
+        return [PenStroke((stroke.points - low) * scale + [left, 80], PEN_WIDTH) for stroke in strokes[index]]
 
     def right_pairs() -> float:
         right = 0
