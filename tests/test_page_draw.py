@@ -529,10 +529,7 @@ def test_a_tap_on_the_wide_canvas_is_only_a_dot(monkeypatch, trained_cnn):
 
 
 def test_a_face_written_as_a_number_is_no_number(monkeypatch, trained_cnn):
-    circle = [[280 + 100 * np.cos(a), 140 + 100 * np.sin(a)] for a in np.linspace(0, 2 * np.pi, 40)]
-    smile = [[280 + 55 * np.cos(a), 150 + 40 * np.sin(a)] for a in np.linspace(0.2 * np.pi, 0.8 * np.pi, 12)]
-    face = [{"width": 18, "points": line} for line in (circle, smile, [[245, 110]], [[315, 110]])]
-    at = draw(number_mode(app(monkeypatch, trained_cnn)), face, NUMBER_CANVAS)
+    at = draw(number_mode(app(monkeypatch, trained_cnn)), SMILEY, NUMBER_CANVAS)
     assert "Number" not in metric_values(at)
     assert at.info[0].value.startswith("Those are 4 separate marks in the place of one digit")
 
