@@ -183,7 +183,7 @@ def _export(args: argparse.Namespace) -> int:
     from digitlib.export import export_onnx
 
     for f in files:
-        print(f"exported {export_onnx(f)}")
+        print(f"exported {export_onnx(f, args.mnist)}")
     return 0
 
 
@@ -409,6 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", action="append", choices=MODEL_NAMES, help="(repeatable; default: every trained model)"
     )
     export.add_argument("--models", help=models_help)
+    export.add_argument("--mnist", help=mnist_help)
     export.set_defaults(run=_export)
 
     index = commands.add_parser("index", help="index the MNIST training images for nearest-neighbour lookup")

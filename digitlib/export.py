@@ -4,7 +4,8 @@ Keras exports a flatten as a Reshape whose shape is computed at run time (Shape,
 Casts) after a transpose back to channels-last, and a batch norm after a dense layer as a multiply and
 an add. For a single drawing these small nodes cost as much as a convolution, so the export folds them
 into constants and into the dense kernels. The penultimate features are a second output, for the
-nearest-neighbour index. Large dense kernels are then stored as 8-bit integers (see INT8_KERNEL_SIZE).
+nearest-neighbour index. A model declared with integer features then computes them in 8-bit integers
+(see feature_nodes).
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from onnx import numpy_helper
 
 import digitlib.models  # noqa: F401  registers the custom layers saved in the model files
 from digitlib.artifacts import EMBEDDING_OUTPUT, SOURCE_HASH_KEY, ArtifactError, ModelFiles, file_sha256
+from digitlib.data import load_mnist
+from digitlib.registry import spec
 
 CHANNELS_LAST = [0, 2, 3, 1]
 # Nodes between a convolution and a flatten that keep its channel count.
 CHANNEL_PRESERVING = ("Relu", "MaxPool", "Add", "Mul")
-# A dense kernel of 1 MiB of floats or more is stored as 8-bit integers, quantized per column, and its
-# input is quantized on the fly: reading such a kernel is most of a drawing's time, and the answers barely
-# change (docs/models.md). Smaller kernels stay float: for them quantizing gained nothing measurable.
-INT8_KERNEL_SIZE = 2**18
+# How many MNIST training digits measure the ranges of the 8-bit activations (docs/models.md).
+CALIBRATION_IMAGES = 1000
 
 
 def expose_embedding(model: onnx.ModelProto) -> str:
@@ -147,36 +148,64 @@ def simplify(model: onnx.ModelProto) -> None:
     drop_unused(model.graph)
 
 
-def large_dense_layers(graph: onnx.GraphProto) -> list[str]:
-    """Names of the dense layers (MatMul nodes) with a constant kernel of INT8_KERNEL_SIZE weights or more."""
-    sizes = {tensor.name: int(np.prod(tensor.dims)) for tensor in graph.initializer}
-    return [
-        node.name
-        for node in graph.node
-        if node.op_type == "MatMul" and sizes.get(node.input[1], 0) >= INT8_KERNEL_SIZE
-    ]
+def _reads_channels(node: onnx.NodeProto, weights: dict) -> int:
+    """How many channels a convolution reads (its kernel's second axis)."""
+    return int(weights[node.input[1]].dims[1]) if node.input[1] in weights else 0
 
 
-def quantize_large_kernels(model: onnx.ModelProto, path: Path) -> None:
-    """Save `model` at `path` with its large dense kernels as unsigned 8-bit integers, the rest as it is."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+def feature_nodes(graph: onnx.GraphProto) -> list[str]:
+    """The nodes run in 8 bits: from the first convolution of many channels to the penultimate dense layer.
 
-    layers = large_dense_layers(model.graph)
-    if not layers:
+    Empty for a network without such a convolution. The first convolution reads one channel: too few
+    products per pixel to pay for converting its input. The head, from the penultimate dense layer's
+    output on, stays float, so that the probabilities and the features keep their precision.
+    """
+    weights = {tensor.name: tensor for tensor in graph.initializer}
+    nodes = list(graph.node)
+    convolutions = [i for i, n in enumerate(nodes) if n.op_type == "Conv" and _reads_channels(n, weights) > 1]
+    dense = [i for i, n in enumerate(nodes) if n.op_type in ("MatMul", "Gemm")]
+    if not convolutions or len(dense) < 2:
+        return []
+    return [node.name for node in nodes[convolutions[0] : dense[-2] + 1]]
+
+
+def calibration_images(mnist: str | os.PathLike | None) -> np.ndarray:
+    """The MNIST training digits whose activations set the 8-bit ranges: (N, 28, 28) float32 in [0, 1]."""
+    (x_train, _), _ = load_mnist(mnist)
+    return x_train[:CALIBRATION_IMAGES].astype(np.float32) / 255.0
+
+
+def quantize_features(model: onnx.ModelProto, path: Path, images: np.ndarray) -> None:
+    """Save `model` at `path` with its feature nodes in 8-bit integers, ranges measured on `images`."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    nodes = feature_nodes(model.graph)
+    if not nodes:
         onnx.save(model, str(path))
         return
+    name = model.graph.input[0].name
+    shape = [d.dim_value or 1 for d in model.graph.input[0].type.tensor_type.shape.dim]
+    batches = iter([{name: image.reshape(shape)} for image in images])
+
+    class Images(CalibrationDataReader):
+        def get_next(self) -> dict | None:
+            return next(batches, None)
+
     # It advises "pre-processing" the graph, which `simplify` has done for these graphs.
     logging.disable(logging.WARNING)
     try:
-        # Unsigned weights: ONNX Runtime's kernels for signed ones can saturate 16-bit sums on CPUs
-        # without VNNI instructions, and answer differently there; its unsigned ones cannot.
-        quantize_dynamic(
+        # Signed 7-bit weights: sums of two products then fit ONNX Runtime's 16-bit lanes on CPUs without
+        # VNNI instructions, so every x86 CPU gives the same answers; full 8 bits can saturate there.
+        quantize_static(
             model,
             path,
-            op_types_to_quantize=["MatMul"],
-            nodes_to_quantize=layers,
+            Images(),
+            quant_format=QuantFormat.QDQ,
+            nodes_to_quantize=nodes,
             per_channel=True,
-            weight_type=QuantType.QUInt8,
+            reduce_range=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
         )
     finally:
         logging.disable(logging.NOTSET)
@@ -190,7 +219,7 @@ def load_keras_model(path: Path) -> keras.Model:
         raise ArtifactError(f"cannot load model {path}: {error}") from error
 
 
-def export_onnx(files: ModelFiles) -> Path:
+def export_onnx(files: ModelFiles, mnist: str | os.PathLike | None = None) -> Path:
     """Write `<name>.onnx` from `<name>.keras`, tagged with the source's hash."""
     model = load_keras_model(files.model)
     # Keras exports only a model that has been called.
@@ -203,6 +232,9 @@ def export_onnx(files: ModelFiles) -> Path:
     onnx.helper.set_model_props(
         exported, {SOURCE_HASH_KEY: file_sha256(files.model), EMBEDDING_OUTPUT: embedding}
     )
-    quantize_large_kernels(exported, tmp)
+    if spec(files.name).integer_features:
+        quantize_features(exported, tmp, calibration_images(mnist))
+    else:
+        onnx.save(exported, str(tmp))
     os.replace(tmp, files.onnx)
     return files.onnx

@@ -127,7 +127,7 @@ def train(
             model, model_spec.drawings, files, mnist, drawings, limit, verbose
         )
     model.save(files.model)
-    export_onnx(files)
+    export_onnx(files, mnist)
     write_json(
         files.training,
         {

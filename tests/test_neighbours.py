@@ -57,11 +57,11 @@ def test_onnx_embedding_matches_the_keras_penultimate_layer(served, mnist):
     _, (x_test, _) = mnist
     images = x_test[:64].astype(np.float32) / 255
     keras_features = np.asarray(penultimate_model(load_keras_model(served.files.model))(images[..., None]))
-    # Within the rounding of the 8-bit dense kernel that computes them.
+    # Within the rounding of the 8-bit integers that compute them.
     relative = np.linalg.norm(served.embed(images) - keras_features, axis=1) / np.linalg.norm(
         keras_features, axis=1
     )
-    assert relative.max() < 0.02
+    assert relative.max() < 0.05
 
 
 def test_index_round_trip_and_missing_index(tmp_path):
