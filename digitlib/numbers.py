@@ -11,6 +11,9 @@ read all in a second call. A piece written apart from its neighbours is cut only
 it and it is as wide as two digits (see TOUCHING_WIDTH). Where the pen strokes are known, a person lifts the
 pen between digits: a piece is cut only between its strokes, and each part is read from its own strokes alone,
 so digits that overlap read as if written apart and a scribble in one stroke stays one mark.
+
+The strokes also give a number its signs, which the model does not read: a dot low in a gap between digits
+is a decimal point, and a flat stroke left of every digit, at their middle height, a minus sign.
 Only NumPy and OpenCV: this module must import without TensorFlow.
 """
 
@@ -26,7 +29,15 @@ import numpy as np
 
 from digitlib.classes import NOT_A_DIGIT, decide
 from digitlib.cuts import PART_WIDTH, Part, best_parts, is_digit_sized, piece_parts
-from digitlib.hints import MAX_PIECES, Hint, blocking_hint, crowded_digit_hint, drawing_hints
+from digitlib.hints import (
+    DOT_PENS,
+    FLAT_RATIO,
+    MAX_PIECES,
+    Hint,
+    blocking_hint,
+    crowded_digit_hint,
+    drawing_hints,
+)
 from digitlib.ink import Box, grown, speck_area
 from digitlib.preprocess import INK_THRESHOLD, Stages, ink_bbox, ink_layer, mnist_stages
 from digitlib.strokes import PenStroke, draw_strokes
@@ -53,6 +64,14 @@ STROKE_OVERLAP = 0.8
 MAX_GROUPS = 3
 # Blank pixels kept around a run of strokes drawn alone, beyond their anti-aliased fringe.
 MARGIN = 4
+# A decimal point's centre lies below this share of the digits' height from their top, and at most
+# POINT_BELOW of it under their bottom.
+POINT_LOW = 0.5
+POINT_BELOW = 0.25
+# A minus sign's centre lies at least this share of the digits' height from their top and from their bottom,
+# and it is MINUS_LENGTH of their height long: shorter is a tick, longer an underline.
+MINUS_MIDDLE = 0.25
+MINUS_LENGTH = (0.2, 1.2)
 
 
 @dataclass(frozen=True)
@@ -95,6 +114,15 @@ class Digit:
         return self.stages.centered
 
 
+@dataclass(frozen=True)
+class Signs:
+    """A number's signs found among its pen strokes, and the strokes of its digits."""
+
+    digit_strokes: list[PenStroke]
+    points: list[float]  # the column of each decimal point's centre on the canvas
+    negative: bool = False
+
+
 class Model(Protocol):
     """What reading a number needs from a model (digitlib.serving.Predictor is one)."""
 
@@ -114,6 +142,8 @@ class NumberReading:
     probabilities: np.ndarray  # (N, 10) float32
     threshold: float
     pen_width: float = 0.0  # of the strokes that drew it, where known
+    points: tuple[int, ...] = ()  # how many digits stand left of each decimal point
+    negative: bool = False  # whether a minus sign stands left of the digits
 
     @property
     def answers(self) -> list[int]:
@@ -121,9 +151,17 @@ class NumberReading:
         return decide(self.probabilities, self.threshold).tolist() if self.digits else []
 
     @property
+    def has_signs(self) -> bool:
+        """Whether it has a decimal point or a minus sign."""
+        return self.negative or bool(self.points)
+
+    @property
     def text(self) -> str:
         """The number as a string, with "?" for each digit the model is not sure of."""
-        return "".join(str(a) if a >= 0 else UNSURE_MARK for a in self.answers)
+        marks = [str(a) if a >= 0 else UNSURE_MARK for a in self.answers]
+        for count in sorted(self.points, reverse=True):
+            marks.insert(count, ".")
+        return ("-" if self.negative else "") + "".join(marks)
 
     @property
     def not_digits(self) -> int:
@@ -311,14 +349,88 @@ def stroke_parts(
     return parts, [0.0] * (len(groups) + 1)
 
 
+def ink_extent(stroke: PenStroke) -> tuple[float, float, float, float]:
+    """The left, top, right and bottom of the ink a stroke leaves: its points and half the pen around them."""
+    (left, top), (right, bottom) = stroke.points.min(axis=0), stroke.points.max(axis=0)
+    half = stroke.width / 2
+    return left - half, top - half, right + half, bottom + half
+
+
+def is_dot(stroke: PenStroke) -> bool:
+    """Whether a stroke is a tap of the pen: ink less than DOT_PENS pen widths across."""
+    left, top, right, bottom = ink_extent(stroke)
+    return max(right - left, bottom - top) < DOT_PENS * stroke.width
+
+
+def is_flat(stroke: PenStroke) -> bool:
+    """Whether a stroke is a flat line: the pen went FLAT_RATIO times further across than up or down, or more,
+    and at least a pen's width."""
+    width, height = np.ptp(stroke.points, axis=0)
+    return width >= max(FLAT_RATIO * height, stroke.width)
+
+
+def is_point(dot: PenStroke, others: Sequence[PenStroke], top: float, bottom: float) -> bool:
+    """Whether a dot is a decimal point: low in the line of digits from `top` to `bottom`, in a blank gap
+    between other strokes' ink."""
+    left, dot_top, right, dot_bottom = ink_extent(dot)
+    x, y, height = (left + right) / 2, (dot_top + dot_bottom) / 2, bottom - top
+    if not top + POINT_LOW * height < y <= bottom + POINT_BELOW * height:
+        return False
+    extents = [ink_extent(stroke) for stroke in others]
+    in_gap = all(not e[0] <= x <= e[2] for e in extents)
+    return in_gap and any(e[2] < x for e in extents) and any(e[0] > x for e in extents)
+
+
+def is_minus(line: PenStroke, others: Sequence[PenStroke], top: float, bottom: float) -> bool:
+    """Whether a flat stroke is a minus sign: left of all other ink, at the middle height of the digits."""
+    left, line_top, right, line_bottom = ink_extent(line)
+    y, height = (line_top + line_bottom) / 2, bottom - top
+    low, high = MINUS_LENGTH
+    return (
+        top + MINUS_MIDDLE * height <= y <= bottom - MINUS_MIDDLE * height
+        and low * height <= right - left <= high * height
+        and all(right < ink_extent(stroke)[0] for stroke in others)
+    )
+
+
+def find_signs(strokes: Sequence[PenStroke]) -> Signs:
+    """The decimal points and the minus sign among a number's strokes (see is_point and is_minus)."""
+    dots = [stroke for stroke in strokes if is_dot(stroke)]
+    bodies = [stroke for stroke in strokes if not is_dot(stroke) and not is_flat(stroke)]
+    if not bodies:
+        return Signs(list(strokes), [])
+    # The line of digits is where the strokes that are neither dots nor flat lie: bars and flags stay within.
+    top = min(ink_extent(stroke)[1] for stroke in bodies)
+    bottom = max(ink_extent(stroke)[3] for stroke in bodies)
+    undotted = [stroke for stroke in strokes if not is_dot(stroke)]
+    points = [dot for dot in dots if is_point(dot, undotted, top, bottom)]
+    minus = [
+        stroke
+        for stroke in undotted
+        if is_flat(stroke) and is_minus(stroke, [s for s in undotted if s is not stroke], top, bottom)
+    ]
+    signs = points + (minus if len(minus) == 1 else [])  # two flat lines before a number: no minus
+    return Signs(
+        [stroke for stroke in strokes if not any(stroke is sign for sign in signs)],
+        [(ink_extent(dot)[0] + ink_extent(dot)[2]) / 2 for dot in points],
+        len(minus) == 1,
+    )
+
+
 def read_number(model: Model, drawing: np.ndarray, strokes: Sequence[PenStroke] = ()) -> NumberReading:
     """Read the digits of a drawing in one call of `model.predict` (and one more to cut touching ones).
 
     `strokes`, the pen strokes that drew it where they are known, are never cut: touching digits part between
-    them.
+    them, and they give the number its signs (see find_signs).
     """
     ink = ink_layer(drawing)
-    pieces = split_ink(ink)
+    signs = find_signs(strokes)
+    # The digits are read from their own ink: the signs are no part of them.
+    digit_ink = (
+        ink if len(signs.digit_strokes) == len(strokes) else draw_strokes(signs.digit_strokes, *ink.shape)
+    )
+    strokes = signs.digit_strokes
+    pieces = split_ink(digit_ink)
     if not pieces:
         return NumberReading(ink, [], np.zeros((0, 10), np.float32), model.threshold)
     wholes = np.asarray(model.predict(np.stack([piece.image for piece in pieces])), np.float32)
@@ -345,7 +457,10 @@ def read_number(model: Model, drawing: np.ndarray, strokes: Sequence[PenStroke] 
             digits.append(piece)
             probabilities.append(whole)
         else:
-            digits += [Digit(own[k].bbox, own[k].on_canvas(ink)) for k in chosen]
+            digits += [Digit(own[k].bbox, own[k].on_canvas(digit_ink)) for k in chosen]
             probabilities += [own_read[k] for k in chosen]
     pen_width = max((stroke.width for stroke in strokes), default=0.0)
-    return NumberReading(ink, digits, np.stack(probabilities), model.threshold, pen_width)
+    points = tuple(sum(d.bbox[0] + d.bbox[2] / 2 < x for d in digits) for x in signs.points)
+    return NumberReading(
+        ink, digits, np.stack(probabilities), model.threshold, pen_width, points, signs.negative
+    )

@@ -194,11 +194,13 @@ def offer_number_correction(model: Predictor, key: str, reading: NumberReading) 
         "Keep its digits with the right number",
         key=f"{key}_right",
         placeholder="e.g. 2024",
-        max_chars=len(reading.digits),
+        max_chars=len(reading.text),
         width=CORRECTION_WIDTH,
     )
     if not st.button("Save", icon=":material/save:", key=f"{key}_save", disabled=not typed):
         return
+    # Only the digits are drawings to keep: signs typed as they were drawn are left out.
+    typed = typed.removeprefix("-").replace(".", "")
     if not typed.isdigit() or len(typed) != len(reading.digits):
         st.error(
             f"Type the number as {plural(len(reading.digits), 'digit')}, one for each box, left to right."
@@ -266,6 +268,10 @@ def show_number(reading: NumberReading) -> None:
         )
     else:
         st.metric("Number", reading.text)
+        if reading.has_signs:
+            st.caption(
+                "The point and the minus sign are read from the shape of their strokes, not by the model."
+            )
         if any(answer < 0 for answer in reading.answers):
             st.caption(
                 "? marks a piece the model is not sure of, or that is not a digit: "

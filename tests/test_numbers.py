@@ -28,6 +28,7 @@ from digitlib.numbers import (
     TOUCHING_WIDTH,
     Digit,
     Piece,
+    find_signs,
     read_number,
     split_ink,
     stroke_groups,
@@ -659,3 +660,73 @@ def test_a_one_that_overlaps_its_neighbour_is_a_digit_of_its_own(
     joined = right_pairs()
     print(f"a 1 overlapping its neighbour: {kept_apart:.1%} right, {joined:.1%} with strokes joined at half")
     assert kept_apart >= PINNED_OVERLAPPING_ONES and kept_apart >= joined + 0.2
+
+
+# Two 1s, 180 px tall, with a gap between them.
+TWO_ONES = [line(160, 50, 160, 230), line(300, 50, 300, 230)]
+
+
+@pytest.mark.parametrize(
+    "signs,points,negative",
+    [
+        ([line(230, 220, 230, 220)], [230.0], False),  # a point low in the gap
+        ([line(230, 60, 230, 60)], [], False),  # high: no point
+        ([line(380, 220, 380, 220)], [], False),  # after the last digit
+        ([line(160, 220, 160, 220)], [], False),  # on a digit's own columns
+        ([line(40, 140, 110, 143)], [], True),  # a minus, left of the digits at their middle height
+        ([line(40, 225, 110, 225)], [], False),  # at their foot: an underline
+        ([line(40, 60, 110, 60)], [], False),  # at their head
+        ([line(40, 120, 110, 120), line(40, 160, 110, 160)], [], False),  # two lines: an equals sign
+        ([line(100, 140, 170, 140)], [], False),  # reaching into the first digit: a bar of it
+        ([line(145, 140, 150, 140)], [], False),  # a tick, not a line
+    ],
+)
+def test_signs_are_found_only_in_their_place(signs, points, negative):
+    found = find_signs([*TWO_ONES, *signs])
+    assert (found.points, found.negative) == (points, negative)
+    kept = [stroke for stroke in signs if any(stroke is s for s in found.digit_strokes)]
+    assert len(found.digit_strokes) == 2 + len(kept) and len(kept) == len(signs) - len(points) - negative
+
+
+def test_real_numbers_read_with_their_decimal_point_and_minus_sign(drawn, drawn_strokes, predictor):
+    """Digits of drawn_dev that the model reads right alone, 120 px tall at the app's pen, written as "-d.d"
+    and "d.dd": they read with their signs, and their digits read as they do without them."""
+    labels = drawn["labels"]
+    # Oracle: digits read right alone.
+    right = [
+        i
+        for i in range(200)
+        if predictor.read_strokes(drawn_strokes[i], 280, 280).answer.verdict == labels[i]
+    ]
+    rng = np.random.default_rng(5)
+
+    def placed(index: int, left: float) -> tuple[list[PenStroke], float]:
+        """A recorded digit 120 px tall with the app's pen, from `left` on, and where it ends."""
+        points = np.vstack([stroke.points for stroke in drawn_strokes[index]])
+        low, high = points.min(axis=0), points.max(axis=0)
+        scale = 120 / (high[1] - low[1])
+        moved = [PenStroke((s.points - low) * scale + [left, 80], PEN_WIDTH) for s in drawn_strokes[index]]
+        return moved, left + (high[0] - low[0]) * scale
+
+    read = []
+    for negative in (True, False) * 10:
+        first, second, third = rng.choice(right, 3, replace=False)
+        before, x = placed(first, 100.0 if negative else 40.0)
+        point = line(x + 18, 194, x + 18, 194)
+        after, x = placed(second, x + 40)
+        if not negative:
+            more, x = placed(third, x + 30)
+            after += more
+        signs = [line(30, 140, 75, 141)] if negative else []
+        number = [*signs, *before, point, *after]
+        text = (
+            ("-" if negative else "")
+            + f"{labels[first]}.{labels[second]}"
+            + ("" if negative else f"{labels[third]}")
+        )
+        width = int(x + 40)
+        got = read_number(predictor, draw_strokes(number, 280, width), number).text
+        alone = read_number(predictor, draw_strokes(before + after, 280, width), before + after).text
+        read.append((got, text, alone))
+    assert all(got == text for got, text, _ in read), read
+    assert all(got.replace("-", "").replace(".", "") == alone for got, _, alone in read), read

@@ -555,3 +555,24 @@ def test_a_photo_of_blank_paper_has_no_ink(monkeypatch, trained_cnn):
 def test_answer_words():
     answer = Answer(np.array([0.05, 0.9] + [0.005] * 8, np.float32), 0.5)
     assert answer.sure and answer.verdict == 1 and answer.other == pytest.approx(0.01, abs=1e-6)
+
+
+def test_a_minus_sign_and_a_decimal_point_are_read_from_their_strokes_and_typed_as_drawn(
+    monkeypatch, trained_cnn, drawings_db_path
+):
+    from digitlib.collection import list_drawings, opened
+
+    ones = [{"width": 18, "points": [[x, 60.0], [x, 220.0]]} for x in (160.0, 300.0)]
+    minus = {"width": 18, "points": [[40.0, 140.0], [110.0, 142.0]]}
+    point = {"width": 18, "points": [[230.0, 212.0]]}
+    at = draw(number_mode(app(monkeypatch, trained_cnn)), [minus, ones[0], point, ones[1]], NUMBER_CANVAS)
+    assert metric_values(at)["Number"] == "-1.1"
+    assert "2 digits found, left to right" in captions(at)
+    assert "not by the model" in texts(at.caption)
+    at.text_input(key=f"{NUMBER_CANVAS}_right").input("-1.1")
+    run(at)
+    at.button(key=f"{NUMBER_CANVAS}_save").click()
+    run(at)
+    assert not texts(at.error) and "Saved 11 as 1 drawing" in texts(at.success)
+    with opened(drawings_db_path, create=False) as connection:
+        assert [d.label for d in list_drawings(connection, None)] == [1]
