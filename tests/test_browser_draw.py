@@ -160,12 +160,15 @@ def test_a_number_is_read_on_the_wide_canvas(browser, server, clear_digits):
     page.locator("canvas.ink[width='560']").wait_for()
     wait_for_answer(page, before)
     records = [r for r in clear_digits if len(r["canvas_strokes"]) == 1][:3]
+    ends = []
     for column, record in enumerate(records):
         points = np.asarray(record["canvas_strokes"][0], float)
         low, high = points.min(axis=0), points.max(axis=0)
         placed = (points - low) * (150 / (high[1] - low[1])) + [20 + 180 * column, 60]
         mouse_stroke(page, [tuple(p) for p in placed.round(1)])
-    expected = "".join(str(r["label"]) for r in records)
+        ends.append(placed[:, 0].max())
+    mouse_stroke(page, [((ends[0] + 200) / 2, 200.0)])  # a click low between the first two: a decimal point
+    expected = f"{records[0]['label']}.{records[1]['label']}{records[2]['label']}"
     page.get_by_test_id("stMetricValue").filter(has_text=expected).wait_for(timeout=20_000)
     canvas = page.locator("canvas.ink").bounding_box()
     assert page.get_by_test_id("stMetricValue").bounding_box()["y"] > canvas["y"] + canvas["height"], (
