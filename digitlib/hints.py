@@ -14,6 +14,8 @@ DOT = 0.06
 DOT_PENS = 1.5
 # Below this share it is readable but small, and drawn digits that small are read worse.
 SMALL = 0.2
+# A digit fewer pen widths tall than this is read worse too, whatever the canvas: its strokes fill its loops.
+THICK_PENS = 5
 # A flat line: at most this share of the canvas's height tall and several times wider than tall.
 FLAT = 0.08
 FLAT_RATIO = 4
@@ -82,6 +84,13 @@ def drawing_hints(
     elif digit_size < SMALL * canvas_height:
         hints.append(
             Hint("Draw bigger: the model reads digits best when they fill most of the canvas's height.")
+        )
+    elif digit_size < THICK_PENS * pen_width:
+        hints.append(
+            Hint(
+                "Draw bigger, or with a thinner pen: a digit less than five pen widths tall is read worse, "
+                "as its strokes fill its loops."
+            )
         )
     if x <= 0 or y <= 0 or x + width >= canvas_width or y + height >= canvas_height:
         hints.append(Hint("The digit runs off the canvas: draw all of it inside the black square."))

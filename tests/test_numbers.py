@@ -730,3 +730,17 @@ def test_real_numbers_read_with_their_decimal_point_and_minus_sign(drawn, drawn_
         read.append((got, text, alone))
     assert all(got == text for got, text, _ in read), read
     assert all(got.replace("-", "").replace(".", "") == alone for got, _, alone in read), read
+
+
+def test_a_number_written_thick_for_its_size_gets_the_hint_to_draw_bigger_or_thinner(drawn_strokes):
+    """Digits 81 px tall, pen included, fill more than a fifth of the canvas but are 4.5 of the app's pens."""
+    for height, thick in ((63, True), (120, False)):
+        number, x = [], 40.0
+        for index in range(3):
+            points = np.vstack([stroke.points for stroke in drawn_strokes[index]])
+            low, high = points.min(axis=0), points.max(axis=0)
+            scale = height / (high[1] - low[1])
+            number += [PenStroke((s.points - low) * scale + [x, 80], PEN_WIDTH) for s in drawn_strokes[index]]
+            x += (high[0] - low[0]) * scale + 40
+        reading = read_number(FakeModel(), draw_strokes(number, 280, int(x)), number)
+        assert any("with a thinner pen" in hint.message for hint in reading.hints) == thick

@@ -245,10 +245,11 @@ SMILEY = [
         ([{"width": 40, "points": [[140, 140], [150, 145]]}], "only a dot", False),
         ([{"width": 10, "points": [[40, 140], [240, 145]]}], "flat line", False),
         ([{"width": 6, "points": [[140, 120], [140, 160]]}], "Draw bigger", True),
+        ([{"width": 18, "points": [[140, 110], [140, 160]]}], "with a thinner pen", True),
         ([{"width": 18, "points": [[140, -5], [140, 200]]}], "runs off the canvas", True),
         (SMILEY, "Those are 4 separate marks, not one digit", False),
     ],
-    ids=["dot", "tap", "tap of the widest pen", "line", "small", "cut off", "smiley"],
+    ids=["dot", "tap", "tap of the widest pen", "line", "small", "thick for its size", "cut off", "smiley"],
 )
 def test_ink_that_cannot_be_read_well_gets_a_hint(monkeypatch, trained_cnn, strokes, hint, answers):
     at = draw(app(monkeypatch, trained_cnn), strokes)
