@@ -222,6 +222,8 @@ def load_keras_model(path: Path) -> keras.Model:
 def export_onnx(files: ModelFiles, mnist: str | os.PathLike | None = None) -> Path:
     """Write `<name>.onnx` from `<name>.keras`, tagged with the source's hash."""
     model = load_keras_model(files.model)
+    # Before anything is written: without its calibration digits there is no export to make.
+    calibration = calibration_images(mnist) if spec(files.name).integer_features else None
     # Keras exports only a model that has been called.
     model(np.zeros((1, *model.input_shape[1:]), np.float32))
     tmp = files.onnx.with_name(files.onnx.name + ".tmp")
@@ -232,9 +234,9 @@ def export_onnx(files: ModelFiles, mnist: str | os.PathLike | None = None) -> Pa
     onnx.helper.set_model_props(
         exported, {SOURCE_HASH_KEY: file_sha256(files.model), EMBEDDING_OUTPUT: embedding}
     )
-    if spec(files.name).integer_features:
-        quantize_features(exported, tmp, calibration_images(mnist))
-    else:
+    if calibration is None:
         onnx.save(exported, str(tmp))
+    else:
+        quantize_features(exported, tmp, calibration)
     os.replace(tmp, files.onnx)
     return files.onnx

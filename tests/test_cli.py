@@ -257,6 +257,14 @@ def test_missing_mnist(tmp_path):
     assert_one_line_error(result, f"MNIST file not found: {missing}")
 
 
+def test_an_export_in_integers_without_mnist_fails_in_one_line_and_writes_nothing(tmp_path):
+    (tmp_path / "inknet.keras").symlink_to(ROOT / "models" / "inknet.keras")
+    missing = tmp_path / "mnist.npz"
+    result = run_cli("export", "--model", "inknet", "--models", str(tmp_path), "--mnist", str(missing))
+    assert_one_line_error(result, f"MNIST file not found: {missing}")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["inknet.keras"]
+
+
 @pytest.mark.parametrize(
     ("option", "message"),
     [([], "no trained models in the models folder"), (["--model", "cnn"], "model not found: ")],
