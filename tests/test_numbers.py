@@ -449,11 +449,12 @@ def test_wide_mnist_digits_written_apart_are_not_cut(mnist, predictor, monkeypat
     with blank to its neighbours is kept whole, so they read as well as with no cutting at all (shaped on
     drawn_dev, it is checked here on digits that are not in drawn_dev)."""
     (x_train, y_train), _ = mnist
+    count = NUMBERS // 2  # the three ways read 95%, 33% and 95% of 200: half of them tells them apart
 
     def fully_right() -> float:
         rng = np.random.default_rng(7)
         right = 0
-        for _ in range(NUMBERS):
+        for _ in range(count):
             chosen = rng.choice(len(y_train), DIGITS_PER_NUMBER, replace=False)
             crops = []
             for i in chosen:
@@ -464,7 +465,7 @@ def test_wide_mnist_digits_written_apart_are_not_cut(mnist, predictor, monkeypat
             right += read_number(predictor, compose_number(crops, rng)).text == "".join(
                 map(str, y_train[chosen])
             )
-        return right / NUMBERS
+        return right / count
 
     kept = fully_right()
     monkeypatch.setattr(numbers, "SPACED", np.inf)  # every sure piece wide enough may be cut
