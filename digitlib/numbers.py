@@ -356,6 +356,12 @@ def ink_extent(stroke: PenStroke) -> tuple[float, float, float, float]:
     return left - half, top - half, right + half, bottom + half
 
 
+def ink_centre(stroke: PenStroke) -> tuple[float, float]:
+    """The column and row of the middle of the ink a stroke leaves."""
+    left, top, right, bottom = ink_extent(stroke)
+    return (left + right) / 2, (top + bottom) / 2
+
+
 def is_dot(stroke: PenStroke) -> bool:
     """Whether a stroke is a tap of the pen: ink less than DOT_PENS pen widths across."""
     left, top, right, bottom = ink_extent(stroke)
@@ -372,8 +378,7 @@ def is_flat(stroke: PenStroke) -> bool:
 def is_point(dot: PenStroke, others: Sequence[PenStroke], top: float, bottom: float) -> bool:
     """Whether a dot is a decimal point: low in the line of digits from `top` to `bottom`, in a blank gap
     between other strokes' ink."""
-    left, dot_top, right, dot_bottom = ink_extent(dot)
-    x, y, height = (left + right) / 2, (dot_top + dot_bottom) / 2, bottom - top
+    (x, y), height = ink_centre(dot), bottom - top
     if not top + POINT_LOW * height < y <= bottom + POINT_BELOW * height:
         return False
     extents = [ink_extent(stroke) for stroke in others]
@@ -383,8 +388,8 @@ def is_point(dot: PenStroke, others: Sequence[PenStroke], top: float, bottom: fl
 
 def is_minus(line: PenStroke, others: Sequence[PenStroke], top: float, bottom: float) -> bool:
     """Whether a flat stroke is a minus sign: left of all other ink, at the middle height of the digits."""
-    left, line_top, right, line_bottom = ink_extent(line)
-    y, height = (line_top + line_bottom) / 2, bottom - top
+    left, _, right, _ = ink_extent(line)
+    y, height = ink_centre(line)[1], bottom - top
     low, high = MINUS_LENGTH
     return (
         top + MINUS_MIDDLE * height <= y <= bottom - MINUS_MIDDLE * height
@@ -396,13 +401,13 @@ def is_minus(line: PenStroke, others: Sequence[PenStroke], top: float, bottom: f
 def find_signs(strokes: Sequence[PenStroke]) -> Signs:
     """The decimal points and the minus sign among a number's strokes (see is_point and is_minus)."""
     dots = [stroke for stroke in strokes if is_dot(stroke)]
-    bodies = [stroke for stroke in strokes if not is_dot(stroke) and not is_flat(stroke)]
+    undotted = [stroke for stroke in strokes if not is_dot(stroke)]
+    bodies = [stroke for stroke in undotted if not is_flat(stroke)]
     if not bodies:
         return Signs(list(strokes), [])
     # The line of digits is where the strokes that are neither dots nor flat lie: bars and flags stay within.
     top = min(ink_extent(stroke)[1] for stroke in bodies)
     bottom = max(ink_extent(stroke)[3] for stroke in bodies)
-    undotted = [stroke for stroke in strokes if not is_dot(stroke)]
     points = [dot for dot in dots if is_point(dot, undotted, top, bottom)]
     minus = [
         stroke
@@ -412,7 +417,7 @@ def find_signs(strokes: Sequence[PenStroke]) -> Signs:
     signs = points + (minus if len(minus) == 1 else [])  # two flat lines before a number: no minus
     return Signs(
         [stroke for stroke in strokes if not any(stroke is sign for sign in signs)],
-        [(ink_extent(dot)[0] + ink_extent(dot)[2]) / 2 for dot in points],
+        [ink_centre(dot)[0] for dot in points],
         len(minus) == 1,
     )
 
