@@ -526,6 +526,16 @@ def line(x0: float, y0: float, x1: float, y1: float) -> PenStroke:
     return PenStroke(np.array([[x0, y0], [x1, y1]]), PEN_WIDTH)
 
 
+def placed_digit(strokes: list[PenStroke], height: float, left: float) -> tuple[list[PenStroke], float]:
+    """A recorded digit's points scaled to `height` px tall, from `left` on and 80 px down, drawn with the
+    app's pen; and the column where its points end."""
+    points = np.vstack([stroke.points for stroke in strokes])
+    low, high = points.min(axis=0), points.max(axis=0)
+    scale = height / (high[1] - low[1])
+    moved = [PenStroke((stroke.points - low) * scale + [left, 80], PEN_WIDTH) for stroke in strokes]
+    return moved, left + (high[0] - low[0]) * scale
+
+
 def test_each_stroke_belongs_to_the_piece_that_holds_most_of_its_ink():
     strokes = [line(60, 40, 60, 240), line(200, 40, 200, 240), line(200, 40, 110, 60), line(400, 20, 401, 20)]
     ink = draw_strokes(strokes[:3], 280, 560)  # the last stroke is not in the drawing
@@ -639,19 +649,12 @@ def test_a_one_that_overlaps_its_neighbour_is_a_digit_of_its_own(
     ones, others = [i for i in right if labels[i] == 1][:3], [i for i in right if labels[i] != 1][:10]
     pairs = [(one, other) for one in ones for other in others] + [(o, one) for one in ones for o in others]
 
-    def placed(index: int, left: float) -> list[PenStroke]:
-        """A recorded digit 120 px tall with the default pen, its points from `left` on."""
-        points = np.vstack([stroke.points for stroke in strokes[index]])
-        low, high = points.min(axis=0), points.max(axis=0)
-        scale = 120 / (high[1] - low[1])
-        return [PenStroke((stroke.points - low) * scale + [left, 80], PEN_WIDTH) for stroke in strokes[index]]
-
     def right_pairs() -> float:
         right = 0
         for first, second in pairs:
-            drawn = placed(first, 40.0)
+            drawn, end = placed_digit(strokes[first], 120, 40.0)
             # The points' boxes touch, so the inks overlap by a pen's width.
-            number = drawn + placed(second, max(point[0] for stroke in drawn for point in stroke.points))
+            number = drawn + placed_digit(strokes[second], 120, end)[0]
             text = read_number(predictor, draw_strokes(number, 280, 560), number).text
             right += text == f"{labels[first]}{labels[second]}"
         return right / len(pairs)
@@ -701,22 +704,14 @@ def test_real_numbers_read_with_their_decimal_point_and_minus_sign(drawn, drawn_
     ]
     rng = np.random.default_rng(5)
 
-    def placed(index: int, left: float) -> tuple[list[PenStroke], float]:
-        """A recorded digit 120 px tall with the app's pen, from `left` on, and where it ends."""
-        points = np.vstack([stroke.points for stroke in drawn_strokes[index]])
-        low, high = points.min(axis=0), points.max(axis=0)
-        scale = 120 / (high[1] - low[1])
-        moved = [PenStroke((s.points - low) * scale + [left, 80], PEN_WIDTH) for s in drawn_strokes[index]]
-        return moved, left + (high[0] - low[0]) * scale
-
     read = []
     for negative in (True, False) * 10:
         first, second, third = rng.choice(right, 3, replace=False)
-        before, x = placed(first, 100.0 if negative else 40.0)
+        before, x = placed_digit(drawn_strokes[first], 120, 100.0 if negative else 40.0)
         point = line(x + 18, 194, x + 18, 194)
-        after, x = placed(second, x + 40)
+        after, x = placed_digit(drawn_strokes[second], 120, x + 40)
         if not negative:
-            more, x = placed(third, x + 30)
+            more, x = placed_digit(drawn_strokes[third], 120, x + 30)
             after += more
         signs = [line(30, 140, 75, 141)] if negative else []
         number = [*signs, *before, point, *after]
@@ -738,10 +733,8 @@ def test_a_number_written_thick_for_its_size_gets_the_hint_to_draw_bigger_or_thi
     for height, thick in ((63, True), (120, False)):
         number, x = [], 40.0
         for index in range(3):
-            points = np.vstack([stroke.points for stroke in drawn_strokes[index]])
-            low, high = points.min(axis=0), points.max(axis=0)
-            scale = height / (high[1] - low[1])
-            number += [PenStroke((s.points - low) * scale + [x, 80], PEN_WIDTH) for s in drawn_strokes[index]]
-            x += (high[0] - low[0]) * scale + 40
+            digit, end = placed_digit(drawn_strokes[index], height, x)
+            number += digit
+            x = end + 40
         reading = read_number(FakeModel(), draw_strokes(number, 280, int(x)), number)
         assert any("with a thinner pen" in hint.message for hint in reading.hints) == thick
