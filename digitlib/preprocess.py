@@ -112,7 +112,9 @@ def _opaque_ink(image: np.ndarray) -> np.ndarray:
 
 def ink_bbox(ink: np.ndarray) -> Box | None:
     """Bounding box of the ink, or None when there is none."""
-    return mask_box(ink > INK_THRESHOLD)
+    # One uint8 mask rather than a boolean one and its uint8 copy: less memory for the model to wait on.
+    _, mask = cv2.threshold(ink, INK_THRESHOLD, 255, cv2.THRESH_BINARY)
+    return mask_box(mask)
 
 
 def fit_to_box(cropped: np.ndarray, box: int = BOX) -> np.ndarray:

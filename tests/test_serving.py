@@ -10,10 +10,12 @@ from conftest import ROOT, digit_on_canvas, penultimate_model
 
 from digitlib import registry
 from digitlib.artifacts import ArtifactError, model_files, read_json
+from digitlib.data import load_strokes
 from digitlib.export import export_onnx, load_keras_model
+from digitlib.preprocess import to_mnist
 from digitlib.registry import MODEL_NAMES
 from digitlib.serving import Predictor
-from digitlib.strokes import CANVAS_SIZE, PEN_WIDTH, PenStroke
+from digitlib.strokes import CANVAS_SIZE, PEN_WIDTH, PenStroke, draw_strokes
 
 MODELS = ROOT / "models"
 # MNIST test accuracy each committed model must keep: what it reaches, rounded down, so that a worse model
@@ -193,3 +195,20 @@ def test_strokes_in_more_marks_than_a_digit_has_get_no_answer_but_a_photo_of_the
     assert np.array_equal(photo.answer.probabilities, drawn.answer.probabilities)
     assert predictor.read_strokes(bars[:3], CANVAS_SIZE, CANVAS_SIZE).hints == ()
     assert predictor.read_strokes([], CANVAS_SIZE, CANVAS_SIZE) is None
+
+
+def test_strokes_are_read_as_bilevel_ink_with_the_answers_of_their_antialiased_drawing(
+    shared_data_dir, drawn
+):
+    # Every 20th of drawn_dev's recorded digits, read by the committed default from its strokes.
+    predictor = Predictor(registry.DEFAULT_MODEL, MODELS)
+    chosen = range(0, len(drawn["labels"]), 20)
+    recorded = load_strokes(shared_data_dir / "drawn_dev.npz")
+    bilevel = [draw_strokes(recorded[i], CANVAS_SIZE, CANVAS_SIZE) for i in chosen]
+    assert all(set(np.unique(canvas)) == {0, 255} for canvas in bilevel)
+    smooth = [draw_strokes(recorded[i], CANVAS_SIZE, CANVAS_SIZE, antialiased=True) for i in chosen]
+    inputs = [np.stack([to_mnist(canvas) for canvas in canvases]) for canvases in (bilevel, smooth)]
+    assert np.abs(inputs[0] - inputs[1]).mean() < 0.01, "the resize anti-aliases bilevel ink"
+    answers = [predictor.predict(images).argmax(axis=1) for images in inputs]
+    assert (answers[0] == answers[1]).mean() >= 0.99
+    assert (answers[0] == drawn["labels"][chosen]).mean() >= 0.97
