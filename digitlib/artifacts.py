@@ -52,6 +52,16 @@ class ModelFiles:
         return self._path(".onnx")
 
     @property
+    def companion(self) -> Path:
+        """The companion network of a model that has one (digitlib.registry.Companion), one `.keras` file."""
+        return self._path(".companion.keras")
+
+    @property
+    def companion_onnx(self) -> Path:
+        """The companion network exported for ONNX Runtime."""
+        return self._path(".companion.onnx")
+
+    @property
     def training(self) -> Path:
         """Settings, wall time, hardware and per-epoch history."""
         return self._path(".training.json")

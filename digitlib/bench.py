@@ -9,11 +9,12 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from digitlib.artifacts import available_models, machine_description, model_files
+from digitlib.classes import unsure_rows
 from digitlib.data import load_mnist
 from digitlib.explain import occlusion_map
 from digitlib.preprocess import to_mnist, to_model_input
 from digitlib.registry import preferred_model
-from digitlib.serving import Predictor
+from digitlib.serving import Predictor, onnx_session
 from digitlib.strokes import CANVAS_SIZE, PEN_WIDTH, PenStroke, draw_strokes
 
 BLOCK = 50
@@ -117,6 +118,13 @@ def serving_timings(
     start = time.perf_counter()
     predictor.predict(test_images)
     batch_s = time.perf_counter() - start
+    if predictor.companion is not None:
+        alone = onnx_session(predictor.files)
+        answers = alone.run(None, {alone.get_inputs()[0].name: test_images[..., None]})[0]
+        asked = unsure_rows(answers, predictor.companion.asked_below)
+        unsure = test_images[asked[0]]
+        timings["companion_asked_rate"] = len(asked) / len(answers)
+        timings["predict_asking_companion"] = timings_ms(lambda: predictor.predict(unsure), repeats, 50)
     return {
         **timings,
         "batch_10k_s": round(batch_s, 3),

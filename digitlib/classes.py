@@ -11,6 +11,8 @@ NOT_SURE = -1
 NOT_A_DIGIT = -2
 # A best digit this unlikely is no reading at all, even for a model without a "not a digit" class.
 PLAUSIBLE = 0.2
+# A companion's probabilities are floored here before pooling (see `pooled`).
+COMPANION_FLOOR = 1e-7
 
 
 def not_a_digit_probability(probabilities: np.ndarray) -> np.ndarray:
@@ -26,6 +28,39 @@ def answer_confidence(probabilities: np.ndarray) -> np.ndarray:
     probabilities = np.atleast_2d(probabilities)
     top = probabilities.max(axis=1)
     return np.where((not_a_digit_probability(probabilities) >= top) | (top < PLAUSIBLE), 0.0, top)
+
+
+def unsure_rows(probabilities: np.ndarray, asked_below: float) -> list[int]:
+    """The rows whose answer, a digit or "not a digit" (all the digits leave of 1), is below `asked_below`."""
+    # Plain Python: it runs on every stroke, and each NumPy call there costs more than this whole loop.
+    rows = np.atleast_2d(probabilities).tolist()
+    return [i for i, row in enumerate(rows) if max(row) < asked_below and sum(row) > 1 - asked_below]
+
+
+def pooled(probabilities: np.ndarray, companion: np.ndarray, weight: float) -> np.ndarray:
+    """A model's digit probabilities pooled with a companion's ten, as a weighted geometric mean.
+
+    The digits share what the model leaves them, as softmax((1 - weight) log p + weight log q); "not a
+    digit" keeps the model's probability. Floored at COMPANION_FLOOR, the companion alone cannot veto a
+    digit the model gives 99%: at a weight of 0.2, 0.8 log 99 outweighs 0.2 log 10^7.
+    """
+    probabilities, companion = np.atleast_2d(probabilities), np.atleast_2d(companion)
+    logits = (1 - weight) * np.log(np.maximum(probabilities, COMPANION_FLOOR)) + weight * np.log(
+        np.maximum(companion, COMPANION_FLOOR)
+    )
+    digits = np.exp(logits - logits.max(axis=1, keepdims=True))
+    share = probabilities.sum(axis=1, keepdims=True)
+    return (digits * (share / digits.sum(axis=1, keepdims=True))).astype(probabilities.dtype)
+
+
+def with_second_opinion(
+    probabilities: np.ndarray, companion: np.ndarray, weight: float, asked_below: float
+) -> np.ndarray:
+    """Each row pooled with the companion's where the model is unsure (see unsure_rows), else kept."""
+    answers = np.array(probabilities, ndmin=2)
+    asked = unsure_rows(answers, asked_below)
+    answers[asked] = pooled(answers[asked], np.atleast_2d(companion)[asked], weight)
+    return answers
 
 
 def answered(confidence: np.ndarray, threshold: float) -> np.ndarray:

@@ -220,23 +220,31 @@ def load_keras_model(path: Path) -> keras.Model:
 
 
 def export_onnx(files: ModelFiles, mnist: str | os.PathLike | None = None) -> Path:
-    """Write `<name>.onnx` from `<name>.keras`, tagged with the source's hash."""
-    model = load_keras_model(files.model)
+    """Write `<name>.onnx` from `<name>.keras`, and its companion's, tagged with their sources' hashes."""
+    model_spec = spec(files.name)
+    sources = [(files.model, files.onnx)]
+    if model_spec.companion is not None:
+        sources.append((files.companion, files.companion_onnx))
+    models = [(load_keras_model(source), source, target) for source, target in sources]
     # Before anything is written: without its calibration digits there is no export to make.
-    calibration = calibration_images(mnist) if spec(files.name).integer_features else None
+    calibration = calibration_images(mnist) if model_spec.integer_features else None
+    for model, source, target in models:
+        export_network(model, source, target, calibration)
+    return files.onnx
+
+
+def export_network(model: keras.Model, source: Path, target: Path, calibration: np.ndarray | None) -> None:
+    """Write one network as ONNX at `target`, its features in 8 bits when given calibration digits."""
     # Keras exports only a model that has been called.
     model(np.zeros((1, *model.input_shape[1:]), np.float32))
-    tmp = files.onnx.with_name(files.onnx.name + ".tmp")
+    tmp = target.with_name(target.name + ".tmp")
     model.export(str(tmp), format="onnx", verbose=False)
     exported = onnx.load(str(tmp))
     embedding = expose_embedding(exported)
     simplify(exported)
-    onnx.helper.set_model_props(
-        exported, {SOURCE_HASH_KEY: file_sha256(files.model), EMBEDDING_OUTPUT: embedding}
-    )
+    onnx.helper.set_model_props(exported, {SOURCE_HASH_KEY: file_sha256(source), EMBEDDING_OUTPUT: embedding})
     if calibration is None:
         onnx.save(exported, str(tmp))
     else:
         quantize_features(exported, tmp, calibration)
-    os.replace(tmp, files.onnx)
-    return files.onnx
+    os.replace(tmp, target)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -138,8 +139,13 @@ def learn_drawings(
     folder: str | os.PathLike | None,
     limit: int | None,
     verbose: int | str,
+    served: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> tuple[keras.Model, dict]:
-    """The model fine-tuned on every drawing, after one fine-tuning per fold whose answers on it are saved."""
+    """The model fine-tuned on every drawing, after one fine-tuning per fold whose answers on it are saved.
+
+    `served` turns a fold network's probabilities and their inputs into the answers the app would give (a
+    companion's opinion added, say); the saved answers are those.
+    """
     (x_train, y_train), _ = load_mnist(mnist)
     if limit is not None:
         x_train, y_train = x_train[:limit], y_train[:limit]
@@ -155,9 +161,9 @@ def learn_drawings(
         for drawn in (digits, letters):
             left_out = drawn.folds == fold
             if left_out.any():
-                probabilities[drawn.name][left_out] = fold_model.predict(
-                    drawn.inputs[left_out][..., None], verbose=0
-                )
+                inputs = drawn.inputs[left_out][..., None]
+                answers = fold_model.predict(inputs, verbose=0)
+                probabilities[drawn.name][left_out] = answers if served is None else served(answers, inputs)
         times[str(fold)] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
     final = finetuned(

@@ -96,6 +96,22 @@ def build_drawnet(name: str = "drawnet") -> keras.Model:
     return keras.Model(inputs, outputs, name=name)
 
 
+def build_tinynet(name: str = "tinynet") -> keras.Model:
+    """A small CNN for MNIST's ten digits: a 5x5 convolution with stride 2, two 3x3 ones, a dense layer."""
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    x = layers.Conv2D(16, 5, strides=2, use_bias=False)(inputs)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    x = _conv_bn_relu(x, 32)
+    x = layers.MaxPooling2D(2)(x)
+    x = _conv_bn_relu(x, 64, padding="valid")
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.3)(x)
+    x = layers.Dense(64, activation="relu")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
 def eleven_class_model(model: keras.Model) -> keras.Model | None:
     """The same network ending in its 11-class softmax (digits and "not a digit"), or None if it has none."""
     names = {layer.name for layer in model.layers}
@@ -105,6 +121,11 @@ def eleven_class_model(model: keras.Model) -> keras.Model | None:
 def build(model: ModelSpec) -> keras.Model:
     """A new, untrained network of a declared model."""
     return globals()[f"build_{model.architecture}"](name=model.name)
+
+
+def build_companion(model: ModelSpec) -> keras.Model:
+    """A new, untrained companion network of a declared model that has one."""
+    return globals()[f"build_{model.companion.architecture}"](name=f"{model.name}_companion")
 
 
 def architecture_rows(model: keras.Model) -> list[dict[str, str | int]]:

@@ -112,6 +112,14 @@ def _speed(bench: dict) -> list[str]:
             f"| {r['full_path_after_pause']['p50_ms']:.3f} ms | {r['model_predict']['p50_ms']:.1f} ms "
             f"| {r['batch_10k_s']:.2f} s | {r['load_s']:.2f} s |"
         )
+    for name, r in bench["models"].items():
+        if "predict_asking_companion" in r:
+            lines += [
+                "",
+                f"{name} asks its companion where it is unsure ({r['companion_asked_rate']:.1%} of MNIST's "
+                f"test digits): predicting such an image takes {r['predict_asking_companion']['p50_ms']:.3f} "
+                "ms. The stroke above is one it is sure of.",
+            ]
     return lines
 
 

@@ -21,9 +21,10 @@ from digitlib.artifacts import (
     model_files,
     read_json,
 )
-from digitlib.classes import Answer
+from digitlib.classes import Answer, pooled, unsure_rows
 from digitlib.hints import MAX_PIECES, Hint, blocking_hint, drawing_hints
 from digitlib.preprocess import Stages, mnist_stages, to_model_input
+from digitlib.registry import spec
 from digitlib.strokes import PenStroke, draw_strokes
 
 if TYPE_CHECKING:
@@ -60,18 +61,34 @@ class Predictor:
         self._probabilities = session.get_outputs()[0].name
         self._embedding = session.get_modelmeta().custom_metadata_map.get(EMBEDDING_OUTPUT)
         self._session = session
+        self.companion = spec(name).companion
+        self._companion = onnx_session(self.files, companion=True) if self.companion is not None else None
 
-    def _run(self, output: str, images: np.ndarray) -> np.ndarray:
+    def _run(
+        self, output: str, images: np.ndarray, session: onnxruntime.InferenceSession | None = None
+    ) -> np.ndarray:
+        session = session or self._session
         batch = to_model_input(images, self._input.shape)
         if len(batch) <= BATCH_SIZE:
-            return self._session.run([output], {self._input.name: batch})[0]
+            return session.run([output], {self._input.name: batch})[0]
         return np.concatenate(
-            [self._run(output, batch[i : i + BATCH_SIZE]) for i in range(0, len(batch), BATCH_SIZE)]
+            [self._run(output, batch[i : i + BATCH_SIZE], session) for i in range(0, len(batch), BATCH_SIZE)]
         )
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        """Digit probabilities (N, 10) for float images (N, 28, 28) or one (28, 28) image in [0, 1]."""
-        return self._run(self._probabilities, images)
+        """Digit probabilities (N, 10) for float images (N, 28, 28) or one (28, 28) image in [0, 1].
+
+        A model with a companion pools its opinion where the model alone is unsure.
+        """
+        probabilities = self._run(self._probabilities, images)
+        if self._companion is None:
+            return probabilities
+        asked = unsure_rows(probabilities, self.companion.asked_below)
+        if asked:
+            batch = to_model_input(images, self._input.shape)[asked]
+            opinion = self._run(self._companion.get_outputs()[0].name, batch, self._companion)
+            probabilities[asked] = pooled(probabilities[asked], opinion, self.companion.weight)
+        return probabilities
 
     def embed(self, images: np.ndarray) -> np.ndarray:
         """The model's penultimate-layer features (N, D) for float images (N, 28, 28) in [0, 1]."""
@@ -124,13 +141,15 @@ def calibrated_threshold(files: ModelFiles) -> float:
     return float(threshold)
 
 
-def onnx_session(files: ModelFiles) -> onnxruntime.InferenceSession:
-    """ONNX Runtime session of `<name>.onnx`; ArtifactError if missing, broken or not from its `.keras`."""
+def onnx_session(files: ModelFiles, companion: bool = False) -> onnxruntime.InferenceSession:
+    """ONNX Runtime session of `<name>.onnx` (or its companion's); ArtifactError if missing, broken or not
+    from its `.keras`."""
     import onnxruntime
 
-    if not files.onnx.is_file():
+    onnx, source_model = (files.companion_onnx, files.companion) if companion else (files.onnx, files.model)
+    if not onnx.is_file():
         raise ArtifactError(
-            f"model not found: {files.onnx} (train it with `python -m digitlib train --model {files.name}`)"
+            f"model not found: {onnx} (train it with `python -m digitlib train --model {files.name}`)"
         )
     # One thread that does not spin while waiting: a drawing is a tiny batch, and the server runs many
     # sessions' strokes side by side, so more threads only burn CPU that other sessions need.
@@ -138,13 +157,13 @@ def onnx_session(files: ModelFiles) -> onnxruntime.InferenceSession:
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        session = onnxruntime.InferenceSession(str(files.onnx), options, providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(str(onnx), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # ONNX Runtime raises its own types for a broken file
-        raise ArtifactError(f"cannot load model {files.onnx}: {error}") from error
+        raise ArtifactError(f"cannot load model {onnx}: {error}") from error
     source = session.get_modelmeta().custom_metadata_map.get(SOURCE_HASH_KEY)
-    if files.model.is_file() and source != file_sha256(files.model):
+    if source_model.is_file() and source != file_sha256(source_model):
         raise ArtifactError(
-            f"{files.onnx} was not exported from {files.model}: "
+            f"{onnx} was not exported from {source_model}: "
             f"run `python -m digitlib export --model {files.name}`"
         )
     return session

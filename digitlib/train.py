@@ -6,20 +6,21 @@ import math
 import os
 import time
 from dataclasses import asdict, replace
+from functools import partial
 
 import keras
 import numpy as np
 
 from digitlib.artifacts import ModelFiles, machine_description, model_files, write_json
 from digitlib.augment import STYLE_MIXES, augment_batch, jitter_placement
-from digitlib.classes import NUM_CLASSES
+from digitlib.classes import NUM_CLASSES, with_second_opinion
 from digitlib.data import Split, load_mnist
 from digitlib.export import export_onnx
 from digitlib.finetune import learn_drawings
 from digitlib.letters import not_digit_batch
-from digitlib.models import architecture_rows, build, compile_model, eleven_class_model
+from digitlib.models import architecture_rows, build, build_companion, compile_model, eleven_class_model
 from digitlib.preprocess import to_model_input
-from digitlib.registry import Recipe, spec
+from digitlib.registry import Companion, ModelSpec, Recipe, spec
 
 
 class DigitBatches(keras.utils.PyDataset):
@@ -95,6 +96,38 @@ def fit_on_mnist(
     }
 
 
+def fit_companion(
+    model_spec: ModelSpec,
+    mnist: tuple[Split, Split],
+    epochs: int | None,
+    limit: int | None,
+    verbose: int | str,
+) -> tuple[keras.Model, dict]:
+    """A model's companion network, trained on MNIST alone, and the record of its run."""
+    settings = model_spec.companion
+    recipe = replace(settings.recipe, epochs=epochs if epochs is not None else settings.recipe.epochs)
+    keras.utils.set_random_seed(recipe.seed)
+    network = build_companion(model_spec)
+    record = fit_on_mnist(network, recipe, mnist, limit, verbose)
+    return network, {
+        "architecture_name": settings.architecture,
+        "weight": settings.weight,
+        "asked_below": settings.asked_below,
+        "parameters": network.count_params(),
+        "settings": asdict(recipe),
+        **record,
+        "architecture": architecture_rows(network),
+    }
+
+
+def with_companion(
+    companion: keras.Model, settings: Companion, probabilities: np.ndarray, images: np.ndarray
+) -> np.ndarray:
+    """A network's probabilities with its companion's opinion where it is unsure, as the app answers."""
+    opinion = companion.predict(images, verbose=0)
+    return with_second_opinion(probabilities, opinion, settings.weight, settings.asked_below)
+
+
 def train(
     name: str,
     epochs: int | None = None,
@@ -121,12 +154,19 @@ def train(
     started = time.perf_counter()
     keras.utils.set_random_seed(recipe.seed)
     model = build(model_spec)
-    record = fit_on_mnist(model, recipe, load_mnist(mnist), limit, verbose)
+    mnist_data = load_mnist(mnist)
+    record = fit_on_mnist(model, recipe, mnist_data, limit, verbose)
+    companion, served = None, None
+    if model_spec.companion is not None:
+        companion, record["companion"] = fit_companion(model_spec, mnist_data, epochs, limit, verbose)
+        served = partial(with_companion, companion, model_spec.companion)
     if model_spec.drawings is not None:
         model, record["drawings"] = learn_drawings(
-            model, model_spec.drawings, files, mnist, drawings, limit, verbose
+            model, model_spec.drawings, files, mnist, drawings, limit, verbose, served
         )
     model.save(files.model)
+    if companion is not None:
+        companion.save(files.companion)
     export_onnx(files, mnist)
     write_json(
         files.training,

@@ -31,6 +31,11 @@ def setting_text(value: object) -> str:
     return NOT_APPLICABLE if value is None else str(value)
 
 
+def parameters(record: dict) -> int:
+    """The parameters of a model's network and of its companion, if it has one."""
+    return record["parameters"] + record.get("companion", {}).get("parameters", 0)
+
+
 def comparison_row(name: str, record: dict) -> dict:
     """One model's line in the side-by-side table."""
     try:
@@ -47,7 +52,7 @@ def comparison_row(name: str, record: dict) -> dict:
         "MNIST test": in_percent(test_accuracy),
         "real drawings read right": in_percent(drawn.get(DIGITS_SET, {}).get("readable_accuracy")),
         "letters rejected": in_percent(drawn.get(LETTERS_SET, {}).get("rejection_rate")),
-        "parameters": record["parameters"],
+        "parameters": parameters(record),
         "training time": minutes(record["wall_time_s"]),
     }
 
@@ -102,13 +107,27 @@ def show_drawings_phase(record: dict) -> None:
     )
 
 
+def show_companion(record: dict) -> None:
+    """The small network a model asks for a second opinion where it is unsure."""
+    companion = record["companion"]
+    st.markdown("**And a companion**")
+    st.caption(
+        f"{companion['architecture_name']}, {companion['parameters']:,} parameters, trained "
+        f"{len(companion['history']['loss'])} epochs on MNIST alone ({minutes(companion['mnist_time_s'])}), "
+        f"{companion['history']['val_accuracy'][-1]:.2%} right on MNIST's held-out training images. "
+        f"Where the model is less than {companion['asked_below']:.0%} sure of its answer, the companion's "
+        f"opinion is pooled with its own at a weight of {companion['weight']:.0%}: it errs elsewhere than "
+        "a network that learnt drawings."
+    )
+
+
 def show_model(name: str, record: dict) -> None:
     """Learning curves, settings, time and architecture of one model."""
     history = record["history"]
     time_column, epochs_column, parameters_column, validation_column = st.columns(4)
     time_column.metric("Training time", minutes(record["wall_time_s"]))
     epochs_column.metric("MNIST epochs", len(history["loss"]))
-    parameters_column.metric("Parameters", f"{record['parameters']:,}")
+    parameters_column.metric("Parameters", f"{parameters(record):,}")
     validation_column.metric(
         "MNIST validation",
         f"{history['val_accuracy'][-1]:.2%}",
@@ -126,6 +145,8 @@ def show_model(name: str, record: dict) -> None:
         st.altair_chart(curve_chart(history, "accuracy"), width="stretch")
     if "drawings" in record:
         show_drawings_phase(record)
+    if "companion" in record:
+        show_companion(record)
 
     settings_column, architecture_column = st.columns([1, 2])
     with settings_column:

@@ -258,11 +258,13 @@ def test_missing_mnist(tmp_path):
 
 
 def test_an_export_in_integers_without_mnist_fails_in_one_line_and_writes_nothing(tmp_path):
-    (tmp_path / "inknet.keras").symlink_to(ROOT / "models" / "inknet.keras")
+    networks = ["inknet.companion.keras", "inknet.keras"]
+    for network in networks:
+        (tmp_path / network).symlink_to(ROOT / "models" / network)
     missing = tmp_path / "mnist.npz"
     result = run_cli("export", "--model", "inknet", "--models", str(tmp_path), "--mnist", str(missing))
     assert_one_line_error(result, f"MNIST file not found: {missing}")
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["inknet.keras"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == networks
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,15 @@ def test_every_drawing_is_read_by_a_model_that_never_trained_on_its_institution(
     monkeypatch.setattr(finetune, "finetuned", spy)
     files = model_files("inknet", tmp_path)
     settings = spec("inknet").drawings
-    _, record = finetune.learn_drawings(build_drawnet(), settings, files, None, shared_data_dir, 500, 0)
+    served = []
+
+    def with_opinion(probabilities, images):
+        served.append(len(images))
+        return np.full_like(probabilities, 0.09)  # what the app would answer, a companion asked
+
+    _, record = finetune.learn_drawings(
+        build_drawnet(), settings, files, None, shared_data_dir, 500, 0, with_opinion
+    )
     folds = sorted(np.unique(fold_names(np.load(shared_data_dir / "drawn_dev.npz")["institution"])))
     assert len(trained_on) == len(folds) + 1, "one fine-tuning per fold, then one on everything"
     for fold, (digit_folds, letter_folds) in zip(folds, trained_on):
@@ -71,9 +79,10 @@ def test_every_drawing_is_read_by_a_model_that_never_trained_on_its_institution(
     with np.load(files.folds) as saved:
         assert sorted(np.unique(saved[f"{DIGITS_SET}_fold"])) == folds
         assert saved[f"{DIGITS_SET}_probabilities"].shape == (6114, 10)
-        assert np.all(saved[f"{DIGITS_SET}_probabilities"].sum(axis=1) > 0), (
-            "every drawing read by its fold's model"
+        assert np.allclose(saved[f"{DIGITS_SET}_probabilities"], 0.09, atol=1e-3), (
+            "every drawing answered as the app would, by its fold's model"
         )
+    assert sum(served) == 6114 + 1998
     assert record["unreadable_left_out"] == int(
         unreadable(np.load(shared_data_dir / "drawn_dev.npz")["sample_id"]).sum()
     )

@@ -125,6 +125,17 @@ def test_training_shows_every_model_with_its_curves_and_recorded_architecture(mo
     assert at.dataframe[2].value["type"].tolist().count("Dense") == 6
 
 
+def test_training_shows_the_companion_the_default_asks_when_unsure(monkeypatch, tmp_path):
+    folder = committed(DEFAULT_MODEL, folder=tmp_path)
+    record = json.loads(model_files(DEFAULT_MODEL, folder).training.read_text())
+    at = app(monkeypatch, folder, "pages/training.py")
+    both = record["parameters"] + record["companion"]["parameters"]
+    assert at.dataframe[0].value["parameters"].tolist() == [both]
+    assert metric_values(at)["Parameters"] == f"{both:,}"
+    said = texts(at.caption)
+    assert "trained 15 epochs on MNIST alone" in said and "less than 99% sure of its answer" in said
+
+
 def test_training_never_loads_a_model_file(monkeypatch, tiny_models, tmp_path):
     """The architecture comes from the training record: a broken .keras file changes nothing on the page."""
     for file in tiny_models.glob("cnn.*"):

@@ -10,17 +10,18 @@ from conftest import ROOT, digit_on_canvas, penultimate_model
 
 from digitlib import registry
 from digitlib.artifacts import ArtifactError, model_files, read_json
+from digitlib.classes import NUM_CLASSES, unsure_rows, with_second_opinion
 from digitlib.data import load_strokes
 from digitlib.export import export_onnx, load_keras_model
 from digitlib.preprocess import to_mnist
 from digitlib.registry import MODEL_NAMES
-from digitlib.serving import Predictor
+from digitlib.serving import Predictor, onnx_session
 from digitlib.strokes import CANVAS_SIZE, PEN_WIDTH, PenStroke, draw_strokes
 
 MODELS = ROOT / "models"
 # MNIST test accuracy each committed model must keep: what it reaches, rounded down, so that a worse model
 # cannot be committed unnoticed.
-BARS = {"inknet": 0.993, "shiftnet": 0.996, "cnn": 0.99, "mlp": 0.95}
+BARS = {"inknet": 0.995, "shiftnet": 0.996, "cnn": 0.99, "mlp": 0.95}
 # The models served with their features in 8-bit integers.
 INTEGER_FEATURES = {model.name for model in registry.MODELS if model.integer_features}
 ARTIFACTS = ("model", "onnx", "training", "metrics", "predictions", "threshold", "neighbours", "drawn")
@@ -36,7 +37,8 @@ def test_every_declared_model_has_a_bar_and_all_of_its_artifacts():
     assert set(BARS) == set(MODEL_NAMES)
     for name in MODEL_NAMES:
         files = model_files(name, MODELS)
-        missing = [kind for kind in ARTIFACTS if not getattr(files, kind).is_file()]
+        kinds = ARTIFACTS + (("companion", "companion_onnx") if registry.spec(name).companion else ())
+        missing = [kind for kind in kinds if not getattr(files, kind).is_file()]
         assert not missing, f"{name} lacks {missing}: run `make models results`"
     assert sum(path.stat().st_size for path in MODELS.iterdir()) < 30 * 2**20, "models/ stays under 30 MiB"
     assert {path.name.split(".")[0] for path in MODELS.iterdir()} == set(MODEL_NAMES), (
@@ -55,10 +57,14 @@ def test_committed_model_scores_above_its_bar_and_as_recorded(name, test_images)
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_the_onnx_export_answers_as_the_keras_model(name, test_images):
     images, labels = test_images
-    keras_model = load_keras_model(model_files(name, MODELS).model)
-    expected = keras_model.predict(
-        images.reshape((-1, *keras_model.input_shape[1:])), batch_size=1000, verbose=0
-    )
+    files = model_files(name, MODELS)
+    keras_model = load_keras_model(files.model)
+    inputs = images.reshape((-1, *keras_model.input_shape[1:]))
+    expected = keras_model.predict(inputs, batch_size=1000, verbose=0)
+    companion = registry.spec(name).companion
+    if companion is not None:
+        opinion = load_keras_model(files.companion).predict(inputs, batch_size=1000, verbose=0)
+        expected = with_second_opinion(expected, opinion, companion.weight, companion.asked_below)
     served = Predictor(name, MODELS).predict(images)
     if name not in INTEGER_FEATURES:
         assert np.array_equal(served.argmax(axis=1), expected.argmax(axis=1))
@@ -75,8 +81,10 @@ def test_integer_features_use_7_bit_weights_and_leave_the_first_convolution_and_
     import onnx
     from onnx import numpy_helper
 
-    for name in MODEL_NAMES:
-        graph = onnx.load(str(model_files(name, MODELS).onnx)).graph
+    exports = [(name, model_files(name, MODELS).onnx) for name in MODEL_NAMES]
+    exports += [(m.name, model_files(m.name, MODELS).companion_onnx) for m in registry.MODELS if m.companion]
+    for name, export in exports:
+        graph = onnx.load(str(export)).graph
         weights = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
         dequantized = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
         kernels = [
@@ -90,18 +98,34 @@ def test_integer_features_use_7_bit_weights_and_leave_the_first_convolution_and_
             continue
         # The first convolution reads one channel, and the last dense layer gives the probabilities.
         assert integers == [False] + [True] * (len(kernels) - 2) + [False], name
-        assert kernels[0].shape[1] == 1 and kernels[-1].shape[0] == 128, name
+        assert kernels[0].shape[1] == 1 and kernels[-1].shape[1] in (NUM_CLASSES, NUM_CLASSES + 1), name
         # Within 7 bits: sums of two products cannot saturate the 16-bit lanes of CPUs without VNNI.
         assert all(np.abs(k.astype(int)).max() <= 64 for k in kernels[1:-1]), name
 
 
 def test_exporting_again_gives_the_committed_answers(tmp_path, test_images):
-    shutil.copy(MODELS / "inknet.keras", tmp_path / "inknet.keras")
+    for network in ("inknet.keras", "inknet.companion.keras"):
+        shutil.copy(MODELS / network, tmp_path / network)
     export_onnx(model_files("inknet", tmp_path))
     images = test_images[0][:2000]
     assert np.array_equal(
         Predictor("inknet", tmp_path).predict(images), Predictor("inknet", MODELS).predict(images)
     )
+
+
+def test_the_companion_is_asked_only_where_inknet_is_unsure_and_wins_back_mnist(test_images):
+    images, labels = test_images[0][-4000:], test_images[1][-4000:]
+    files = model_files("inknet", MODELS)
+    session = onnx_session(files)
+    alone = session.run(None, {session.get_inputs()[0].name: images.reshape(-1, 28, 28, 1)})[0]
+    served = Predictor("inknet", MODELS).predict(images)
+    asked = np.zeros(len(alone), bool)
+    asked[unsure_rows(alone, registry.spec("inknet").companion.asked_below)] = True
+    assert np.array_equal(served[~asked], alone[~asked])
+    # inknet alone is unsure of 8.8% of MNIST's test digits; pooled there, it reads 99.51% instead of 99.35%
+    # (the bar of test_committed_model_scores_above_its_bar_and_as_recorded). Of the last 4,000: 8 more.
+    assert 0.05 < asked.mean() < 0.15
+    assert (served.argmax(axis=1) == labels).sum() >= (alone.argmax(axis=1) == labels).sum() + 5
 
 
 def test_canvas_digits_keep_their_class_through_the_recipe(mnist):
@@ -200,9 +224,9 @@ def test_strokes_in_more_marks_than_a_digit_has_get_no_answer_but_a_photo_of_the
 def test_strokes_are_read_as_bilevel_ink_with_the_answers_of_their_antialiased_drawing(
     shared_data_dir, drawn
 ):
-    # Every 20th of drawn_dev's recorded digits, read by the committed default from its strokes.
+    # Every 40th of drawn_dev's recorded digits, read by the committed default from its strokes.
     predictor = Predictor(registry.DEFAULT_MODEL, MODELS)
-    chosen = range(0, len(drawn["labels"]), 20)
+    chosen = range(0, len(drawn["labels"]), 40)
     recorded = load_strokes(shared_data_dir / "drawn_dev.npz")
     bilevel = [draw_strokes(recorded[i], CANVAS_SIZE, CANVAS_SIZE) for i in chosen]
     assert all(set(np.unique(canvas)) == {0, 255} for canvas in bilevel)

@@ -11,11 +11,11 @@ from conftest import ROOT
 
 from digitlib.artifacts import model_files, read_json, read_predictions
 from digitlib.evaluate import evaluate_mnist
-from digitlib.models import build, build_cnn, build_drawnet, build_mlp, eleven_class_model
+from digitlib.models import build, build_cnn, build_companion, build_drawnet, build_mlp, eleven_class_model
 from digitlib.preprocess import center_of_mass
 from digitlib.registry import BEST_ON_MNIST, DEFAULT, MODEL_NAMES, MODELS, REFERENCE, spec
 from digitlib.serving import Predictor
-from digitlib.train import DigitBatches, train
+from digitlib.train import DigitBatches, fit_companion, train, with_companion
 
 
 def test_reference_architectures_are_the_classic_ones():
@@ -46,6 +46,8 @@ def test_the_registry_declares_each_model_once_with_its_role():
     for model in MODELS:
         network = build(model)
         assert network.name == model.name, "every model has its builder"
+        if model.companion is not None:
+            assert build_companion(model).output_shape == (None, 10), "a companion reads MNIST's ten digits"
         # Training a "not a digit" class, or fine-tuning on letters, needs a network that has one.
         learns_letters = model.knows_letters or model.drawings is not None
         assert learns_letters == (eleven_class_model(network) is not None), model.name
@@ -62,6 +64,14 @@ def test_each_committed_model_was_trained_with_its_declared_recipe(name):
     record = read_json(model_files(name, ROOT / "models").training)
     assert record["settings"] == asdict(spec(name).recipe)
     assert ("drawings" in record) == (spec(name).drawings is not None)
+    companion = spec(name).companion
+    assert ("companion" in record) == (companion is not None)
+    if companion is not None:
+        assert record["companion"]["settings"] == asdict(companion.recipe)
+        assert (record["companion"]["weight"], record["companion"]["asked_below"]) == (
+            companion.weight,
+            companion.asked_below,
+        )
 
 
 def test_everything_that_lists_models_reads_the_registry():
@@ -97,6 +107,23 @@ def test_a_tiny_training_run_learns_and_writes_every_artifact(name, images, tmp_
     assert metrics["accuracy"] == pytest.approx((probabilities.argmax(1) == y_test).mean(), abs=2e-3)
     assert metrics["accuracy"] > 0.3, "far above chance (10%) on the 10,000 test images it never saw"
     assert json.loads(files.metrics.read_text())["n"] == 10000
+
+
+def test_a_tiny_companion_learns_mnist_and_is_asked_where_its_model_is_unsure(mnist):
+    (_, _), (x_test, y_test) = mnist
+    model_spec = spec("inknet")
+    companion, record = fit_companion(model_spec, mnist, 2, 2000, 0)
+    assert record["train_images"] == 2000 and record["history"]["loss"][1] < record["history"]["loss"][0]
+    assert record["settings"]["epochs"] == 2 and record["weight"] == model_spec.companion.weight
+    images = x_test[:500, ..., None].astype(np.float32) / 255.0
+    opinion = companion.predict(images, verbose=0)
+    # A model that is sure of a wrong digit everywhere but unsure of the first 100 images.
+    wrong = np.full((500, 10), 0.001, np.float32)
+    wrong[np.arange(500), (y_test[:500] + 1) % 10] = 0.991
+    wrong[:100] = 0.1
+    answers = with_companion(companion, model_spec.companion, wrong, images)
+    assert np.array_equal(answers[100:], wrong[100:])
+    assert np.array_equal(answers[:100].argmax(axis=1), opinion[:100].argmax(axis=1))
 
 
 def test_augmented_batches_are_reproducible_and_change_every_epoch(mnist):
