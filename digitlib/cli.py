@@ -11,7 +11,7 @@ from pathlib import Path
 from digitlib.artifacts import ArtifactError, available_models, model_files, read_json, write_json
 from digitlib.calibrate import MIN_ANSWERED, MIN_REJECTED, calibrate
 from digitlib.data import DataError
-from digitlib.registry import DEFAULT_MODEL, MODEL_NAMES
+from digitlib.registry import DEFAULT_MODEL, MODEL_NAMES, spec
 
 BENCH_FILE = Path(__file__).resolve().parent.parent / "docs" / "bench.json"
 NO_MODELS = "no trained models in the models folder: run `python -m digitlib train` first"
@@ -46,7 +46,8 @@ def _train(args: argparse.Namespace) -> int:
 
     for name in MODEL_NAMES if args.all else [args.model]:
         files = train(name, args.epochs, args.models, args.mnist, args.limit, args.seed, args.data)
-        print(f"saved {files.model}, {files.onnx} and {files.training}")
+        companion = f", {files.companion}, {files.companion_onnx}" if spec(name).companion else ""
+        print(f"saved {files.model}, {files.onnx}{companion} and {files.training}")
     return 0
 
 

@@ -142,8 +142,7 @@ def calibrated_threshold(files: ModelFiles) -> float:
 
 
 def onnx_session(files: ModelFiles, companion: bool = False) -> onnxruntime.InferenceSession:
-    """ONNX Runtime session of `<name>.onnx` (or its companion's); ArtifactError if missing, broken or not
-    from its `.keras`."""
+    """ONNX Runtime session of `<name>.onnx` or its companion's; ArtifactError if missing, broken or stale."""
     import onnxruntime
 
     onnx, source_model = (files.companion_onnx, files.companion) if companion else (files.onnx, files.model)
