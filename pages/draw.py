@@ -79,9 +79,12 @@ def show_answer(answer: Answer) -> None:
 
 
 def show_hints(hints: list[Hint] | tuple[Hint, ...]) -> None:
-    """Advice on the drawing, most important first."""
+    """Advice on the drawing, most important first; a hint that stops the reading is a warning."""
     for hint in hints:
-        st.info(hint.message, icon=":material/lightbulb:")
+        if hint.blocks_answer:
+            st.warning(hint.message, icon=":material/block:")
+        else:
+            st.info(hint.message, icon=":material/lightbulb:")
 
 
 def show_reading(model: Predictor, reading: Reading, source: str) -> None:
