@@ -170,8 +170,12 @@ class NumberReading:
 
     @property
     def is_a_number(self) -> bool:
-        """Whether at most half of its marks are not digits: letters with a digit among them are no number."""
-        return 2 * self.not_digits <= len(self.digits)
+        """Whether at most one of its marks, and at most half, is not a digit.
+
+        One mark may be a digit the model took for a letter; two are a word, even with letters that read as
+        digits among them (an O, an L).
+        """
+        return self.not_digits <= 1 and 2 * self.not_digits <= len(self.digits)
 
     @cached_property
     def hints(self) -> list[Hint]:

@@ -186,8 +186,13 @@ def test_a_face_in_the_place_of_one_digit_is_no_number():
     assert [digit.marks for digit in without_eyes.digits] == [2] and not without_eyes.blocked
 
 
-@pytest.mark.parametrize(("marks", "not_digits", "is_a_number"), [(3, 2, False), (4, 2, True), (1, 1, False)])
-def test_a_reading_is_a_number_while_at_most_half_its_marks_are_not_digits(marks, not_digits, is_a_number):
+@pytest.mark.parametrize(
+    ("marks", "not_digits", "is_a_number"),
+    [(3, 2, False), (4, 2, False), (5, 1, True), (2, 1, True), (1, 1, False), (2, 0, True)],
+)
+def test_a_reading_is_a_number_while_at_most_one_mark_and_half_of_them_are_not_digits(
+    marks, not_digits, is_a_number
+):
     probabilities = np.full((marks, 10), 0.01, np.float32)  # "not a digit": 90% left over
     probabilities[not_digits:, 3] = 0.91
     digits = [Digit((0, 0, 1, 1), mnist_stages(np.full((4, 4), 255, np.uint8)))] * marks

@@ -482,18 +482,21 @@ def cross(left: float, size: float) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-    ("with_digit", "which"),
-    [(False, "none of the marks is a digit"), (True, "2 of the 3 marks are not digits")],
-    ids=["letters", "a digit among letters"],
+    ("digits", "which"),
+    [
+        (0, "none of the marks is a digit"),
+        (1, "2 of the 3 marks are not digits"),
+        (2, "2 of the 4 marks are not digits"),
+    ],
+    ids=["letters", "a digit among letters", "a word with two letters that read as digits"],
 )
-def test_marks_mostly_not_digits_are_plainly_no_number(
-    monkeypatch, default_model, records, with_digit, which
-):
+def test_marks_not_digits_are_plainly_no_number(monkeypatch, default_model, records, digits, which):
     from digitlib.numbers import read_number
     from digitlib.registry import DEFAULT_MODEL
 
-    digit = read_right(default_model, records, 1) if with_digit else []
-    strokes = number_strokes(records, digit) + cross(200.0, 110.0) + cross(400.0, 110.0)
+    digit = read_right(default_model, records, digits) if digits else []
+    after = 20.0 + 135 * digits  # the two crosses right of the digits
+    strokes = number_strokes(records, digit) + cross(after, 110.0) + cross(after + 140, 110.0)
     expected = read_number(Predictor(DEFAULT_MODEL, default_model), ink_of(strokes, 560))
     labels = [records[i]["label"] for i in digit]
     assert expected.answers == [*labels, NOT_A_DIGIT, NOT_A_DIGIT], "the default model's answers"
