@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,12 +55,20 @@ def pooled(probabilities: np.ndarray, companion: np.ndarray, weight: float) -> n
 
 
 def with_second_opinion(
-    probabilities: np.ndarray, companion: np.ndarray, weight: float, asked_below: float
+    probabilities: np.ndarray,
+    opinion: Callable[[list[int]], np.ndarray],
+    weight: float,
+    asked_below: float,
 ) -> np.ndarray:
-    """Each row pooled with the companion's where the model is unsure (see unsure_rows), else kept."""
+    """Each row pooled with a companion's where the model is unsure (see unsure_rows), else kept.
+
+    `opinion` gives the companion's probabilities of the rows it is asked about, and only of those.
+    """
+    asked = unsure_rows(probabilities, asked_below)
+    if not asked:
+        return probabilities
     answers = np.array(probabilities, ndmin=2)
-    asked = unsure_rows(answers, asked_below)
-    answers[asked] = pooled(answers[asked], np.atleast_2d(companion)[asked], weight)
+    answers[asked] = pooled(answers[asked], opinion(asked), weight)
     return answers
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,7 +22,7 @@ from digitlib.artifacts import (
     model_files,
     read_json,
 )
-from digitlib.classes import Answer, pooled, unsure_rows
+from digitlib.classes import Answer, with_second_opinion
 from digitlib.hints import MAX_PIECES, Hint, blocking_hint, drawing_hints
 from digitlib.preprocess import Stages, mnist_stages, to_model_input
 from digitlib.registry import spec
@@ -83,12 +84,16 @@ class Predictor:
         probabilities = self._run(self._probabilities, images)
         if self._companion is None:
             return probabilities
-        asked = unsure_rows(probabilities, self.companion.asked_below)
-        if asked:
-            batch = to_model_input(images, self._input.shape)[asked]
-            opinion = self._run(self._companion.get_outputs()[0].name, batch, self._companion)
-            probabilities[asked] = pooled(probabilities[asked], opinion, self.companion.weight)
-        return probabilities
+        return with_second_opinion(
+            probabilities,
+            partial(self._ask_companion, images),
+            self.companion.weight,
+            self.companion.asked_below,
+        )
+
+    def _ask_companion(self, images: np.ndarray, rows: list[int]) -> np.ndarray:
+        batch = to_model_input(images, self._input.shape)[rows]
+        return self._run(self._companion.get_outputs()[0].name, batch, self._companion)
 
     def embed(self, images: np.ndarray) -> np.ndarray:
         """The model's penultimate-layer features (N, D) for float images (N, 28, 28) in [0, 1]."""

@@ -124,8 +124,12 @@ def with_companion(
     companion: keras.Model, settings: Companion, probabilities: np.ndarray, images: np.ndarray
 ) -> np.ndarray:
     """A network's probabilities with its companion's opinion where it is unsure, as the app answers."""
-    opinion = companion.predict(images, verbose=0)
-    return with_second_opinion(probabilities, opinion, settings.weight, settings.asked_below)
+    return with_second_opinion(
+        probabilities,
+        lambda rows: companion.predict(images[rows], verbose=0),
+        settings.weight,
+        settings.asked_below,
+    )
 
 
 def train(

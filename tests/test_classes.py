@@ -40,6 +40,13 @@ def test_a_companion_sure_of_another_digit_cannot_veto_one_the_model_gives_99_pe
 def test_only_the_unsure_rows_change():
     model = np.array([[0.995] + [0.0005] * 9, [0.5, 0.4] + [0.01] * 8])
     companion = np.array([[0.0, 1.0] + [0.0] * 8] * 2)
-    answers = with_second_opinion(model, companion, 0.2, 0.99)
+    asked = []
+
+    def opinion(rows: list[int]) -> np.ndarray:
+        asked.append(rows)
+        return companion[rows]
+
+    answers = with_second_opinion(model, opinion, 0.2, 0.99)
+    assert asked == [[1]], "the companion is asked about the unsure row alone"
     assert np.array_equal(answers[0], model[0])
     assert answers[1].argmax() == 1 and answers[1].sum() == pytest.approx(model[1].sum())
