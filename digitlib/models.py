@@ -118,14 +118,19 @@ def eleven_class_model(model: keras.Model) -> keras.Model | None:
     return keras.Model(model.input, model.get_layer(WITH_OTHER).output) if WITH_OTHER in names else None
 
 
+def build_network(architecture: str, name: str) -> keras.Model:
+    """A new, untrained network built by `build_<architecture>`, called `name`."""
+    return globals()[f"build_{architecture}"](name=name)
+
+
 def build(model: ModelSpec) -> keras.Model:
     """A new, untrained network of a declared model."""
-    return globals()[f"build_{model.architecture}"](name=model.name)
+    return build_network(model.architecture, model.name)
 
 
 def build_companion(model: ModelSpec) -> keras.Model:
     """A new, untrained companion network of a declared model that has one."""
-    return globals()[f"build_{model.companion.architecture}"](name=f"{model.name}_companion")
+    return build_network(model.companion.architecture, f"{model.name}_companion")
 
 
 def architecture_rows(model: keras.Model) -> list[dict[str, str | int]]:
