@@ -404,8 +404,9 @@ def is_minus(line: PenStroke, others: Sequence[PenStroke], top: float, bottom: f
 
 def find_signs(strokes: Sequence[PenStroke]) -> Signs:
     """The decimal points and the minus sign among a number's strokes (see is_point and is_minus)."""
-    dots = [stroke for stroke in strokes if is_dot(stroke)]
-    undotted = [stroke for stroke in strokes if not is_dot(stroke)]
+    dotted = [is_dot(stroke) for stroke in strokes]
+    dots = [stroke for stroke, dot in zip(strokes, dotted) if dot]
+    undotted = [stroke for stroke, dot in zip(strokes, dotted) if not dot]
     bodies = [stroke for stroke in undotted if not is_flat(stroke)]
     if not bodies:
         return Signs(list(strokes), [])
