@@ -26,6 +26,28 @@ def scaled_to_fit(image: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(image, fitted_size(height, width, side), interpolation=interpolation)
 
 
+def area_weights(source: int, target: int) -> np.ndarray:
+    """(target, source) float32: how much of each source pixel falls in each target pixel, shrinking."""
+    # The share of source pixel j below target edge e is clip(e - j, 0, 1); a pixel holds what lies between
+    # its two edges.
+    edges = np.arange(target + 1, dtype=np.float32)[:, None] * np.float32(source / target)
+    below = edges - np.arange(source, dtype=np.float32)
+    np.clip(below, 0, 1, out=below)
+    return below[1:] - below[:-1]
+
+
+def shrunk_by_area(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A 2-D image shrunk to (height, width) by averaging the area under each pixel: float32.
+
+    What cv2.resize's INTER_AREA gives, as two small matrix products, which take half its time for a
+    drawing's crop when the scale is not a whole number.
+    """
+    rows, columns = image.shape
+    shrunk = area_weights(rows, height) @ image.astype(np.float32) @ area_weights(columns, width).T
+    shrunk *= (height * width) / (rows * columns)
+    return shrunk
+
+
 def mask_box(mask: np.ndarray) -> Box | None:
     """The box of a mask's non-zero pixels, or None when there are none."""
     x, y, width, height = cv2.boundingRect(np.ascontiguousarray(mask, dtype=np.uint8))

@@ -13,7 +13,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-from digitlib.ink import Box, count_pieces, mask_box, scaled_to_fit
+from digitlib.ink import Box, count_pieces, fitted_size, mask_box, scaled_to_fit, shrunk_by_area
 
 FIELD = 28
 BOX = 20
@@ -120,7 +120,10 @@ def ink_bbox(ink: np.ndarray) -> Box | None:
 def fit_to_box(cropped: np.ndarray, box: int = BOX) -> np.ndarray:
     """Scale so the longer side is `box` px, keeping the aspect ratio, anti-aliased; float32 in [0, 1]."""
     # In float, so that faint ink averaged over a large area is not rounded away.
-    fitted = scaled_to_fit(cropped.astype(np.float32), box)
+    if max(cropped.shape) <= box:
+        fitted = scaled_to_fit(cropped.astype(np.float32), box)
+    else:
+        fitted = shrunk_by_area(cropped, *fitted_size(*cropped.shape, box))
     fitted *= 1 / 255
     return fitted
 

@@ -156,6 +156,17 @@ def test_fit_to_box_keeps_aspect_ratio():
     assert fit_to_box(np.full((1, 1), 255, np.uint8)).shape == (20, 20)
 
 
+@pytest.mark.parametrize("height,width", [(194, 134), (280, 21), (21, 280), (40, 3), (300, 300), (8000, 25)])
+def test_fit_to_box_shrinks_as_opencvs_area_resize(mnist, height, width):
+    # Real digits stretched to each size, then shrunk back: the own matrix products against OpenCV's INTER_AREA.
+    _, (x_test, _) = mnist
+    for digit in x_test[:5]:
+        crop = cv2.resize(digit, (width, height), interpolation=cv2.INTER_LINEAR)
+        size = (round(width * 20 / max(height, width)) or 1, round(height * 20 / max(height, width)) or 1)
+        expected = cv2.resize(crop.astype(np.float32), size, interpolation=cv2.INTER_AREA) / 255
+        np.testing.assert_allclose(fit_to_box(crop), expected, atol=1e-5)
+
+
 def test_a_single_thin_line_is_still_found():
     canvas = np.zeros((280, 280), np.uint8)
     cv2.line(canvas, (140, 40), (140, 240), 255, 1)
