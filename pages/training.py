@@ -90,7 +90,12 @@ def show_architecture(record: dict) -> None:
             "parameters": st.column_config.NumberColumn(format="localized"),
         },
     )
-    st.caption(f"{sum(layer['parameters'] for layer in layers):,} parameters in all.")
+    counted = sum(layer["parameters"] for layer in layers)
+    if "companion" in record:
+        companion = record["companion"]["parameters"]
+        st.caption(f"{counted:,} parameters in these layers, and {companion:,} in the companion.")
+    else:
+        st.caption(f"{counted:,} parameters in all.")
 
 
 def show_drawings_phase(record: dict) -> None:

@@ -134,6 +134,9 @@ def test_training_shows_the_companion_the_default_asks_when_unsure(monkeypatch, 
     assert metric_values(at)["Parameters"] == f"{both:,}"
     said = texts(at.caption)
     assert "trained 15 epochs on MNIST alone" in said and "less than 99% sure of its answer" in said
+    # The architecture table lists the network's layers only: its count must not read as the model's whole.
+    network, companion = record["parameters"], record["companion"]["parameters"]
+    assert f"{network:,} parameters in these layers, and {companion:,} in the companion" in said
 
 
 def test_training_never_loads_a_model_file(monkeypatch, tiny_models, tmp_path):

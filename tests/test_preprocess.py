@@ -158,7 +158,7 @@ def test_fit_to_box_keeps_aspect_ratio():
 
 @pytest.mark.parametrize("height,width", [(194, 134), (280, 21), (21, 280), (40, 3), (300, 300), (8000, 25)])
 def test_fit_to_box_shrinks_as_opencvs_area_resize(mnist, height, width):
-    # Real digits stretched to each size, then shrunk back: the own matrix products against OpenCV's INTER_AREA.
+    # Real digits stretched to each size, then shrunk back: the matrix products against OpenCV's INTER_AREA.
     _, (x_test, _) = mnist
     for digit in x_test[:5]:
         crop = cv2.resize(digit, (width, height), interpolation=cv2.INTER_LINEAR)
