@@ -110,9 +110,14 @@ def test_exporting_again_gives_the_committed_answers(tmp_path, test_images):
         shutil.copy(MODELS / network, tmp_path / network)
     export_onnx(model_files("inknet", tmp_path))
     images = test_images[0][:2000]
-    assert np.array_equal(
-        Predictor("inknet", tmp_path).predict(images), Predictor("inknet", MODELS).predict(images)
+    again, shipped = (
+        Predictor("inknet", tmp_path).predict(images),
+        Predictor("inknet", MODELS).predict(images),
     )
+    # Not bit for bit: the folded batch norms can differ in their last bit from one CPU to another. An AMD
+    # EPYC's export moved probabilities by 2e-4 from the committed one, made on an Intel Xeon.
+    assert np.array_equal(again.argmax(axis=1), shipped.argmax(axis=1))
+    np.testing.assert_allclose(again, shipped, atol=1e-3)
 
 
 def test_the_companion_is_asked_only_where_inknet_is_unsure_and_wins_back_mnist(test_images):
