@@ -71,7 +71,12 @@ def _drawing_rows(result: dict) -> list[tuple[str, str]]:
         for k, v in result.get("per_institution_readable", {}).items()
     ]
     pairs = ", ".join(f"{p['true']}->{p['predicted']} {p['count']}" for p in result["confused_pairs"][:5])
-    return [*rows, ("most confused", pairs)]
+    rows.append(("most confused", pairs))
+    rows += [
+        (f"readable, with the writer's kept {way}", f"{kept['readable_accuracy']:.2%}")
+        for way, kept in result.get("with_kept", {}).items()
+    ]
+    return rows
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -107,7 +112,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         drawings = load_drawings(args.drawings)
         threshold = predictor.threshold if args.threshold is None else args.threshold
         scores, answers, guesses = evaluate_drawings(
-            predictor.predict, predictor.files, drawings, threshold, fold_thresholds=args.threshold is None
+            predictor.predict,
+            predictor.files,
+            drawings,
+            threshold,
+            fold_thresholds=args.threshold is None,
+            features=predictor.likeness_features,
         )
         result = {"model": args.model, "drawings": Path(args.drawings).name, **scores}
         rows = _drawing_rows(result)
@@ -264,7 +274,13 @@ def _measure(args: argparse.Namespace) -> int:
         calibration = calibrate(predictor.predict, files, digits, letters)
         write_json(files.threshold, {"model": name, **calibration})
         drawn = {
-            s["name"]: evaluate_drawings(predictor.predict, files, s, calibration["threshold"])[0]
+            s["name"]: evaluate_drawings(
+                predictor.predict,
+                files,
+                s,
+                calibration["threshold"],
+                features=predictor.likeness_features,
+            )[0]
             for s in (digits, letters)
         }
         write_json(files.drawn, drawn)

@@ -15,11 +15,17 @@ import numpy as np
 from digitlib.artifacts import ArtifactError, ModelFiles, read_json, write_json, write_predictions
 from digitlib.classes import NOT_A_DIGIT, NOT_SURE, NUM_CLASSES, decide
 from digitlib.data import fold_names, load_mnist, unreadable
+from digitlib.kept import writer_by_writer
 from digitlib.preprocess import to_mnist
 
 # Images (N, 28, 28) float32 in [0, 1] -> probabilities (N, 10).
 PredictFn = Callable[[np.ndarray], np.ndarray]
 OUT_OF_INSTITUTION, AS_SHIPPED = "out of institution", "as shipped"
+# How a person keeps drawings with their right digits: only those the app got wrong, or every one.
+KEEPING: dict[str, Callable[[int, int], bool]] = {
+    "corrections": lambda answer, label: answer != label,
+    "every drawing": lambda answer, label: True,
+}
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int = NUM_CLASSES) -> np.ndarray:
@@ -202,16 +208,52 @@ def drawing_scores(drawings: dict[str, np.ndarray], answers: np.ndarray, guesses
     return result
 
 
+def writers_in_order(sample_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each drawing's writer and the rows in each writer's order, from "file#n" ids; None if they are not."""
+    parts = [str(sample).rsplit("#", 1) for sample in sample_ids]
+    if not parts or not all(len(part) == 2 and part[1].isdigit() for part in parts):
+        return None
+    writers = np.array([file for file, _ in parts])
+    return writers, np.lexsort((np.array([int(place) for _, place in parts]), writers))
+
+
+def kept_scores(
+    features: PredictFn,
+    drawings: dict[str, np.ndarray],
+    answers: np.ndarray,
+    guesses: np.ndarray,
+    writers: np.ndarray,
+    order: np.ndarray,
+) -> dict[str, dict]:
+    """Per way of keeping: the scores when each writer's digits, in `order`, are read beside those they kept.
+
+    `features` gives the features that tell how alike drawings are (digitlib.kept).
+    """
+    labels = drawings["labels"].astype(int)
+    inputs, _ = preprocess_all(drawings["images"])
+    alike = features(inputs)[order]
+    reported = ("readable_accuracy", "accuracy", "per_institution_readable")
+    result = {}
+    for way, keeps in KEEPING.items():
+        kept_answers = answers.copy()
+        kept_answers[order] = writer_by_writer(answers[order], alike, labels[order], writers[order], keeps)
+        scores = drawing_scores(drawings, kept_answers, guesses)
+        result[way] = {key: scores[key] for key in reported}
+    return result
+
+
 def evaluate_drawings(
     predict: PredictFn,
     files: ModelFiles,
     drawings: dict[str, np.ndarray],
     threshold: float,
     fold_thresholds: bool = True,
+    features: PredictFn | None = None,
 ) -> tuple[dict, np.ndarray, np.ndarray]:
     """Scores, answers and guesses on a drawn set; out of institution where model or threshold learnt from it.
 
-    Without `fold_thresholds`, every drawing is answered at `threshold`.
+    Without `fold_thresholds`, every drawing is answered at `threshold`. With `features` (digitlib.kept),
+    labelled digits whose ids name their writers are also scored read beside their writers' kept drawings.
     """
     probabilities, has_ink, from_folds = drawing_probabilities(predict, files, drawings)
     if fold_thresholds:
@@ -221,6 +263,9 @@ def evaluate_drawings(
     answers, guesses = drawing_answers(probabilities, has_ink, thresholds)
     scores = drawing_scores(drawings, answers, guesses)
     scores["measured"] = OUT_OF_INSTITUTION if from_folds or per_fold else AS_SHIPPED
+    in_order = writers_in_order(drawings["sample_id"]) if "sample_id" in drawings else None
+    if features is not None and "labels" in drawings and in_order is not None:
+        scores["with_kept"] = kept_scores(features, drawings, answers, guesses, *in_order)
     if per_fold:
         scores["threshold"] = {
             str(fold): float(t) for fold, t in zip(fold_names(drawings["institution"]), thresholds)

@@ -92,6 +92,41 @@ def _drawn_summary(names: list[str], drawn: dict[str, dict]) -> list[str]:
     return lines
 
 
+def _with_kept(names: list[str], drawn: dict[str, dict]) -> list[str]:
+    """The readable digits right and answered when each writer's come beside the drawings they kept."""
+    names = [name for name in names if "with_kept" in drawn[name].get(DIGITS_SET, {})]
+    if not names:
+        return []
+    big = [
+        group
+        for group, score in drawn[names[0]][DIGITS_SET]["per_institution_readable"].items()
+        if score["n"] > 100
+    ]
+    lines = [
+        "### Read beside the writer's kept drawings",
+        "",
+        "The Draw page reads a new drawing beside the ones its visitor kept with their right digits: a near "
+        "copy of a kept drawing gets its digit (`digitlib/kept.py`). Here each writer's digits (a file of "
+        f"{DIGITS_SET}) come in the order they were drawn, answered as above, the writer keeping either the "
+        "ones the app got wrong or every one, with the right digit. Likeness is read in a network trained on "
+        "MNIST alone, so these answers too come from models that never saw the drawing's institution.",
+        "",
+        "| model | writers keep | readable right and answered | " + " | ".join(big) + " |",
+        "|---|---|---:|" + "---:|" * len(big),
+    ]
+    for name in names:
+        digits = drawn[name][DIGITS_SET]
+        rows = [("nothing", digits), *digits["with_kept"].items()]
+        for way, scores in rows:
+            per = scores["per_institution_readable"]
+            lines.append(
+                f"| {name} | {way} | {_percent(scores['readable_accuracy'])} | "
+                + " | ".join(_percent(per[group]["score"]) for group in big)
+                + " |"
+            )
+    return ["", *lines]
+
+
 def _speed(bench: dict) -> list[str]:
     if not bench:
         return ["No bench report yet: run `python -m digitlib bench`."]
@@ -150,6 +185,7 @@ def results_page(names: list[str], directory: str | os.PathLike | None, bench_fi
         '"not sure" and "not a digit" count as wrong for a digit.',
         "",
         *_drawn_summary(names, drawn),
+        *_with_kept(names, drawn),
         "",
         "### Readable digits right and answered, per institution",
         "",

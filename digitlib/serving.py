@@ -24,7 +24,8 @@ from digitlib.artifacts import (
 )
 from digitlib.classes import Answer, with_second_opinion
 from digitlib.hints import MAX_PIECES, Hint, blocking_hint, drawing_hints
-from digitlib.preprocess import Stages, mnist_stages, to_model_input
+from digitlib.kept import KeptDrawings, KeptMatch, kept_digit, unit_rows
+from digitlib.preprocess import FIELD, Stages, mnist_stages, to_model_input
 from digitlib.registry import spec
 from digitlib.strokes import PenStroke, draw_strokes
 
@@ -41,8 +42,14 @@ class Reading:
     """A drawing as a model read it: every stage of its input, the answer, and advice for the person."""
 
     stages: Stages
-    answer: Answer
+    answer: Answer  # the model's
     hints: tuple[Hint, ...]
+    kept: KeptMatch | None = None  # the person's kept drawing that changes the model's answer, if one does
+
+    @property
+    def verdict(self) -> int:
+        """What the app says: the kept drawing's digit where one changes the answer, else the model's."""
+        return self.answer.verdict if self.kept is None else self.kept.digit
 
     @property
     def blocked(self) -> bool:
@@ -64,6 +71,9 @@ class Predictor:
         self._session = session
         self.companion = spec(name).companion
         self._companion = onnx_session(self.files, companion=True) if self.companion is not None else None
+        # Likeness of drawings is read in a network trained on MNIST alone: the companion, else the model.
+        likeness = self._companion if self._companion is not None else session
+        self._likeness = (likeness, likeness.get_modelmeta().custom_metadata_map.get(EMBEDDING_OUTPUT))
 
     def _run(
         self, output: str, images: np.ndarray, session: onnxruntime.InferenceSession | None = None
@@ -103,25 +113,52 @@ class Predictor:
             )
         return self._run(self._embedding, images)
 
+    def likeness_features(self, images: np.ndarray) -> np.ndarray:
+        """Features (N, D) that tell how alike drawings are: the companion's, else the model's own."""
+        session, output = self._likeness
+        if output is None:
+            raise ArtifactError(
+                f"{self.files.onnx} has no features output: run `python -m digitlib export` again"
+            )
+        return self._run(output, images, session)
+
+    def kept_drawings(self, images: np.ndarray, digits: Sequence[int]) -> KeptDrawings:
+        """A person's kept 28x28 inputs (K, 28, 28) and right digits, ready to read new drawings beside."""
+        images = np.asarray(images, np.float32).reshape(-1, FIELD, FIELD)
+        features = self.likeness_features(images) if len(images) else np.zeros((0, 1), np.float32)
+        return KeptDrawings(images, np.asarray(digits, int), unit_rows(features))
+
     def answer(self, image: np.ndarray) -> Answer:
         """The answer for one preprocessed (28, 28) image."""
         return Answer(self.predict(image)[0], self.threshold)
 
     def read_drawing(
-        self, drawing: np.ndarray, count_marks: bool = False, pen_width: float = 0.0
+        self,
+        drawing: np.ndarray,
+        count_marks: bool = False,
+        pen_width: float = 0.0,
+        kept: KeptDrawings | None = None,
     ) -> Reading | None:
         """Preprocess a drawing (drawn with a pen `pen_width` wide, if known) and answer it; None without ink.
 
         Separate marks are counted only when asked: a pen leaves none by chance, but paper leaves specks.
+        With a person's `kept` drawings, a near copy of one of them gets its digit.
         """
         stages = mnist_stages(drawing)
         if stages is None:
             return None
         pieces = stages.pieces if count_marks else None
         hints = drawing_hints(stages.bbox, *stages.drawing.shape[:2], pieces, pen_width=pen_width)
-        return Reading(stages, self.answer(stages.centered), tuple(hints))
+        answer = self.answer(stages.centered)
+        match = None
+        if kept is not None and len(kept.digits):
+            match = kept.closest(self.likeness_features(stages.centered)[0])
+            match = match if kept_digit(answer.verdict, match) is not None else None
+        return Reading(stages, answer, tuple(hints), match)
 
-    def read_strokes(self, strokes: Sequence[PenStroke], height: int, width: int) -> Reading | None:
+    def read_strokes(
+        self, strokes: Sequence[PenStroke], height: int, width: int, kept: KeptDrawings | None = None
+    ) -> Reading | None:
         """Draw pen strokes on a black (height, width) canvas and read them; None without strokes."""
         if not strokes:
             return None
@@ -130,6 +167,7 @@ class Predictor:
             draw_strokes(strokes, height, width),
             count_marks=len(strokes) > MAX_PIECES,
             pen_width=max(stroke.width for stroke in strokes),
+            kept=kept,
         )
 
 

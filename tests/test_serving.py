@@ -10,8 +10,8 @@ from conftest import ROOT, digit_on_canvas, penultimate_model
 
 from digitlib import registry
 from digitlib.artifacts import ArtifactError, model_files, read_json
-from digitlib.classes import NUM_CLASSES, unsure_rows, with_second_opinion
-from digitlib.data import load_strokes
+from digitlib.classes import NOT_A_DIGIT, NUM_CLASSES, unsure_rows, with_second_opinion
+from digitlib.data import drawn_set, load_strokes
 from digitlib.export import export_onnx, load_keras_model
 from digitlib.preprocess import to_mnist
 from digitlib.registry import MODEL_NAMES
@@ -133,6 +133,29 @@ def test_the_companion_is_asked_only_where_inknet_is_unsure_and_wins_back_mnist(
     # (the bar of test_committed_model_scores_above_its_bar_and_as_recorded). Of the last 4,000: 8 more.
     assert 0.05 < asked.mean() < 0.15
     assert (served.argmax(axis=1) == labels).sum() >= (alone.argmax(axis=1) == labels).sum() + 5
+
+
+def test_a_near_copy_of_a_kept_drawing_gets_its_digit_and_other_drawings_the_models(mnist, shared_data_dir):
+    _, (x_test, y_test) = mnist
+    predictor = Predictor("inknet", MODELS)
+    sevens, threes = x_test[y_test == 7][:40], x_test[y_test == 3][:40]
+    seven = digit_on_canvas(sevens[0], 200, 40, 40)
+    alone = predictor.read_drawing(seven)
+    assert alone.answer.verdict == alone.verdict == 7 and alone.kept is None
+    # A writer whose 1 looks like this 7 keeps it as a 1.
+    kept = predictor.kept_drawings([alone.stages.centered], [1])
+    again = predictor.read_drawing(seven, kept=kept)
+    assert (again.verdict, again.answer.verdict, again.kept.digit) == (1, 7, 1)
+    assert again.kept.likeness == pytest.approx(1.0, abs=1e-5)
+    moved = predictor.read_drawing(digit_on_canvas(sevens[0], 180, 60, 70), kept=kept)
+    assert moved.verdict == 1, "drawn again smaller and elsewhere, it is still the same drawing"
+    assert all(predictor.read_drawing(d, kept=kept).verdict == 3 for d in threes[:10]), "no 3 is like it"
+    # inknet answers a letter "not a digit"; kept as a digit, it stays one the model calls no digit.
+    letters = drawn_set("nondigit_dev", shared_data_dir)["images"][:40]
+    letter = next(image for image in letters if predictor.read_drawing(image).answer.not_a_digit)
+    kept_letter = predictor.kept_drawings([predictor.read_drawing(letter).stages.centered], [4])
+    reread = predictor.read_drawing(letter, kept=kept_letter)
+    assert reread.kept is None and reread.verdict == NOT_A_DIGIT
 
 
 def test_canvas_digits_keep_their_class_through_the_recipe(mnist):
