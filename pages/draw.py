@@ -14,6 +14,7 @@ from digitlib.classes import Answer, answer_text, with_article
 from digitlib.collection import opened, save_drawing
 from digitlib.data import DataError
 from digitlib.hints import Hint
+from digitlib.kept import KeptDrawings, KeptMatch
 from digitlib.numbers import NumberReading, read_number
 from digitlib.photo import picture_ink
 from digitlib.pictures import with_boxes
@@ -22,7 +23,7 @@ from digitlib.registry import label, spec
 from digitlib.serving import Predictor, Reading
 from digitlib.strokes import CANVAS_SIZE, PEN_WIDTH, PenStroke, draw_strokes
 from ui import canvas
-from ui.drawings import owner
+from ui.drawings import kept_drawings, owner
 from ui.models import pick_model, predictor
 from ui.text import percent, plural
 from ui.views import neighbours_html, why_picture
@@ -78,6 +79,20 @@ def show_answer(answer: Answer) -> None:
         )
 
 
+def show_kept_answer(match: KeptMatch, answer: Answer) -> None:
+    """The digit of the kept drawing this one nearly copies, and what the model alone says."""
+    st.metric("Prediction", match.digit)
+    st.metric("Like a drawing you kept", percent(match.likeness))
+    # Never "not a digit": a kept drawing does not change that answer (digitlib.kept).
+    alone = "is not sure"
+    if answer.sure:
+        alone = f"reads {with_article(answer.digit)} ({percent(answer.confidence)})"
+    st.info(
+        f"You kept a drawing like this one as {with_article(match.digit)}. The model alone {alone}.",
+        icon=":material/history:",
+    )
+
+
 def show_hints(hints: list[Hint] | tuple[Hint, ...]) -> None:
     """Advice on the drawing, most important first; a hint that stops the reading is a warning."""
     for hint in hints:
@@ -87,7 +102,7 @@ def show_hints(hints: list[Hint] | tuple[Hint, ...]) -> None:
             st.info(hint.message, icon=":material/lightbulb:")
 
 
-def show_reading(model: Predictor, reading: Reading, source: str) -> None:
+def show_reading(model: Predictor, reading: Reading, source: str, kept: KeptDrawings | None) -> None:
     """Everything the page says about one digit: hints, the answer, what the model sees and why."""
     stages = reading.stages
     show_hints(reading.hints)
@@ -95,22 +110,28 @@ def show_reading(model: Predictor, reading: Reading, source: str) -> None:
         # No reading, so no probabilities or reasons for one: only what the model would have seen.
         pictures([(stages.centered, INPUT_SIZE, INPUT_CAPTION)])
     else:
-        show_answer_and_why(model, stages, reading.answer)
+        show_answer_and_why(model, reading, kept)
         offer_correction(model, source, stages.drawing, stages.centered, reading.answer)
     if st.toggle("How your drawing becomes an MNIST digit", key="show_stages"):
         show_stages(stages)
 
 
-def show_answer_and_why(model: Predictor, stages: Stages, answer: Answer) -> None:
+def show_answer_and_why(model: Predictor, reading: Reading, kept: KeptDrawings | None) -> None:
     """The answer, what the model sees, its probabilities, and what speaks for the answer."""
+    stages, answer, match = reading.stages, reading.answer, reading.kept
     knows_letters = spec(model.name).knows_letters
     answer_column, detail_column = st.columns([1, 1], gap="medium")
+    seen = [(stages.centered, INPUT_SIZE, INPUT_CAPTION)]
     with answer_column:
-        show_answer(answer)
+        if match is None or kept is None:
+            show_answer(answer)
+        else:
+            show_kept_answer(match, answer)
+            seen.append((kept.images[match.row], INPUT_SIZE // 2, f"Your kept {match.digit}"))
         # One element for what the model sees and what it answers: each element costs every stroke.
         st.html(
             PICTURES_CSS
-            + pictures_html([(stages.centered, INPUT_SIZE, INPUT_CAPTION)])
+            + pictures_html(seen)
             + "<p><strong>Probability of each answer</strong></p>"
             + bars_html(answer.probabilities, knows_letters)
             + ("" if knows_letters else no_letters_note(model))
@@ -303,12 +324,14 @@ def digit_caption(answer: Answer) -> str:
     return f"{answer.digit} · {said}"
 
 
-def read_one_digit(model: Predictor, reading: Reading | None, source: str, empty: str) -> None:
-    """What the model reads in one digit's ink, or what to do when there is none."""
+def read_one_digit(
+    model: Predictor, reading: Reading | None, source: str, empty: str, kept: KeptDrawings | None
+) -> None:
+    """What the model reads in one digit's ink (beside the visitor's `kept` drawings), or what to do."""
     if reading is None:
         st.info(empty)
         return
-    show_reading(model, reading, source)
+    show_reading(model, reading, source, kept)
 
 
 def read_a_number(
@@ -368,11 +391,13 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
                 strokes,
             )
         else:
+            kept = kept_drawings(model)
             read_one_digit(
                 model,
-                model.read_strokes(strokes, CANVAS_SIZE, width),
+                model.read_strokes(strokes, CANVAS_SIZE, width, kept),
                 key,
                 "Draw a digit from 0 to 9 on the black canvas with your mouse, finger or pen.",
+                kept,
             )
 
 
@@ -402,7 +427,8 @@ def photo_area(model_name: str, number_mode: bool) -> None:
     if number_mode:
         read_a_number(model, ink, "photo", "No digits found in the photo.")
     else:
-        read_one_digit(model, model.read_drawing(ink), "photo", "No ink found in the photo.")
+        kept = kept_drawings(model)
+        read_one_digit(model, model.read_drawing(ink, kept=kept), "photo", "No ink found in the photo.", kept)
 
 
 model = pick_model()

@@ -379,6 +379,31 @@ def test_saving_a_drawing_keeps_it_with_its_right_digit_and_what_the_model_said(
     )
 
 
+def test_a_drawing_kept_with_its_digit_teaches_the_page_that_visitors_convention(
+    monkeypatch, default_model, records
+):
+    index = read_right(default_model, records, 1)[0]
+    strokes = canvas_strokes(records[index])
+    _, answer = reading(default_model, strokes)
+    at = draw(app(monkeypatch, default_model), strokes)
+    theirs = (answer.digit + 1) % 10  # this visitor writes their `theirs` this way
+    at.selectbox(key=f"{DIGIT_CANVAS}_right").select(theirs)
+    run(at)
+    at.button(key=f"{DIGIT_CANVAS}_save").click()
+    run(at)
+    draw(at, canvas_strokes(records[index], dx=8))  # drawn again, a little to the right
+    assert metric_values(at)["Prediction"] == str(theirs)
+    assert metric_values(at)["Like a drawing you kept"] == ">99.9%"
+    said = texts(at.info)
+    assert f"You kept a drawing like this one as {'an' if theirs == 8 else 'a'} {theirs}." in said
+    assert f"The model alone reads {'an' if answer.digit == 8 else 'a'} {answer.digit}" in said
+    assert any(caption == f"Your kept {theirs}" for caption, _ in pictures(at))
+    # Another visitor, with nothing kept, gets the model's answer.
+    other = draw(app(monkeypatch, default_model), strokes)
+    assert metric_values(other)["Prediction"] == str(answer.digit)
+    assert "You kept" not in texts(other.info)
+
+
 def test_the_right_digit_is_asked_again_when_the_drawing_changes(monkeypatch, trained_cnn, records):
     strokes = canvas_strokes(records[read_right(trained_cnn, records, 1)[0]])
     at = draw(app(monkeypatch, trained_cnn), strokes)

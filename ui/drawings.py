@@ -7,9 +7,12 @@ import uuid
 
 import streamlit as st
 
-from digitlib.collection import shared
+from digitlib.collection import CollectionError, list_drawings, opened, shared
+from digitlib.kept import KeptDrawings
+from digitlib.serving import Predictor
 
 VISITOR = "visitor"
+KEPT_STATE = "kept_drawings"  # the visitor's kept drawings as last read, with what they were read from
 TOKEN_STATE, SESSION_STATE = f"{VISITOR}_token", f"{VISITOR}_session"  # where the session keeps who it is
 TOKEN_KEY = "digit-studio-visitor"
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{32}")
@@ -61,3 +64,22 @@ def owner() -> str | None:
         return None
     # Until the browser has answered (and where there is no browser, as in tests) the session is the visitor.
     return st.session_state.get(TOKEN_STATE) or st.session_state.setdefault(SESSION_STATE, uuid.uuid4().hex)
+
+
+def kept_drawings(model: Predictor) -> KeptDrawings | None:
+    """The drawings this visitor kept with their right digits, to read new ones beside; None if none."""
+    try:
+        with opened(create=False) as connection:
+            saved = list_drawings(connection, owner())
+    except CollectionError:  # no database yet, or one that cannot be read: nothing kept to use
+        return None
+    if not saved:
+        return None
+    # Their features change only with the drawings or the model: read once, not on every stroke.
+    version = (id(model), tuple((drawing.id, drawing.label) for drawing in saved))
+    remembered = st.session_state.get(KEPT_STATE)
+    if remembered is None or remembered[0] != version:
+        images = [drawing.input for drawing in saved]
+        remembered = (version, model.kept_drawings(images, [drawing.label for drawing in saved]))
+        st.session_state[KEPT_STATE] = remembered
+    return remembered[1]
