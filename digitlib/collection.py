@@ -268,6 +268,13 @@ def list_drawings(connection: sqlite3.Connection, owner: str | None) -> list[Sav
     return [_saved(row) for row in rows]
 
 
+def drawing_labels(connection: sqlite3.Connection, owner: str | None) -> list[tuple[int, int]]:
+    """(id, right digit) of each drawing of `owner` (of everyone when None) not deleted, newest first."""
+    condition, args = _whose(owner)
+    query = f"SELECT id, label FROM drawings WHERE {condition} AND deleted = 0 ORDER BY id DESC"
+    return [(drawing_id, label) for drawing_id, label in connection.execute(query, args)]
+
+
 def load_canvas(connection: sqlite3.Connection, drawing_id: int, owner: str | None) -> np.ndarray:
     """The canvas of one drawing of `owner`, as drawn (RGB(A) or grey uint8); KeyError if there is none."""
     condition, args = _whose(owner)

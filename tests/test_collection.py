@@ -18,6 +18,7 @@ from conftest import ROOT
 from digitlib.classes import NOT_A_DIGIT, NOT_SURE
 from digitlib.collection import (
     CollectionError,
+    drawing_labels,
     export_arrays,
     export_canvas,
     list_drawings,
@@ -104,6 +105,8 @@ def test_list_newest_first_count_per_label_and_delete(drawings_db_path):
         left = [label for i, label in zip(ids, labels) if i not in (ids[2], ids[-1])]
         assert saved_label_counts(connection, VISITOR).tolist() == np.bincount(left, minlength=10).tolist()
         assert [d.label for d in list_drawings(connection, VISITOR)] == left[::-1]
+        kept_ids = [i for i in ids if i not in (ids[2], ids[-1])][::-1]
+        assert drawing_labels(connection, VISITOR) == list(zip(kept_ids, left[::-1]))
         assert save(connection, 99, 5) > ids[-1], "a deleted drawing's id is never reused"
     on_disk = rows(drawings_db_path)
     assert len(on_disk) == len(labels) + 1, "a deleted drawing stays on disk, to be restored"
@@ -200,7 +203,8 @@ def test_two_visitors_see_count_and_export_only_their_own_drawings():
         bobs = save(connection, 2, 7, owner="bob")
         assert [d.id for d in list_drawings(connection, "alice")] == alices[::-1]
         assert [d.id for d in list_drawings(connection, "bob")] == [bobs]
-        assert list_drawings(connection, "carol") == []
+        assert list_drawings(connection, "carol") == [] and drawing_labels(connection, "carol") == []
+        assert drawing_labels(connection, "bob") == [(bobs, 7)]
         assert saved_label_counts(connection, "bob").tolist() == np.bincount([7], minlength=10).tolist()
         assert export_arrays(connection, "alice")["sample_id"].tolist() == [f"you#{i}" for i in alices]
         assert export_arrays(connection, "bob")["labels"].tolist() == [7]

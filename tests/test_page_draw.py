@@ -379,6 +379,16 @@ def test_saving_a_drawing_keeps_it_with_its_right_digit_and_what_the_model_said(
     )
 
 
+def counted(function, calls: list):
+    """`function`, noting each call in `calls`."""
+
+    def wrapper(*args, **kwargs):
+        calls.append(args)
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
 def test_a_drawing_kept_with_its_digit_teaches_the_page_that_visitors_convention(
     monkeypatch, default_model, records
 ):
@@ -391,7 +401,11 @@ def test_a_drawing_kept_with_its_digit_teaches_the_page_that_visitors_convention
     run(at)
     at.button(key=f"{DIGIT_CANVAS}_save").click()
     run(at)
+    read = []
+    monkeypatch.setattr(Predictor, "kept_drawings", counted(Predictor.kept_drawings, read))
     draw(at, canvas_strokes(records[index], dx=8))  # drawn again, a little to the right
+    draw(at, canvas_strokes(records[index], dx=4))
+    assert len(read) == 1, "the kept drawings' features are read once, not on every stroke"
     assert metric_values(at)["Prediction"] == str(theirs)
     assert metric_values(at)["Like a drawing you kept"] == ">99.9%"
     said = texts(at.info)

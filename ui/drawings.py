@@ -7,7 +7,7 @@ import uuid
 
 import streamlit as st
 
-from digitlib.collection import CollectionError, list_drawings, opened, shared
+from digitlib.collection import CollectionError, drawing_labels, list_drawings, opened, shared
 from digitlib.kept import KeptDrawings
 from digitlib.serving import Predictor
 
@@ -70,16 +70,14 @@ def kept_drawings(model: Predictor) -> KeptDrawings | None:
     """The drawings this visitor kept with their right digits, to read new ones beside; None if none."""
     try:
         with opened(create=False) as connection:
-            saved = list_drawings(connection, owner())
+            # Only their ids and digits on every stroke: the inputs and features when these change.
+            version = (id(model), tuple(drawing_labels(connection, owner())))
+            remembered = st.session_state.get(KEPT_STATE)
+            if version[1] and (remembered is None or remembered[0] != version):
+                saved = list_drawings(connection, owner())
+                kept = model.kept_drawings([d.input for d in saved], [d.label for d in saved])
+                read = (id(model), tuple((d.id, d.label) for d in saved))  # as read, if a save came between
+                remembered = st.session_state[KEPT_STATE] = (read, kept)
     except CollectionError:  # no database yet, or one that cannot be read: nothing kept to use
         return None
-    if not saved:
-        return None
-    # Their features change only with the drawings or the model: read once, not on every stroke.
-    version = (id(model), tuple((drawing.id, drawing.label) for drawing in saved))
-    remembered = st.session_state.get(KEPT_STATE)
-    if remembered is None or remembered[0] != version:
-        images = [drawing.input for drawing in saved]
-        remembered = (version, model.kept_drawings(images, [drawing.label for drawing in saved]))
-        st.session_state[KEPT_STATE] = remembered
-    return remembered[1]
+    return remembered[1] if version[1] else None
