@@ -112,10 +112,13 @@ def caption(drawing: SavedDrawing, now: dict[int, int]) -> str:
 
 st.title("Your drawings")
 st.caption(
-    "Everyone using this app sees these drawings: the server keeps one shared collection."
-    if shared()
-    else "The drawings you kept on the Draw page, with their right digit. "
-    "Only you see them: they are tied to this browser."
+    (
+        "Everyone using this app sees these drawings: the server keeps one shared collection."
+        if shared()
+        else "The drawings you kept on the Draw page, with their right digit. "
+        "Only you see them: they are tied to this browser."
+    )
+    + " The Draw page reads each new digit beside them: one nearly the same as a kept drawing gets its digit."
 )
 if DELETED_KEY in st.session_state:
     deleted_id = st.session_state[DELETED_KEY]
