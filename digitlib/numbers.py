@@ -39,6 +39,7 @@ from digitlib.hints import (
     drawing_hints,
 )
 from digitlib.ink import Box, grown, speck_area
+from digitlib.kept import KeptDrawings, KeptMatch, kept_digit
 from digitlib.preprocess import INK_THRESHOLD, Stages, ink_bbox, ink_layer, mnist_stages
 from digitlib.strokes import PenStroke, draw_strokes
 
@@ -132,6 +133,10 @@ class Model(Protocol):
         """Digit probabilities (N, 10) of float images (N, 28, 28)."""
         ...
 
+    def likeness_features(self, images: np.ndarray) -> np.ndarray:
+        """Features (N, D) that tell how alike drawings are (digitlib.kept)."""
+        ...
+
 
 @dataclass(frozen=True)
 class NumberReading:
@@ -144,11 +149,14 @@ class NumberReading:
     pen_width: float = 0.0  # of the strokes that drew it, where known
     points: tuple[int, ...] = ()  # how many digits stand left of each decimal point
     negative: bool = False  # whether a minus sign stands left of the digits
+    kept: tuple[KeptMatch | None, ...] = ()  # per digit, the person's kept drawing that changes its answer
 
     @property
     def answers(self) -> list[int]:
-        """Each digit's answer: a digit, NOT_SURE or NOT_A_DIGIT."""
-        return decide(self.probabilities, self.threshold).tolist() if self.digits else []
+        """Each digit's answer, a digit, NOT_SURE or NOT_A_DIGIT: the kept drawing's where one changes it."""
+        said = decide(self.probabilities, self.threshold).tolist() if self.digits else []
+        matches = self.kept or (None,) * len(said)
+        return [answer if match is None else match.digit for answer, match in zip(said, matches)]
 
     @property
     def has_signs(self) -> bool:
@@ -427,11 +435,24 @@ def find_signs(strokes: Sequence[PenStroke]) -> Signs:
     )
 
 
-def read_number(model: Model, drawing: np.ndarray, strokes: Sequence[PenStroke] = ()) -> NumberReading:
+def kept_matches(
+    model: Model, images: np.ndarray, answers: list[int], kept: KeptDrawings | None
+) -> tuple[KeptMatch | None, ...]:
+    """For each digit, the person's kept drawing that changes its answer, if one does (digitlib.kept)."""
+    if kept is None or not len(kept.digits) or not len(images):
+        return ()
+    matches = [kept.closest(features) for features in model.likeness_features(images)]
+    return tuple(m if kept_digit(a, m) is not None else None for a, m in zip(answers, matches))
+
+
+def read_number(
+    model: Model, drawing: np.ndarray, strokes: Sequence[PenStroke] = (), kept: KeptDrawings | None = None
+) -> NumberReading:
     """Read the digits of a drawing in one call of `model.predict` (and one more to cut touching ones).
 
     `strokes`, the pen strokes that drew it where they are known, are never cut: touching digits part between
-    them, and they give the number its signs (see find_signs).
+    them, and they give the number its signs (see find_signs). A digit nearly the same as one of the
+    person's `kept` drawings gets its digit.
     """
     ink = ink_layer(drawing)
     signs = find_signs(strokes)
@@ -471,6 +492,9 @@ def read_number(model: Model, drawing: np.ndarray, strokes: Sequence[PenStroke] 
             probabilities += [own_read[k] for k in chosen]
     pen_width = max((stroke.width for stroke in strokes), default=0.0)
     points = tuple(sum(d.bbox[0] + d.bbox[2] / 2 < x for d in digits) for x in signs.points)
+    probabilities = np.stack(probabilities)
+    answers = decide(probabilities, model.threshold).tolist()
+    matches = kept_matches(model, np.stack([digit.image for digit in digits]), answers, kept)
     return NumberReading(
-        ink, digits, np.stack(probabilities), model.threshold, pen_width, points, signs.negative
+        ink, digits, probabilities, model.threshold, pen_width, points, signs.negative, matches
     )

@@ -45,6 +45,7 @@ CORRECTION_WIDTH = 280  # px: a digit or a number to type, not a line of text
 DIGIT_CANVAS, NUMBER_CANVAS = "digit_canvas", "number_canvas"
 DRAWING_ROW = "drawing_row"
 INPUT_CAPTION = "What the model sees: 28×28"
+KEPT_CAPTION = "as you kept it"
 
 
 def reading_key(canvas_key: str) -> str:
@@ -301,6 +302,8 @@ def show_number(reading: NumberReading) -> None:
                 "? marks a piece the model is not sure of, or that is not a digit: "
                 f"no digit reaches the {reading.threshold:.0%} needed."
             )
+        if any(reading.kept):
+            st.caption(f"“{KEPT_CAPTION}”: nearly the same as a drawing you kept, it gets your digit.")
     boxes = with_boxes(reading.ink, [d.bbox for d in reading.digits])
     items = [
         (
@@ -310,7 +313,11 @@ def show_number(reading: NumberReading) -> None:
         )
     ]
     pictures(items)
-    captions = [digit_caption(Answer(p, reading.threshold)) for p in reading.probabilities]
+    matches = reading.kept or (None,) * len(reading.digits)
+    captions = [
+        digit_caption(Answer(p, reading.threshold)) if match is None else f"{match.digit} · {KEPT_CAPTION}"
+        for p, match in zip(reading.probabilities, matches)
+    ]
     pictures([(digit.image, DIGIT_INPUT_SIZE, caption) for digit, caption in zip(reading.digits, captions)])
 
 
@@ -338,7 +345,7 @@ def read_a_number(
     model: Predictor, ink: np.ndarray | None, source: str, empty: str, strokes: Sequence[PenStroke] = ()
 ) -> None:
     """The number in some ink (drawn by `strokes`, where known), or what to do when there is none."""
-    reading = None if ink is None else read_number(model, ink, strokes)
+    reading = None if ink is None else read_number(model, ink, strokes, kept_drawings(model))
     if reading is None or not reading.digits:
         st.info(empty)
         return

@@ -24,6 +24,7 @@ from digitlib.cuts import (
 )
 from digitlib.hints import MAX_PIECES
 from digitlib.ink import stroke_width
+from digitlib.kept import KeptDrawings, unit_rows
 from digitlib.numbers import (
     TOUCHING_WIDTH,
     Digit,
@@ -234,6 +235,26 @@ def test_read_number_reads_every_digit_in_one_call(drawn):
     assert model.calls == [3], "one batched call"
     assert reading.answers == [0, 1, 2] and reading.text == "012"
     assert reading.probabilities.max(axis=1) == pytest.approx([0.9] * 3)
+
+
+class PixelLikenessModel(FakeModel):
+    """FakeModel for which drawings are as alike as their 28x28 pixels."""
+
+    def likeness_features(self, images: np.ndarray) -> np.ndarray:
+        return np.asarray(images, np.float32).reshape(len(images), -1)
+
+
+def test_a_digit_nearly_the_same_as_one_the_person_kept_gets_the_kept_digit(drawn):
+    crops = [ink_crop(drawn["images"][i], DIGIT_HEIGHT) for i in range(3)]
+    drawing = compose_number(crops, np.random.default_rng(0))
+    model = PixelLikenessModel()
+    alone = read_number(model, drawing)
+    middle = alone.digits[1].image
+    kept = KeptDrawings(middle[None], np.array([7]), unit_rows(middle.reshape(1, -1)))
+    reading = read_number(model, drawing, kept=kept)
+    assert reading.answers == [0, 7, 2] and reading.text == "072"
+    assert [match and match.digit for match in reading.kept] == [None, 7, None]
+    assert alone.kept == () and alone.text == "012"
 
 
 def test_an_unsure_digit_reads_as_a_question_mark(drawn):

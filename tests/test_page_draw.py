@@ -471,6 +471,22 @@ def test_a_number_is_saved_digit_by_digit(monkeypatch, trained_cnn, records, dra
     assert at.text_input(key=f"{NUMBER_CANVAS}_right").value == "", "typed for another number"
 
 
+def test_a_numbers_digits_like_ones_the_visitor_kept_get_the_kept_digits(monkeypatch, default_model, records):
+    chosen = read_right(default_model, records, 2)
+    right = [records[i]["label"] for i in chosen]
+    at = draw(number_mode(app(monkeypatch, default_model)), number_strokes(records, chosen), NUMBER_CANVAS)
+    assert metric_values(at)["Number"] == "".join(map(str, right))
+    theirs = [right[0], (right[1] + 1) % 10]  # this visitor writes their second digit this way
+    at.text_input(key=f"{NUMBER_CANVAS}_right").input("".join(map(str, theirs)))
+    run(at)
+    at.button(key=f"{NUMBER_CANVAS}_save").click()
+    run(at)
+    draw(at, number_strokes(records, chosen[::-1]), NUMBER_CANVAS)  # the same digits, in the other order
+    assert metric_values(at)["Number"] == f"{theirs[1]}{right[0]}"
+    assert f"{theirs[1]} · as you kept it" in captions(at)
+    assert "nearly the same as a drawing you kept" in texts(at.caption)
+
+
 def test_digits_the_model_sees_alike_are_saved_once_and_the_page_says_so(
     monkeypatch, trained_cnn, drawings_db_path
 ):
