@@ -168,6 +168,14 @@ def show_set(name: str, result: dict) -> None:
         st.markdown("**Most confused pairs** (best guesses, readable digits)")
         for pair in result["confused_pairs"][:6]:
             st.markdown(pair_sentence(pair))
+    if "with_kept" in result:
+        kept = result["with_kept"]
+        st.markdown(
+            f"**With the writer's kept drawings:** {share(kept['corrections']['readable_accuracy'])} of the "
+            f"readable digits right when each writer keeps the drawings the app got wrong with their right "
+            f"digit, {share(kept['every drawing']['readable_accuracy'])} when they keep every drawing. The "
+            "Draw page reads each new drawing beside the ones you kept: a near copy gets your digit."
+        )
 
 
 def show_drawn(model: str, model_label: str) -> None:

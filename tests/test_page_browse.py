@@ -231,7 +231,10 @@ def measured_on_drawings(tmp_path_factory, tiny_models, shared_data_dir):
             k: (v[::step] if isinstance(v, np.ndarray) else v)
             for k, v in load_drawings(shared_data_dir / f"{name}.npz").items()
         }
-        results[name] = evaluate_drawings(Predictor("cnn", folder).predict, files, drawings, 0.6)[0]
+        cnn = Predictor("cnn", folder)
+        results[name] = evaluate_drawings(cnn.predict, files, drawings, 0.6, features=cnn.likeness_features)[
+            0
+        ]
     write_json(files.drawn, results)
     return folder, results
 
@@ -260,6 +263,11 @@ def test_evaluation_says_in_plain_words_how_the_model_reads_drawings_and_letters
     assert per_digit["drawings"].sum() == digits["readable_n"], "the readable digits, like the figure above"
     right = (per_digit["drawings"] * per_digit["read right"]).sum() / 100
     assert right / digits["readable_n"] == pytest.approx(digits["readable_accuracy"])
+    kept = digits["with_kept"]
+    assert (
+        f"{kept['corrections']['readable_accuracy']:.1%} of the readable digits right when each writer keeps"
+        in texts(at.markdown)
+    )
 
 
 def test_evaluation_without_results_on_drawings_says_how_to_measure_them(monkeypatch, tiny_models, tmp_path):
