@@ -124,11 +124,12 @@ def test_letters_people_drew_are_plainly_not_digits(browser, server, shared_data
 
 def test_a_visitor_sees_and_deletes_only_their_own_drawings(browser, server, strokes_file):
     record = recorded_strokes(strokes_file)[8]
+    theirs = (record["label"] + 1) % 10  # alice writes her `theirs` the way others write this digit
     alice, bob = open_app(browser, server.url), open_app(browser, server.url)
     draw_strokes(alice, canvas_strokes(record, width=18))
     digit = alice.get_by_test_id("stSelectbox").filter(has_text="right digit").get_by_role("combobox")
     digit.click()
-    digit.press_sequentially(str(record["label"]))
+    digit.press_sequentially(str(theirs))
     digit.press("Enter")
     alice.get_by_role("button", name="Save").click()
     alice.get_by_text("Saved as").wait_for(timeout=20_000)
@@ -145,6 +146,15 @@ def test_a_visitor_sees_and_deletes_only_their_own_drawings(browser, server, str
     returning = again.new_page()
     returning.goto(f"{server.url}/drawings")
     returning.get_by_role("button", name="Delete").first.wait_for(timeout=30_000)
+    # Her kept drawing teaches her Draw page, not bob's.
+    for page in (alice, bob):
+        page.goto(server.url)
+        page.locator("canvas.ink").wait_for(timeout=60_000)
+        wait_for_answer(page)
+    said = draw_strokes(alice, canvas_strokes(record, width=18))
+    assert f"Prediction\n\n{theirs}|Like a drawing you kept" in said, said
+    said = draw_strokes(bob, canvas_strokes(record, width=18))
+    assert f"Prediction\n\n{record['label']}|Confidence" in said, said
     for page in (alice, bob, returning):
         page.context.close()
 
