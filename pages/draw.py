@@ -46,6 +46,7 @@ DIGIT_CANVAS, NUMBER_CANVAS = "digit_canvas", "number_canvas"
 DRAWING_ROW = "drawing_row"
 INPUT_CAPTION = "What the model sees: 28×28"
 KEPT_CAPTION = "as you kept it"
+KEEP_HELP = "What you keep teaches this page your handwriting: a near copy then gets your digit."
 
 
 def reading_key(canvas_key: str) -> str:
@@ -190,6 +191,7 @@ def offer_correction(
         placeholder="The right digit",
         key=f"{key}_right",
         width=CORRECTION_WIDTH,
+        help=KEEP_HELP,
     )
     if not st.button("Save", icon=":material/save:", key=f"{key}_save", disabled=digit is None):
         return
@@ -221,6 +223,7 @@ def offer_number_correction(model: Predictor, key: str, reading: NumberReading) 
         placeholder="e.g. 2024",
         max_chars=len(reading.text),
         width=CORRECTION_WIDTH,
+        help=KEEP_HELP,
     )
     if not st.button("Save", icon=":material/save:", key=f"{key}_save", disabled=not typed):
         return

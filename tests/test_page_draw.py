@@ -397,6 +397,7 @@ def test_a_drawing_kept_with_its_digit_teaches_the_page_that_visitors_convention
     _, answer = reading(default_model, strokes)
     at = draw(app(monkeypatch, default_model), strokes)
     theirs = (answer.digit + 1) % 10  # this visitor writes their `theirs` this way
+    assert "teaches this page your handwriting" in at.selectbox(key=f"{DIGIT_CANVAS}_right").help
     at.selectbox(key=f"{DIGIT_CANVAS}_right").select(theirs)
     run(at)
     at.button(key=f"{DIGIT_CANVAS}_save").click()
@@ -477,6 +478,7 @@ def test_a_numbers_digits_like_ones_the_visitor_kept_get_the_kept_digits(monkeyp
     at = draw(number_mode(app(monkeypatch, default_model)), number_strokes(records, chosen), NUMBER_CANVAS)
     assert metric_values(at)["Number"] == "".join(map(str, right))
     theirs = [right[0], (right[1] + 1) % 10]  # this visitor writes their second digit this way
+    assert "teaches this page your handwriting" in at.text_input(key=f"{NUMBER_CANVAS}_right").help
     at.text_input(key=f"{NUMBER_CANVAS}_right").input("".join(map(str, theirs)))
     run(at)
     at.button(key=f"{NUMBER_CANVAS}_save").click()
