@@ -61,7 +61,7 @@ def kept_digit(verdict: int, match: KeptMatch | None, likeness: float = LIKENESS
     """The kept digit to answer instead of `verdict`, or None to keep the model's.
 
     Only a near copy of a kept drawing changes an answer, and never "not a digit": a person's letters can
-    look like their digits, and the model tells those apart better than a likeness does.
+    look like their digits (docs/models.md).
     """
     if match is None or match.likeness < likeness or verdict == NOT_A_DIGIT or verdict == match.digit:
         return None
