@@ -8,7 +8,7 @@ of the two drawings' features, in a network trained on MNIST alone, reaches LIKE
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +55,11 @@ class KeptDrawings:
     def closest(self, features: np.ndarray) -> KeptMatch | None:
         """The kept drawing most like one with `features` (D,), or None when none is kept."""
         return closest(self.features, self.digits, features)
+
+    def changes(self, features: np.ndarray, verdicts: Sequence[int]) -> tuple[KeptMatch | None, ...]:
+        """Per drawing (`features` rows, the model's `verdicts`), the kept drawing that changes its answer."""
+        matches = [self.closest(row) for row in features]
+        return tuple(m if kept_digit(v, m) is not None else None for v, m in zip(verdicts, matches))
 
 
 def kept_digit(verdict: int, match: KeptMatch | None, likeness: float = LIKENESS) -> int | None:

@@ -20,7 +20,7 @@ Only NumPy and OpenCV: this module must import without TensorFlow.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, reduce
 from typing import Protocol
 
@@ -39,7 +39,7 @@ from digitlib.hints import (
     drawing_hints,
 )
 from digitlib.ink import Box, grown, speck_area
-from digitlib.kept import KeptDrawings, KeptMatch, kept_digit
+from digitlib.kept import KeptDrawings, KeptMatch
 from digitlib.preprocess import INK_THRESHOLD, Stages, ink_bbox, ink_layer, mnist_stages
 from digitlib.strokes import PenStroke, draw_strokes
 
@@ -435,16 +435,6 @@ def find_signs(strokes: Sequence[PenStroke]) -> Signs:
     )
 
 
-def kept_matches(
-    model: Model, images: np.ndarray, answers: list[int], kept: KeptDrawings | None
-) -> tuple[KeptMatch | None, ...]:
-    """For each digit, the person's kept drawing that changes its answer, if one does (digitlib.kept)."""
-    if kept is None or not len(kept.digits) or not len(images):
-        return ()
-    matches = [kept.closest(features) for features in model.likeness_features(images)]
-    return tuple(m if kept_digit(a, m) is not None else None for a, m in zip(answers, matches))
-
-
 def read_number(
     model: Model, drawing: np.ndarray, strokes: Sequence[PenStroke] = (), kept: KeptDrawings | None = None
 ) -> NumberReading:
@@ -492,9 +482,10 @@ def read_number(
             probabilities += [own_read[k] for k in chosen]
     pen_width = max((stroke.width for stroke in strokes), default=0.0)
     points = tuple(sum(d.bbox[0] + d.bbox[2] / 2 < x for d in digits) for x in signs.points)
-    probabilities = np.stack(probabilities)
-    answers = decide(probabilities, model.threshold).tolist()
-    matches = kept_matches(model, np.stack([digit.image for digit in digits]), answers, kept)
-    return NumberReading(
-        ink, digits, probabilities, model.threshold, pen_width, points, signs.negative, matches
+    reading = NumberReading(
+        ink, digits, np.stack(probabilities), model.threshold, pen_width, points, signs.negative
     )
+    if kept is None or not len(kept.digits):
+        return reading
+    features = model.likeness_features(np.stack([digit.image for digit in digits]))
+    return replace(reading, kept=kept.changes(features, reading.answers))

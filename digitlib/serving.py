@@ -24,7 +24,7 @@ from digitlib.artifacts import (
 )
 from digitlib.classes import Answer, with_second_opinion
 from digitlib.hints import MAX_PIECES, Hint, blocking_hint, drawing_hints
-from digitlib.kept import KeptDrawings, KeptMatch, kept_digit, unit_rows
+from digitlib.kept import KeptDrawings, KeptMatch, unit_rows
 from digitlib.preprocess import FIELD, Stages, mnist_stages, to_model_input
 from digitlib.registry import spec
 from digitlib.strokes import PenStroke, draw_strokes
@@ -152,8 +152,7 @@ class Predictor:
         answer = self.answer(stages.centered)
         match = None
         if kept is not None and len(kept.digits):
-            match = kept.closest(self.likeness_features(stages.centered)[0])
-            match = match if kept_digit(answer.verdict, match) is not None else None
+            (match,) = kept.changes(self.likeness_features(stages.centered), [answer.verdict])
         return Reading(stages, answer, tuple(hints), match)
 
     def read_strokes(
