@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -85,9 +86,23 @@ def drawings_db(path: str | os.PathLike | None = None) -> Path:
     return Path(chosen).expanduser()
 
 
+def _switch_to_wal(connection: sqlite3.Connection) -> None:
+    """Put the database in WAL mode, waiting up to BUSY_TIMEOUT_S for connections switching it at once."""
+    # SQLite answers "locked" at once, without its busy wait, when another connection switches a new file.
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _prepare(connection: sqlite3.Connection) -> None:
     """Switch to WAL with full syncs and create the table in a new database; refuse a newer schema."""
-    connection.execute("PRAGMA journal_mode = WAL")
+    _switch_to_wal(connection)
     # A save that returned survives a power cut, not only a crash.
     connection.execute("PRAGMA synchronous = FULL")
     version = connection.execute("PRAGMA user_version").fetchone()[0]

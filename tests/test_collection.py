@@ -410,6 +410,29 @@ def test_a_save_killed_mid_transaction_loses_nothing_committed(drawings_db_path)
             assert np.array_equal(drawing.input, to_mnist(as_rgba(strokes(seed))))
 
 
+def test_a_new_database_opened_by_several_visitors_at_once_opens_for_each(tmp_path):
+    # SQLite does not wait for a lock when connections race to switch a new database to WAL.
+    failures = []
+
+    def visitor(file, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            with opened(file) as connection:
+                connection.execute("SELECT count(*) FROM drawings").fetchone()
+        except CollectionError as error:
+            failures.append(error)
+
+    for trial in range(40):
+        start = threading.Barrier(4, timeout=60)
+        file = tmp_path / f"{trial}.sqlite3"
+        threads = [threading.Thread(target=visitor, args=(file, start)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert not failures, f"{len(failures)} failed to open, first: {failures[0]}"
+
+
 def test_concurrent_saves_from_two_connections_keep_every_row(drawings_db_path):
     per_writer = 25
     start = threading.Barrier(2, timeout=60)
