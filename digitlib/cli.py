@@ -73,7 +73,7 @@ def _drawing_rows(result: dict) -> list[tuple[str, str]]:
     pairs = ", ".join(f"{p['true']}->{p['predicted']} {p['count']}" for p in result["confused_pairs"][:5])
     rows.append(("most confused", pairs))
     rows += [
-        (f"readable, with the writer's kept {way}", f"{kept['readable_accuracy']:.2%}")
+        (f"readable, the writer keeping {way}", f"{kept['readable_accuracy']:.2%}")
         for way, kept in result.get("with_kept", {}).items()
     ]
     return rows

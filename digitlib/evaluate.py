@@ -21,10 +21,12 @@ from digitlib.preprocess import to_mnist
 # Images (N, 28, 28) float32 in [0, 1] -> probabilities (N, 10).
 PredictFn = Callable[[np.ndarray], np.ndarray]
 OUT_OF_INSTITUTION, AS_SHIPPED = "out of institution", "as shipped"
-# How a person keeps drawings with their right digits: only those the app got wrong, or every one.
-KEEPING: dict[str, Callable[[int, int], bool]] = {
-    "corrections": lambda answer, label: answer != label,
-    "every drawing": lambda answer, label: True,
+# How a person keeps drawings with their right digits, given the digits they kept before: only those the
+# app got wrong, each digit the first time they draw it (as the Draw page's teaching asks), or every one.
+KEEPING: dict[str, Callable[[int, int, np.ndarray], bool]] = {
+    "corrections": lambda answer, label, kept: answer != label,
+    "each digit once": lambda answer, label, kept: label not in kept,
+    "every drawing": lambda answer, label, kept: True,
 }
 
 

@@ -78,13 +78,14 @@ def writer_by_writer(
     features: np.ndarray,
     labels: np.ndarray,
     writers: np.ndarray,
-    keeps: Callable[[int, int], bool],
+    keeps: Callable[[int, int, np.ndarray], bool],
     likeness: float = LIKENESS,
 ) -> np.ndarray:
     """The answers when each writer's drawings come in order, read beside the ones they kept so far.
 
     Rows are in the order each writer drew them. `verdicts` are the model's answers (digits, NOT_SURE,
-    NOT_A_DIGIT); after each drawing, `keeps(answer, label)` says whether its writer keeps it with its label.
+    NOT_A_DIGIT); after each drawing, `keeps(answer, label, kept_labels)` says whether its writer keeps it
+    with its label, given the labels they kept before.
     """
     features = unit_rows(features)
     answers = np.asarray(verdicts).copy()
@@ -95,6 +96,6 @@ def writer_by_writer(
             match = closest(features[kept], labels[kept], features[row])
             digit = kept_digit(int(answers[row]), match, likeness)
             answers[row] = answers[row] if digit is None else digit
-            if keeps(int(answers[row]), int(labels[row])):
+            if keeps(int(answers[row]), int(labels[row]), labels[kept]):
                 kept.append(row)
     return answers

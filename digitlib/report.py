@@ -107,8 +107,9 @@ def _with_kept(names: list[str], drawn: dict[str, dict]) -> list[str]:
         "",
         "The Draw page reads a new drawing beside the ones its visitor kept with their right digits: a near "
         "copy of a kept drawing gets its digit (`digitlib/kept.py`). Here each writer's digits (a file of "
-        f"{DIGITS_SET}) come in the order they were drawn, answered as above, the writer keeping either the "
-        "ones the app got wrong or every one, with the right digit. Likeness is read in a network trained on "
+        f"{DIGITS_SET}) come in the order they were drawn, answered as above, the writer keeping with "
+        "the right digit the ones the app got wrong, each digit the first time they draw it (as the Draw "
+        "page's teaching asks), or every one. Likeness is read in a network trained on "
         "MNIST alone, so these answers too come from models that never saw the drawing's institution.",
         "",
         "| model | writers keep | readable right and answered | " + " | ".join(big) + " |",

@@ -173,7 +173,8 @@ def show_set(name: str, result: dict) -> None:
         st.markdown(
             f"**With the writer's kept drawings:** {share(kept['corrections']['readable_accuracy'])} of the "
             f"readable digits right when each writer keeps the drawings the app got wrong with their right "
-            f"digit, {share(kept['every drawing']['readable_accuracy'])} when they keep every drawing. The "
+            f"digit, {share(kept['each digit once']['readable_accuracy'])} when they teach each digit once "
+            f"first, {share(kept['every drawing']['readable_accuracy'])} when they keep every drawing. The "
             "Draw page reads each new drawing beside the ones you kept: a near copy gets your digit."
         )
 

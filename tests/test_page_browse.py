@@ -268,6 +268,9 @@ def test_evaluation_says_in_plain_words_how_the_model_reads_drawings_and_letters
         f"{kept['corrections']['readable_accuracy']:.1%} of the readable digits right when each writer keeps"
         in texts(at.markdown)
     )
+    assert f"{kept['each digit once']['readable_accuracy']:.1%} when they teach each digit once" in texts(
+        at.markdown
+    )
 
 
 def test_evaluation_without_results_on_drawings_says_how_to_measure_them(monkeypatch, tiny_models, tmp_path):
