@@ -23,7 +23,7 @@ from digitlib.registry import label, spec
 from digitlib.serving import Predictor, Reading
 from digitlib.strokes import CANVAS_SIZE, PEN_WIDTH, PenStroke, draw_strokes
 from ui import canvas
-from ui.drawings import kept_drawings, owner
+from ui.drawings import kept_digits, kept_drawings, owner
 from ui.models import pick_model, predictor
 from ui.text import percent, plural
 from ui.views import neighbours_html, why_picture
@@ -47,6 +47,11 @@ DRAWING_ROW = "drawing_row"
 INPUT_CAPTION = "What the model sees: 28×28"
 KEPT_CAPTION = "as you kept it"
 KEEP_HELP = "What you keep teaches this page your handwriting: a near copy then gets your digit."
+TEACH = "teach"
+TEACH_HELP = (
+    "Draw each digit once as you usually write it, and keep it: a drawing nearly the same as one you "
+    "taught then gets your digit, where the model alone might read another."
+)
 
 
 def reading_key(canvas_key: str) -> str:
@@ -104,8 +109,37 @@ def show_hints(hints: list[Hint] | tuple[Hint, ...]) -> None:
             st.info(hint.message, icon=":material/lightbulb:")
 
 
-def show_reading(model: Predictor, reading: Reading, source: str, kept: KeptDrawings | None) -> None:
-    """Everything the page says about one digit: hints, the answer, what the model sees and why."""
+def digit_to_teach(taught: set[int]) -> int | None:
+    """The smallest digit not taught yet, or None when all ten are."""
+    return next((digit for digit in range(10) if digit not in taught), None)
+
+
+def teaching_prompt() -> int | None:
+    """Ask for the next digit to teach, or say that all ten are taught; return the digit asked for."""
+    taught = kept_digits()
+    asked = digit_to_teach(taught)
+    if asked is None:
+        st.success(
+            "All ten digits taught: each drawing is now read beside them. Keep any drawing it still gets "
+            "wrong, with its right digit, to teach it more.",
+            icon=":material/school:",
+        )
+    else:
+        st.info(
+            f"**Draw {with_article(asked)}** as you usually write it, then keep it. "
+            f"{len(taught)} of 10 digits taught.",
+            icon=":material/school:",
+        )
+    return asked
+
+
+def show_reading(
+    model: Predictor, reading: Reading, source: str, kept: KeptDrawings | None, asked: int | None = None
+) -> None:
+    """Everything the page says about one digit: hints, the answer, what the model sees and why.
+
+    While the visitor teaches the page a digit (`asked`), the drawing is kept as that digit.
+    """
     stages = reading.stages
     show_hints(reading.hints)
     if reading.blocked:
@@ -113,7 +147,17 @@ def show_reading(model: Predictor, reading: Reading, source: str, kept: KeptDraw
         pictures([(stages.centered, INPUT_SIZE, INPUT_CAPTION)])
     else:
         show_answer_and_why(model, reading, kept)
-        offer_correction(model, source, stages.drawing, stages.centered, reading.answer)
+        if asked is None:
+            offer_correction(model, source, stages.drawing, stages.centered, reading.answer)
+        else:
+            st.button(
+                f"Keep it as {with_article(asked)}",
+                type="primary",
+                icon=":material/school:",
+                key=f"{source}_teach",
+                on_click=teach,
+                args=(model, source, stages, reading.answer, asked),
+            )
     if st.toggle("How your drawing becomes an MNIST digit", key="show_stages"):
         show_stages(stages)
 
@@ -212,6 +256,26 @@ def offer_correction(
         return
     st.success(f"Saved as {with_article(int(digit))} (the model said {answer_text(answer.verdict)}).")
     st.page_link("pages/drawings.py", label="See your drawings", icon=":material/photo_library:")
+
+
+def teach(model: Predictor, key: str, stages: Stages, answer: Answer, digit: int) -> None:
+    """Keep the drawing on canvas `key` as the digit taught, and clear the canvas for the next one."""
+    try:
+        with opened() as connection:
+            save_drawing(
+                connection,
+                owner(),
+                stages.drawing,
+                stages.centered,
+                digit,
+                answer.verdict,
+                answer.probability_of_verdict,
+                model.name,
+            )
+    except DataError as error:
+        st.toast(f"The drawing could not be kept. {error}", icon=":material/error:")
+        return
+    canvas.clear(key)
 
 
 def offer_number_correction(model: Predictor, key: str, reading: NumberReading) -> None:
@@ -335,13 +399,18 @@ def digit_caption(answer: Answer) -> str:
 
 
 def read_one_digit(
-    model: Predictor, reading: Reading | None, source: str, empty: str, kept: KeptDrawings | None
+    model: Predictor,
+    reading: Reading | None,
+    source: str,
+    empty: str,
+    kept: KeptDrawings | None,
+    asked: int | None = None,
 ) -> None:
     """What the model reads in one digit's ink (beside the visitor's `kept` drawings), or what to do."""
     if reading is None:
         st.info(empty)
         return
-    show_reading(model, reading, source, kept)
+    show_reading(model, reading, source, kept, asked)
 
 
 def read_a_number(
@@ -374,6 +443,8 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
     """The canvas and everything that depends on the drawing: each stroke reruns only this."""
     width = NUMBER_CANVAS_WIDTH if number_mode else CANVAS_SIZE
     key = NUMBER_CANVAS if number_mode else DIGIT_CANVAS
+    # Asked above the canvas, so that on a phone it is read before drawing.
+    asked = teaching_prompt() if not number_mode and st.session_state.get(TEACH) else None
     row = st.container(horizontal=True, gap="large", key=DRAWING_ROW)
     with row.container(width=width + 2):
         strokes = canvas.drawing_canvas(key, width, CANVAS_SIZE, st.session_state.get("brush", PEN_WIDTH))
@@ -406,8 +477,10 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
                 model,
                 model.read_strokes(strokes, CANVAS_SIZE, width, kept),
                 key,
-                "Draw a digit from 0 to 9 on the black canvas with your mouse, finger or pen.",
+                f"Draw {'a digit from 0 to 9' if asked is None else with_article(asked)} on the black canvas "
+                "with your mouse, finger or pen.",
                 kept,
+                asked,
             )
 
 
@@ -451,6 +524,8 @@ mode = choices.segmented_control(
 source = choices.segmented_control(
     "From", [DRAW, PHOTO], default=DRAW, required=True, key="source", label_visibility="collapsed"
 )
+if source == DRAW and mode == ONE_DIGIT:
+    choices.toggle("Teach it your handwriting", key=TEACH, help=TEACH_HELP)
 title.title(TITLES[source, mode])
 st.html(READING_CSS)
 if model is not None:

@@ -419,6 +419,44 @@ def test_a_drawing_kept_with_its_digit_teaches_the_page_that_visitors_convention
     assert "You kept" not in texts(other.info)
 
 
+def test_teaching_asks_for_each_digit_in_turn_and_keeps_each_as_asked(
+    monkeypatch, tiny_models, records, drawings_db_path
+):
+    from digitlib.collection import list_drawings, opened, save_drawing
+
+    at = app(monkeypatch, tiny_models)
+    at.toggle(key="teach").set_value(True)
+    run(at)
+    assert "Draw a 0** as you usually write it" in texts(at.info) and "0 of 10 digits taught" in texts(
+        at.info
+    )
+    strokes = canvas_strokes(records[0])
+    stages, _ = reading(tiny_models, strokes)
+    draw(at, strokes)
+    assert f"{DIGIT_CANVAS}_right" not in [box.key for box in at.selectbox], "the digit to keep is asked"
+    at.button(key=f"{DIGIT_CANVAS}_teach").click()
+    run(at)
+    with opened(drawings_db_path, create=False) as connection:
+        (kept,) = list_drawings(connection, None)
+    assert kept.label == 0, f"kept as the 0 asked for, though drawn as {records[0]['label']}"
+    assert np.allclose(kept.input, stages.centered, atol=1e-6)
+    assert at.session_state[f"{DIGIT_CANVAS}_strokes"]["strokes"] == [], "cleared for the next digit"
+    assert "Draw a 1**" in texts(at.info) and "1 of 10 digits taught" in texts(at.info)
+    assert "Draw a 1 on the black canvas" in texts(at.info), "not any digit from 0 to 9"
+    with opened(drawings_db_path) as connection:
+        for digit in range(1, 10):
+            save_drawing(connection, at.session_state["visitor_session"], *kept_as(kept, digit))
+    draw(at, strokes)
+    assert "All ten digits taught" in texts(at.success), texts(at.info)
+    assert at.selectbox(key=f"{DIGIT_CANVAS}_right").value is None, "then kept with any digit, as before"
+
+
+def kept_as(kept, digit: int) -> tuple:
+    """save_drawing's arguments after the owner: a kept drawing moved `digit` px, saved as `digit`."""
+    moved = np.roll(kept.input, digit, axis=1)  # another input: the same one would be saved over
+    return np.zeros((280, 280), np.uint8), moved, digit, kept.predicted, kept.confidence, kept.model
+
+
 def test_the_right_digit_is_asked_again_when_the_drawing_changes(monkeypatch, trained_cnn, records):
     strokes = canvas_strokes(records[read_right(trained_cnn, records, 1)[0]])
     at = draw(app(monkeypatch, trained_cnn), strokes)

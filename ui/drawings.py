@@ -66,6 +66,15 @@ def owner() -> str | None:
     return st.session_state.get(TOKEN_STATE) or st.session_state.setdefault(SESSION_STATE, uuid.uuid4().hex)
 
 
+def kept_digits() -> set[int]:
+    """The digits this visitor kept a drawing of; none where no collection can be read."""
+    try:
+        with opened(create=False) as connection:
+            return {digit for _, digit in drawing_labels(connection, owner())}
+    except CollectionError:
+        return set()
+
+
 def kept_drawings(model: Predictor) -> KeptDrawings | None:
     """The drawings this visitor kept with their right digits, to read new ones beside; None if none."""
     try:
