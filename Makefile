@@ -28,7 +28,7 @@ run: $(VENV)/.app
 test: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 # Every model and every figure of docs/results.md and the README. The drawn sets are read from
 # $DIGITLIB_DATA, by default the folder of $DIGITLIB_MNIST.
