@@ -9,7 +9,7 @@ of the two drawings' features, in a network trained on MNIST alone, reaches LIKE
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +26,7 @@ class KeptMatch:
     row: int
     digit: int
     likeness: float
+    image: np.ndarray | None = None  # its 28x28 input, where the kept drawings' inputs are known
 
 
 def unit_rows(features: np.ndarray) -> np.ndarray:
@@ -53,8 +54,9 @@ class KeptDrawings:
     features: np.ndarray  # (K, D) float32, each row of length 1
 
     def closest(self, features: np.ndarray) -> KeptMatch | None:
-        """The kept drawing most like one with `features` (D,), or None when none is kept."""
-        return closest(self.features, self.digits, features)
+        """The kept drawing most like one with `features` (D,), with its input; None when none is kept."""
+        match = closest(self.features, self.digits, features)
+        return None if match is None else replace(match, image=self.images[match.row])
 
     def changes(self, features: np.ndarray, verdicts: Sequence[int]) -> tuple[KeptMatch | None, ...]:
         """Per drawing (`features` rows, the model's `verdicts`), the kept drawing that changes its answer."""

@@ -14,7 +14,7 @@ from digitlib.classes import Answer, answer_text, with_article
 from digitlib.collection import opened, save_drawing
 from digitlib.data import DataError
 from digitlib.hints import Hint
-from digitlib.kept import KeptDrawings, KeptMatch
+from digitlib.kept import KeptMatch
 from digitlib.numbers import NumberReading, read_number
 from digitlib.photo import picture_ink
 from digitlib.pictures import with_boxes
@@ -133,9 +133,7 @@ def teaching_prompt() -> int | None:
     return asked
 
 
-def show_reading(
-    model: Predictor, reading: Reading, source: str, kept: KeptDrawings | None, asked: int | None = None
-) -> None:
+def show_reading(model: Predictor, reading: Reading, source: str, asked: int | None = None) -> None:
     """Everything the page says about one digit: hints, the answer, what the model sees and why.
 
     While the visitor teaches the page a digit (`asked`), the drawing is kept as that digit.
@@ -146,7 +144,7 @@ def show_reading(
         # No reading, so no probabilities or reasons for one: only what the model would have seen.
         pictures([(stages.centered, INPUT_SIZE, INPUT_CAPTION)])
     else:
-        show_answer_and_why(model, reading, kept)
+        show_answer_and_why(model, reading)
         if asked is None:
             offer_correction(model, source, stages.drawing, stages.centered, reading.answer)
         else:
@@ -162,18 +160,18 @@ def show_reading(
         show_stages(stages)
 
 
-def show_answer_and_why(model: Predictor, reading: Reading, kept: KeptDrawings | None) -> None:
+def show_answer_and_why(model: Predictor, reading: Reading) -> None:
     """The answer, what the model sees, its probabilities, and what speaks for the answer."""
     stages, answer, match = reading.stages, reading.answer, reading.kept
     knows_letters = spec(model.name).knows_letters
     answer_column, detail_column = st.columns([1, 1], gap="medium")
     seen = [(stages.centered, INPUT_SIZE, INPUT_CAPTION)]
     with answer_column:
-        if match is None or kept is None:
+        if match is None:
             show_answer(answer)
         else:
             show_kept_answer(match, answer)
-            seen.append((kept.images[match.row], INPUT_SIZE // 2, f"Your kept {match.digit}"))
+            seen.append((match.image, INPUT_SIZE // 2, f"Your kept {match.digit}"))
         # One element for what the model sees and what it answers: each element costs every stroke.
         st.html(
             PICTURES_CSS
@@ -399,18 +397,13 @@ def digit_caption(answer: Answer) -> str:
 
 
 def read_one_digit(
-    model: Predictor,
-    reading: Reading | None,
-    source: str,
-    empty: str,
-    kept: KeptDrawings | None,
-    asked: int | None = None,
+    model: Predictor, reading: Reading | None, source: str, empty: str, asked: int | None = None
 ) -> None:
-    """What the model reads in one digit's ink (beside the visitor's `kept` drawings), or what to do."""
+    """What the model reads in one digit's ink, or what to do; `asked` is the digit being taught."""
     if reading is None:
         st.info(empty)
         return
-    show_reading(model, reading, source, kept, asked)
+    show_reading(model, reading, source, asked)
 
 
 def read_a_number(
@@ -472,14 +465,12 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
                 strokes,
             )
         else:
-            kept = kept_drawings(model)
             read_one_digit(
                 model,
-                model.read_strokes(strokes, CANVAS_SIZE, width, kept),
+                model.read_strokes(strokes, CANVAS_SIZE, width, kept_drawings(model)),
                 key,
                 f"Draw {'a digit from 0 to 9' if asked is None else with_article(asked)} on the black canvas "
                 "with your mouse, finger or pen.",
-                kept,
                 asked,
             )
 
@@ -510,8 +501,8 @@ def photo_area(model_name: str, number_mode: bool) -> None:
     if number_mode:
         read_a_number(model, ink, "photo", "No digits found in the photo.")
     else:
-        kept = kept_drawings(model)
-        read_one_digit(model, model.read_drawing(ink, kept=kept), "photo", "No ink found in the photo.", kept)
+        reading = model.read_drawing(ink, kept=kept_drawings(model))
+        read_one_digit(model, reading, "photo", "No ink found in the photo.")
 
 
 model = pick_model()

@@ -147,6 +147,7 @@ def test_a_near_copy_of_a_kept_drawing_gets_its_digit_and_other_drawings_the_mod
     again = predictor.read_drawing(seven, kept=kept)
     assert (again.verdict, again.answer.verdict, again.kept.digit) == (1, 7, 1)
     assert again.kept.likeness == pytest.approx(1.0, abs=1e-5)
+    assert np.array_equal(again.kept.image, alone.stages.centered), "the kept drawing, to show beside it"
     moved = predictor.read_drawing(digit_on_canvas(sevens[0], 180, 60, 70), kept=kept)
     assert moved.verdict == 1, "drawn again smaller and elsewhere, it is still the same drawing"
     assert all(predictor.read_drawing(d, kept=kept).verdict == 3 for d in threes[:10]), "no 3 is like it"
