@@ -210,6 +210,18 @@ def canvas_box(page) -> dict:
     return page.locator("canvas.ink").bounding_box()
 
 
+def inked_pixels(page) -> int:
+    """How many of the canvas's pixels the browser shows inked."""
+    return page.locator("canvas.ink").evaluate(
+        """(canvas) => {
+          const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+          let ink = 0;
+          for (let i = 0; i < pixels.length; i += 4) ink += pixels[i] > 127;
+          return ink;
+        }"""
+    )
+
+
 def on_page(page, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """Canvas-pixel points in the page's CSS pixels, wherever the canvas is and however large it is shown."""
     box = canvas_box(page)

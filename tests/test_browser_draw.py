@@ -10,6 +10,7 @@ from browser import (
     answer,
     clear,
     draw_record,
+    inked_pixels,
     mouse_stroke,
     on_page,
     open_app,
@@ -82,14 +83,6 @@ def test_undo_takes_back_one_stroke_and_clear_empties_the_canvas(browser, server
     assert "Draw a digit from 0 to 9" in answer(page)
 
 
-INK_JS = """(canvas) => {
-  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-  let ink = 0;
-  for (let i = 0; i < pixels.length; i += 4) ink += pixels[i] > 127;
-  return ink;
-}"""
-
-
 @pytest.mark.parametrize("button", ["Clear", "Undo"])
 def test_a_stroke_under_the_pen_while_undo_or_clear_arrives_lands(browser, server, button):
     """Oracle: the same page's answer and ink for the strokes that should remain, drawn after a Clear."""
@@ -112,15 +105,13 @@ def test_a_stroke_under_the_pen_while_undo_or_clear_arrives_lands(browser, serve
         page.wait_for_timeout(25)
         page.mouse.move(x, y)
     page.mouse.up()
-    said, ink = wait_for_answer(page, before), page.locator("canvas.ink").evaluate(INK_JS)
+    said, ink = wait_for_answer(page, before), inked_pixels(page)
     clear(page)
     for stroke in [first, third] if button == "Undo" else [third]:
         before = answer(page)
         mouse_stroke(page, stroke)
         wait_for_answer(page, before)
-    assert (said, ink) == (answer(page), page.locator("canvas.ink").evaluate(INK_JS)), (
-        f"the stroke drawn during {button} was lost"
-    )
+    assert (said, ink) == (answer(page), inked_pixels(page)), f"the stroke drawn during {button} was lost"
 
 
 def test_a_second_click_on_the_chosen_mode_keeps_it_chosen(browser, server):

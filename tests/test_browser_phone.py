@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from browser import EDGE_STARTS, PHONE, answer, canvas_box, open_app, straight, touch_stroke, wait_for_answer
+from apptest import recorded_strokes
+from browser import (
+    EDGE_STARTS,
+    PHONE,
+    answer,
+    canvas_box,
+    inked_pixels,
+    open_app,
+    straight,
+    touch_stroke,
+    wait_for_answer,
+)
+
+from digitlib.collection import list_drawings, opened
 
 
 def test_every_touch_stroke_lands_from_the_corners_and_the_top_edge(browser, server):
@@ -51,4 +64,25 @@ def test_a_tap_on_undo_right_after_a_finger_stroke_takes_it_back(browser, server
     session.detach()
     page.wait_for_timeout(1000)
     assert wait_for_answer(page) == first_alone, "the tap on Undo was lost, or took back the wrong stroke"
+    page.context.close()
+
+
+def test_a_finger_teaches_each_digit_in_turn_on_a_clean_canvas(browser, server, strokes_file):
+    """Oracle: the drawings database, which holds each taught drawing with the digit asked for."""
+    records = recorded_strokes(strokes_file)
+    page = open_app(browser, server.url, phone=True)
+    page.get_by_text("Teach it your handwriting").click()
+    page.get_by_text("0 of 10 digits taught").wait_for(timeout=20_000)
+    for digit in (0, 1):
+        record = next(r for r in records if r["label"] == digit)
+        before = answer(page)
+        for stroke in record["canvas_strokes"]:
+            touch_stroke(page, [tuple(point) for point in stroke])
+        wait_for_answer(page, before)
+        assert inked_pixels(page) > 0
+        page.get_by_role("button", name=f"Keep it as a {digit}").click()
+        page.get_by_text(f"{digit + 1} of 10 digits taught").wait_for(timeout=20_000)
+        assert inked_pixels(page) == 0, f"the canvas is cleared after the {digit} is kept"
+    with opened(server.log.parent / "drawings.sqlite3", create=False) as connection:
+        assert sorted(drawing.label for drawing in list_drawings(connection, None)) == [0, 1]
     page.context.close()
