@@ -30,6 +30,8 @@ from digitlib.registry import spec
 from digitlib.strokes import PenStroke, draw_strokes
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import onnxruntime
 
 # Below this top-class probability the app does not answer (until `python -m digitlib calibrate` chooses one).
@@ -72,8 +74,11 @@ class Predictor:
         self.companion = spec(name).companion
         self._companion = onnx_session(self.files, companion=True) if self.companion is not None else None
         # Likeness of drawings is read in a network trained on MNIST alone: the companion, else the model.
-        likeness = self._companion if self._companion is not None else session
-        self._likeness = (likeness, likeness.get_modelmeta().custom_metadata_map.get(EMBEDDING_OUTPUT))
+        if self._companion is not None:
+            companion_features = self._companion.get_modelmeta().custom_metadata_map.get(EMBEDDING_OUTPUT)
+            self._likeness = (self._companion, companion_features, self.files.companion_onnx)
+        else:
+            self._likeness = (session, self._embedding, self.files.onnx)
 
     def _run(
         self, output: str, images: np.ndarray, session: onnxruntime.InferenceSession | None = None
@@ -105,22 +110,20 @@ class Predictor:
         batch = to_model_input(images, self._input.shape)[rows]
         return self._run(self._companion.get_outputs()[0].name, batch, self._companion)
 
+    def _features(
+        self, images: np.ndarray, session: onnxruntime.InferenceSession, output: str | None, file: Path
+    ) -> np.ndarray:
+        if output is None:
+            raise ArtifactError(f"{file} has no features output: run `python -m digitlib export` again")
+        return self._run(output, images, session)
+
     def embed(self, images: np.ndarray) -> np.ndarray:
         """The model's penultimate-layer features (N, D) for float images (N, 28, 28) in [0, 1]."""
-        if self._embedding is None:
-            raise ArtifactError(
-                f"{self.files.onnx} has no features output: run `python -m digitlib export` again"
-            )
-        return self._run(self._embedding, images)
+        return self._features(images, self._session, self._embedding, self.files.onnx)
 
     def likeness_features(self, images: np.ndarray) -> np.ndarray:
         """Features (N, D) that tell how alike drawings are: the companion's, else the model's own."""
-        session, output = self._likeness
-        if output is None:
-            raise ArtifactError(
-                f"{self.files.onnx} has no features output: run `python -m digitlib export` again"
-            )
-        return self._run(output, images, session)
+        return self._features(images, *self._likeness)
 
     def kept_drawings(self, images: np.ndarray, digits: Sequence[int]) -> KeptDrawings:
         """A person's kept 28x28 inputs (K, 28, 28) and right digits, ready to read new drawings beside."""
