@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import sqlite3
 from collections.abc import Sequence
 
 import numpy as np
@@ -221,6 +222,27 @@ def forget_if_ink_changed(widget_key: str, ink: np.ndarray, empty: str | None) -
         st.session_state[given_for] = now
 
 
+def keep(
+    connection: sqlite3.Connection,
+    model: Predictor,
+    ink: np.ndarray,
+    model_input: np.ndarray,
+    digit: int,
+    answer: Answer,
+) -> int:
+    """Save one of this visitor's drawings with its right digit and what the model said; return its id."""
+    return save_drawing(
+        connection,
+        owner(),
+        ink,
+        model_input,
+        digit,
+        answer.verdict,
+        answer.probability_of_verdict,
+        model.name,
+    )
+
+
 def offer_correction(
     model: Predictor, key: str, ink: np.ndarray, model_input: np.ndarray, answer: Answer
 ) -> None:
@@ -239,16 +261,7 @@ def offer_correction(
         return
     try:
         with opened() as connection:
-            save_drawing(
-                connection,
-                owner(),
-                ink,
-                model_input,
-                int(digit),
-                answer.verdict,
-                answer.probability_of_verdict,
-                model.name,
-            )
+            keep(connection, model, ink, model_input, int(digit), answer)
     except DataError as error:
         st.error(f"The drawing could not be saved. {error}")
         return
@@ -260,16 +273,7 @@ def teach(model: Predictor, key: str, stages: Stages, answer: Answer, digit: int
     """Keep the drawing on canvas `key` as the digit taught, and clear the canvas for the next one."""
     try:
         with opened() as connection:
-            save_drawing(
-                connection,
-                owner(),
-                stages.drawing,
-                stages.centered,
-                digit,
-                answer.verdict,
-                answer.probability_of_verdict,
-                model.name,
-            )
+            keep(connection, model, stages.drawing, stages.centered, digit, answer)
     except DataError as error:
         st.toast(f"The drawing could not be kept. {error}", icon=":material/error:")
         return
@@ -301,17 +305,7 @@ def offer_number_correction(model: Predictor, key: str, reading: NumberReading) 
         with opened() as connection:
             for digit, right, probabilities in zip(reading.digits, typed, reading.probabilities):
                 answer = Answer(probabilities, reading.threshold)
-                drawing = save_drawing(
-                    connection,
-                    owner(),
-                    digit.stages.drawing,
-                    digit.image,
-                    int(right),
-                    answer.verdict,
-                    answer.probability_of_verdict,
-                    model.name,
-                )
-                kept[drawing] = right
+                kept[keep(connection, model, digit.stages.drawing, digit.image, int(right), answer)] = right
     except DataError as error:
         st.error(f"The digits could not be saved. {error}")
         return
