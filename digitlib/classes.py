@@ -54,21 +54,38 @@ def pooled(probabilities: np.ndarray, companion: np.ndarray, weight: float) -> n
     return (digits * (share / digits.sum(axis=1, keepdims=True))).astype(probabilities.dtype)
 
 
+def pooled_with_not_a_digit(probabilities: np.ndarray, opinion: np.ndarray, weight: float) -> np.ndarray:
+    """A model's digit probabilities pooled with an opinion on all eleven classes, "not a digit" included.
+
+    The weighted geometric mean of the two, softmax((1 - weight) log p + weight log q) over the digits and
+    what they leave; the opinion is floored at COMPANION_FLOOR, as in `pooled`.
+    """
+    probabilities = np.atleast_2d(probabilities)
+    eleven = np.concatenate([probabilities, not_a_digit_probability(probabilities)[:, None]], axis=1)
+    logits = (1 - weight) * np.log(np.maximum(eleven, COMPANION_FLOOR)) + weight * np.log(
+        np.maximum(np.atleast_2d(opinion), COMPANION_FLOOR)
+    )
+    both = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (both[:, :NUM_CLASSES] / both.sum(axis=1, keepdims=True)).astype(probabilities.dtype)
+
+
 def with_second_opinion(
     probabilities: np.ndarray,
     opinion: Callable[[list[int]], np.ndarray],
     weight: float,
     asked_below: float,
+    pool: Callable[[np.ndarray, np.ndarray, float], np.ndarray] = pooled,
 ) -> np.ndarray:
     """Each row pooled with a companion's where the model is unsure (see unsure_rows), else kept.
 
-    `opinion` gives the companion's probabilities of the rows it is asked about, and only of those.
+    `opinion` gives the companion's probabilities of the rows it is asked about, and only of those;
+    `pool` says how they meet the model's.
     """
     asked = unsure_rows(probabilities, asked_below)
     if not asked:
         return probabilities
     answers = np.array(probabilities, ndmin=2)
-    answers[asked] = pooled(answers[asked], opinion(asked), weight)
+    answers[asked] = pool(answers[asked], opinion(asked), weight)
     return answers
 
 

@@ -1,11 +1,19 @@
-"""A companion's second opinion: asked only where the model is unsure, "not a digit" left as it is."""
+"""A companion's second opinion: asked only where the model is unsure; "not a digit" is left as it is,
+unless the companion learnt it too."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from digitlib.classes import pooled, unsure_rows, with_second_opinion
+from digitlib.classes import (
+    NOT_A_DIGIT,
+    decide,
+    pooled,
+    pooled_with_not_a_digit,
+    unsure_rows,
+    with_second_opinion,
+)
 
 
 def test_the_opinion_is_asked_where_neither_a_digit_nor_not_a_digit_reaches_the_bar():
@@ -50,3 +58,24 @@ def test_only_the_unsure_rows_change():
     assert asked == [[1]], "the companion is asked about the unsure row alone"
     assert np.array_equal(answers[0], model[0])
     assert answers[1].argmax() == 1 and answers[1].sum() == pytest.approx(model[1].sum())
+
+
+def test_an_opinion_on_eleven_classes_pools_not_a_digit_too():
+    model = np.array([[0.6, 0.2] + [0.0] * 8])  # "not a digit" has the remaining 0.2
+    opinion = np.array([[0.1, 0.1] + [0.0] * 8 + [0.8]])
+    both = pooled_with_not_a_digit(model, opinion, 0.5)
+    # sqrt(0.6 * 0.1) = 0.245, sqrt(0.2 * 0.1) = 0.141, sqrt(0.2 * 0.8) = 0.4: "not a digit" now wins.
+    expected = np.array([0.245, 0.141, 0.4]) / 0.786
+    assert both[0, :2] == pytest.approx(expected[:2], abs=1e-3)
+    assert 1 - both.sum() == pytest.approx(expected[2], abs=1e-3)
+    assert decide(both, 0.5)[0] == NOT_A_DIGIT and decide(model, 0.5)[0] == 0
+    assert np.allclose(pooled_with_not_a_digit(model, opinion, 0.0), model, atol=1e-6)
+
+
+def test_an_opinion_sure_it_is_no_digit_cannot_veto_one_the_model_gives_99_percent():
+    model = np.array([[0.99] + [0.0] * 9])  # the most "not a digit" can have beside it: 0.01
+    opinion = np.array([[0.0] * 10 + [1.0]])
+    assert decide(pooled_with_not_a_digit(model, opinion, 0.2), 0.5)[0] == 0
+    assert decide(pooled_with_not_a_digit(model, opinion, 0.3), 0.5)[0] == NOT_A_DIGIT, (
+        "a larger weight could"
+    )
