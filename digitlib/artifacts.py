@@ -62,6 +62,16 @@ class ModelFiles:
         return self._path(".companion.onnx")
 
     @property
+    def drawn_companion(self) -> Path:
+        """The companion fine-tuned on drawings as the model is, with a "not a digit" class (.keras)."""
+        return self._path(".drawn_companion.keras")
+
+    @property
+    def drawn_companion_onnx(self) -> Path:
+        """The drawn companion exported for ONNX Runtime."""
+        return self._path(".drawn_companion.onnx")
+
+    @property
     def training(self) -> Path:
         """Settings, wall time, hardware and per-epoch history."""
         return self._path(".training.json")

@@ -46,7 +46,10 @@ def _train(args: argparse.Namespace) -> int:
 
     for name in MODEL_NAMES if args.all else [args.model]:
         files = train(name, args.epochs, args.models, args.mnist, args.limit, args.seed, args.data)
-        companion = f", {files.companion}, {files.companion_onnx}" if spec(name).companion else ""
+        model_spec = spec(name)
+        companion = f", {files.companion}, {files.companion_onnx}" if model_spec.companion else ""
+        if model_spec.has_drawn_companion:
+            companion += f", {files.drawn_companion}, {files.drawn_companion_onnx}"
         print(f"saved {files.model}, {files.onnx}{companion} and {files.training}")
     return 0
 

@@ -220,11 +220,13 @@ def load_keras_model(path: Path) -> keras.Model:
 
 
 def export_onnx(files: ModelFiles, mnist: str | os.PathLike | None = None) -> Path:
-    """Write `<name>.onnx` from `<name>.keras`, and its companion's, tagged with their sources' hashes."""
+    """Write `<name>.onnx` from `<name>.keras`, and its companions', tagged with their sources' hashes."""
     model_spec = spec(files.name)
     sources = [(files.model, files.onnx)]
     if model_spec.companion is not None:
         sources.append((files.companion, files.companion_onnx))
+    if model_spec.has_drawn_companion:
+        sources.append((files.drawn_companion, files.drawn_companion_onnx))
     models = [(load_keras_model(source), source, target) for source, target in sources]
     # Before anything is written: without its calibration digits there is no export to make.
     calibration = calibration_images(mnist) if model_spec.integer_features else None

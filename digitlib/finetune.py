@@ -69,7 +69,10 @@ class DrawnSet:
 
 
 class MixedBatches(keras.utils.PyDataset):
-    """Batches of MNIST digits, real drawn digits, real and synthetic letters, freshly drawn every epoch."""
+    """Batches of MNIST digits, real drawn digits, real and synthetic letters, freshly drawn every epoch.
+
+    Each batch is drawn once and kept: after `rewind`, another network learns from the same batches.
+    """
 
     def __init__(
         self,
@@ -83,11 +86,18 @@ class MixedBatches(keras.utils.PyDataset):
         self.settings, self.mnist, self.digits, self.letters = settings, mnist, digits, letters
         self.digit_rows, self.letter_rows = digits.rows_without(fold), letters.rows_without(fold)
         self.epoch = 0
+        self._drawn: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
         return self.settings.steps_per_epoch
 
     def __getitem__(self, index: int):
+        key = (self.epoch, index)
+        if key not in self._drawn:
+            self._drawn[key] = self._draw(index)
+        return self._drawn[key]
+
+    def _draw(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         settings = self.settings
         rng = np.random.default_rng([settings.seed, self.epoch, index])
         x, y = self.mnist
@@ -117,6 +127,10 @@ class MixedBatches(keras.utils.PyDataset):
         """Next epoch: other digits, letters and styles."""
         self.epoch += 1
 
+    def rewind(self) -> None:
+        """Back to the first epoch's batches, for another network to learn from."""
+        self.epoch = 0
+
 
 def finetuned(
     model: keras.Model, settings: Drawings, batches: MixedBatches, verbose: int | str
@@ -132,19 +146,20 @@ def finetuned(
 
 
 def learn_drawings(
-    model: keras.Model,
+    networks: list[keras.Model],
     settings: Drawings,
     files: ModelFiles,
     mnist: str | os.PathLike | None,
     folder: str | os.PathLike | None,
     limit: int | None,
     verbose: int | str,
-    served: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
-) -> tuple[keras.Model, dict]:
-    """The model fine-tuned on every drawing, after one fine-tuning per fold whose answers on it are saved.
+    served: Callable[[list[np.ndarray], np.ndarray], np.ndarray] | None = None,
+) -> tuple[list[keras.Model], dict]:
+    """The networks fine-tuned on every drawing, after one fine-tuning per fold whose answers on it are saved.
 
-    `served` turns a fold network's probabilities and their inputs into the answers the app would give (a
-    companion's opinion added, say); the saved answers are those.
+    Every network learns from the same batches. `served` turns the fold networks' probabilities (one array
+    per network) and their inputs into the answers the app would give (its companions' opinions added,
+    say); the saved answers are those, else the first network's.
     """
     (x_train, y_train), _ = load_mnist(mnist)
     if limit is not None:
@@ -153,22 +168,29 @@ def learn_drawings(
     probabilities = {DIGITS_SET: np.zeros((len(digits.labels), NUM_CLASSES), np.float32)}
     probabilities[LETTERS_SET] = np.zeros((len(letters.labels), NUM_CLASSES), np.float32)
     times = {}
+
+    def fine_tuned(fold: str | None) -> list[keras.Model]:
+        batches = MixedBatches(settings, (x_train, y_train), digits, letters, fold)
+        networks_of_fold = []
+        for network in networks:
+            batches.rewind()
+            networks_of_fold.append(finetuned(network, settings, batches, verbose))
+        return networks_of_fold
+
     for fold in np.unique(digits.folds):
         started = time.perf_counter()
-        fold_model = finetuned(
-            model, settings, MixedBatches(settings, (x_train, y_train), digits, letters, fold), verbose
-        )
+        fold_networks = fine_tuned(fold)
         for drawn in (digits, letters):
             left_out = drawn.folds == fold
             if left_out.any():
                 inputs = drawn.inputs[left_out][..., None]
-                answers = fold_model.predict(inputs, verbose=0)
-                probabilities[drawn.name][left_out] = answers if served is None else served(answers, inputs)
+                answers = [network.predict(inputs, verbose=0) for network in fold_networks]
+                probabilities[drawn.name][left_out] = (
+                    answers[0] if served is None else served(answers, inputs)
+                )
         times[str(fold)] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
-    final = finetuned(
-        model, settings, MixedBatches(settings, (x_train, y_train), digits, letters, None), verbose
-    )
+    final = fine_tuned(None)
     times["all"] = round(time.perf_counter() - started, 1)
     np.savez_compressed(
         files.folds,

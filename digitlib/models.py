@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, regularizers
 
 from digitlib.classes import NUM_CLASSES
@@ -116,6 +117,18 @@ def eleven_class_model(model: keras.Model) -> keras.Model | None:
     """The same network ending in its 11-class softmax (digits and "not a digit"), or None if it has none."""
     names = {layer.name for layer in model.layers}
     return keras.Model(model.input, model.get_layer(WITH_OTHER).output) if WITH_OTHER in names else None
+
+
+def with_not_a_digit(network: keras.Model, name: str) -> keras.Model:
+    """A copy of a ten-digit network whose last layer also says "not a digit", its digits as they were."""
+    copy = keras.models.clone_model(network)
+    copy.set_weights(network.get_weights())
+    kernel, bias = copy.layers[-1].get_weights()
+    head = layers.Dense(NUM_CLASSES + 1, activation="softmax", name=WITH_OTHER)
+    outputs = head(copy.layers[-1].input)
+    # "Not a digit" starts at a logit of 0 and learns from the letters.
+    head.set_weights([np.pad(kernel, ((0, 0), (0, 1))), np.pad(bias, (0, 1))])
+    return keras.Model(copy.input, outputs, name=name)
 
 
 def build_network(architecture: str, name: str) -> keras.Model:

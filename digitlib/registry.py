@@ -57,12 +57,16 @@ class Companion:
     It errs elsewhere than a network that learnt drawings, so pooling the two wins back MNIST accuracy that
     learning drawings costs. Where the model is sure, the companion could not turn its best guess (see
     digitlib.classes.pooled), so it is not asked.
+    A copy of it can also learn drawings and letters as the model does (the drawn companion), and is then
+    asked next, where the answer is still unsure: a smaller network errs elsewhere on drawings too.
     """
 
     architecture: str  # digitlib.models.build_<architecture>
     recipe: Recipe
     weight: float  # its share of the pooled digit log-probabilities; the model has the rest
     asked_below: float  # asked only when the model's answer (a digit or "not a digit") is less likely
+    # The drawn companion's share of all eleven classes' pooled log-probabilities; None: no drawn companion.
+    drawn_weight: float | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,11 @@ class ModelSpec:
     def knows_letters(self) -> bool:
         """Whether the model learnt a "not a digit" class."""
         return self.recipe.not_digits > 0
+
+    @property
+    def has_drawn_companion(self) -> bool:
+        """Whether a copy of its companion learns drawings with it (digitlib.registry.Companion)."""
+        return self.companion is not None and self.companion.drawn_weight is not None
 
 
 # shiftnet's recipe, the best on MNIST's test set: half the digits distorted, every digit moved by up to 2 px
@@ -122,6 +131,7 @@ MODELS: tuple[ModelSpec, ...] = (
             recipe=replace(MOVED_AND_RESIZED, epochs=15),
             weight=0.2,
             asked_below=0.99,
+            drawn_weight=0.2,
         ),
     ),
     ModelSpec(

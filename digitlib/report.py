@@ -153,8 +153,9 @@ def _speed(bench: dict) -> list[str]:
             lines += [
                 "",
                 f"{name} asks its companion where it is unsure ({r['companion_asked_rate']:.1%} of MNIST's "
-                f"test digits): predicting such an image takes {r['predict_asking_companion']['p50_ms']:.3f} "
-                "ms. The stroke above is one it is sure of.",
+                "test digits), and its drawn copy, if it has one, where it is still unsure: predicting such "
+                f"an image takes {r['predict_asking_companion']['p50_ms']:.3f} ms. The stroke above is one "
+                "it is sure of.",
             ]
     return lines
 

@@ -22,7 +22,7 @@ from digitlib.artifacts import (
     model_files,
     read_json,
 )
-from digitlib.classes import Answer, with_second_opinion
+from digitlib.classes import Answer, pooled_with_not_a_digit, with_second_opinion
 from digitlib.hints import MAX_PIECES, Hint, blocking_hint, drawing_hints
 from digitlib.kept import KeptDrawings, KeptMatch, unit_rows
 from digitlib.preprocess import FIELD, Stages, mnist_stages, to_model_input
@@ -71,8 +71,18 @@ class Predictor:
         self._probabilities = session.get_outputs()[0].name
         self._embedding = session.get_modelmeta().custom_metadata_map.get(EMBEDDING_OUTPUT)
         self._session = session
-        self.companion = spec(name).companion
-        self._companion = onnx_session(self.files, companion=True) if self.companion is not None else None
+        model_spec = spec(name)
+        self.companion = model_spec.companion
+        self._companion = (
+            onnx_session(self.files, self.files.companion_onnx, self.files.companion)
+            if self.companion is not None
+            else None
+        )
+        self._drawn_companion = (
+            onnx_session(self.files, self.files.drawn_companion_onnx, self.files.drawn_companion)
+            if model_spec.has_drawn_companion
+            else None
+        )
         # Likeness of drawings is read in a network trained on MNIST alone: the companion, else the model.
         if self._companion is not None:
             companion_features = self._companion.get_modelmeta().custom_metadata_map.get(EMBEDDING_OUTPUT)
@@ -94,21 +104,31 @@ class Predictor:
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Digit probabilities (N, 10) for float images (N, 28, 28) or one (28, 28) image in [0, 1].
 
-        A model with a companion pools its opinion where the model alone is unsure.
+        A model with a companion pools its opinion where the model alone is unsure, then its drawn
+        companion's where the answer is still unsure.
         """
         probabilities = self._run(self._probabilities, images)
         if self._companion is None:
             return probabilities
-        return with_second_opinion(
+        probabilities = with_second_opinion(
             probabilities,
-            partial(self._ask_companion, images),
+            partial(self._ask, self._companion, images),
             self.companion.weight,
             self.companion.asked_below,
         )
+        if self._drawn_companion is None:
+            return probabilities
+        return with_second_opinion(
+            probabilities,
+            partial(self._ask, self._drawn_companion, images),
+            self.companion.drawn_weight,
+            self.companion.asked_below,
+            pooled_with_not_a_digit,
+        )
 
-    def _ask_companion(self, images: np.ndarray, rows: list[int]) -> np.ndarray:
+    def _ask(self, session: onnxruntime.InferenceSession, images: np.ndarray, rows: list[int]) -> np.ndarray:
         batch = to_model_input(images, self._input.shape)[rows]
-        return self._run(self._companion.get_outputs()[0].name, batch, self._companion)
+        return self._run(session.get_outputs()[0].name, batch, session)
 
     def _features(
         self, images: np.ndarray, session: onnxruntime.InferenceSession, output: str | None, file: Path
@@ -186,11 +206,16 @@ def calibrated_threshold(files: ModelFiles) -> float:
     return float(threshold)
 
 
-def onnx_session(files: ModelFiles, companion: bool = False) -> onnxruntime.InferenceSession:
-    """ONNX Runtime session of `<name>.onnx` or its companion's; ArtifactError if missing, broken or stale."""
+def onnx_session(
+    files: ModelFiles, onnx: Path | None = None, source_model: Path | None = None
+) -> onnxruntime.InferenceSession:
+    """ONNX Runtime session of `<name>.onnx` (or of `onnx`, exported from `source_model`).
+
+    ArtifactError if the file is missing, broken or stale.
+    """
     import onnxruntime
 
-    onnx, source_model = (files.companion_onnx, files.companion) if companion else (files.onnx, files.model)
+    onnx, source_model = onnx or files.onnx, source_model or files.model
     if not onnx.is_file():
         raise ArtifactError(
             f"model not found: {onnx} (train it with `python -m digitlib train --model {files.name}`)"

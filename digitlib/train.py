@@ -13,12 +13,19 @@ import numpy as np
 
 from digitlib.artifacts import ModelFiles, machine_description, model_files, write_json
 from digitlib.augment import STYLE_MIXES, augment_batch, jitter_placement
-from digitlib.classes import NUM_CLASSES, with_second_opinion
+from digitlib.classes import NUM_CLASSES, pooled_with_not_a_digit, with_second_opinion
 from digitlib.data import Split, load_mnist
 from digitlib.export import export_onnx
 from digitlib.finetune import learn_drawings
 from digitlib.letters import not_digit_batch
-from digitlib.models import architecture_rows, build, build_companion, compile_model, eleven_class_model
+from digitlib.models import (
+    architecture_rows,
+    build,
+    build_companion,
+    compile_model,
+    eleven_class_model,
+    with_not_a_digit,
+)
 from digitlib.preprocess import to_model_input
 from digitlib.registry import Companion, ModelSpec, Recipe, spec
 
@@ -113,6 +120,7 @@ def fit_companion(
         "architecture_name": settings.architecture,
         "weight": settings.weight,
         "asked_below": settings.asked_below,
+        "drawn_weight": settings.drawn_weight,
         "parameters": network.count_params(),
         "settings": asdict(recipe),
         **record,
@@ -129,6 +137,26 @@ def with_companion(
         lambda rows: companion.predict(images[rows], verbose=0),
         settings.weight,
         settings.asked_below,
+    )
+
+
+def served_answers(
+    companion: keras.Model, settings: Companion, answers: list[np.ndarray], images: np.ndarray
+) -> np.ndarray:
+    """A network's probabilities as the app answers: its companion's opinion, then its drawn companion's.
+
+    `answers` holds the network's probabilities, then its drawn companion's if it has one.
+    """
+    probabilities = with_companion(companion, settings, answers[0], images)
+    if len(answers) == 1:
+        return probabilities
+    drawn = answers[1]
+    return with_second_opinion(
+        probabilities,
+        lambda rows: drawn[rows],
+        settings.drawn_weight,
+        settings.asked_below,
+        pooled_with_not_a_digit,
     )
 
 
@@ -160,17 +188,23 @@ def train(
     model = build(model_spec)
     mnist_data = load_mnist(mnist)
     record = fit_on_mnist(model, recipe, mnist_data, limit, verbose)
-    companion, served = None, None
+    companion, served, networks = None, None, [model]
     if model_spec.companion is not None:
         companion, record["companion"] = fit_companion(model_spec, mnist_data, epochs, limit, verbose)
-        served = partial(with_companion, companion, model_spec.companion)
+        served = partial(served_answers, companion, model_spec.companion)
+        if model_spec.has_drawn_companion:
+            networks.append(with_not_a_digit(companion, f"{name}_drawn_companion"))
     if model_spec.drawings is not None:
-        model, record["drawings"] = learn_drawings(
-            model, model_spec.drawings, files, mnist, drawings, limit, verbose, served
+        networks, record["drawings"] = learn_drawings(
+            networks, model_spec.drawings, files, mnist, drawings, limit, verbose, served
         )
+    model = networks[0]
     model.save(files.model)
     if companion is not None:
         companion.save(files.companion)
+    if len(networks) > 1:
+        networks[1].save(files.drawn_companion)
+        record["companion"]["drawn_parameters"] = networks[1].count_params()
     export_onnx(files, mnist)
     write_json(
         files.training,

@@ -32,8 +32,9 @@ def setting_text(value: object) -> str:
 
 
 def parameters(record: dict) -> int:
-    """The parameters of a model's network and of its companion, if it has one."""
-    return record["parameters"] + record.get("companion", {}).get("parameters", 0)
+    """The parameters of a model's network and of its companions, if it has them."""
+    companion = record.get("companion", {})
+    return record["parameters"] + companion.get("parameters", 0) + companion.get("drawn_parameters", 0)
 
 
 def comparison_row(name: str, record: dict) -> dict:
@@ -92,8 +93,14 @@ def show_architecture(record: dict) -> None:
     )
     counted = sum(layer["parameters"] for layer in layers)
     if "companion" in record:
-        companion = record["companion"]["parameters"]
-        st.caption(f"{counted:,} parameters in these layers, and {companion:,} in the companion.")
+        companion = record["companion"]
+        drawn = companion.get("drawn_parameters")
+        companions = (
+            f"{companion['parameters']:,} in the companion"
+            if drawn is None
+            else f"{companion['parameters']:,} in the companion and {drawn:,} in its drawn copy"
+        )
+        st.caption(f"{counted:,} parameters in these layers, and {companions}.")
     else:
         st.caption(f"{counted:,} parameters in all.")
 
@@ -124,6 +131,13 @@ def show_companion(record: dict) -> None:
         f"opinion is pooled with its own at a weight of {companion['weight']:.0%}: it errs elsewhere than "
         "a network that learnt drawings."
     )
+    if companion.get("drawn_weight") is not None:
+        st.caption(
+            'A copy of the companion, with a "not a digit" class, learnt the drawings and letters with the '
+            f"model. Where the answer is still less than {companion['asked_below']:.0%} sure, its opinion on "
+            f"all eleven classes is pooled in at a weight of {companion['drawn_weight']:.0%}: a smaller "
+            "network errs elsewhere on drawings too."
+        )
 
 
 def show_model(name: str, record: dict) -> None:

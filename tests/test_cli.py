@@ -258,7 +258,7 @@ def test_missing_mnist(tmp_path):
 
 
 def test_an_export_in_integers_without_mnist_fails_in_one_line_and_writes_nothing(tmp_path):
-    networks = ["inknet.companion.keras", "inknet.keras"]
+    networks = ["inknet.companion.keras", "inknet.drawn_companion.keras", "inknet.keras"]
     for network in networks:
         (tmp_path / network).symlink_to(ROOT / "models" / network)
     missing = tmp_path / "mnist.npz"

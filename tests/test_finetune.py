@@ -47,16 +47,34 @@ def test_mixed_batches_draw_only_from_their_rows_and_label_letters_as_not_a_digi
     assert np.array_equal(images, again), "reproducible"
 
 
+def test_after_a_rewind_another_network_learns_from_the_same_batches_drawn_once(drawn_sets, mnist):
+    digits, letters = drawn_sets
+    settings = dataclasses.replace(spec("inknet").drawings, steps_per_epoch=2)
+    (x_train, y_train), _ = mnist
+    batches = finetune.MixedBatches(settings, (x_train[:500], y_train[:500]), digits, letters, "ibm")
+    first = [batches[0][0], batches[1][0]]
+    batches.on_epoch_end()
+    second = batches[0][0]
+    assert not np.array_equal(first[0], second), "each epoch draws other batches"
+    batches.rewind()
+    assert batches[0][0] is first[0] and batches[1][0] is first[1], "the first epoch's, not drawn again"
+    batches.on_epoch_end()
+    assert batches[0][0] is second
+
+
 def test_every_drawing_is_read_by_a_model_that_never_trained_on_its_institution(
     tmp_path, monkeypatch, shared_data_dir
 ):
     """learn_drawings with a spy for fine-tuning: no fold's model has seen the drawings it reads."""
-    trained_on = []
+    trained_on, first_batches = [], []
 
     def spy(model, settings, batches, verbose):
         trained_on.append(
             (batches.digits.folds[batches.digit_rows], batches.letters.folds[batches.letter_rows])
         )
+        first_batches.append((id(batches), batches.epoch))
+        for _ in range(settings.epochs):  # as a fit would
+            batches.on_epoch_end()
         return build_drawnet()  # an untrained network stands in for the fine-tuned one
 
     monkeypatch.setattr(finetune, "finetuned", spy)
@@ -64,17 +82,21 @@ def test_every_drawing_is_read_by_a_model_that_never_trained_on_its_institution(
     settings = spec("inknet").drawings
     served = []
 
-    def with_opinion(probabilities, images):
+    def with_opinion(answers, images):
         served.append(len(images))
-        return np.full_like(probabilities, 0.09)  # what the app would answer, a companion asked
+        assert len(answers) == 2 and all(len(probabilities) == len(images) for probabilities in answers)
+        return np.full_like(answers[0], 0.09)  # what the app would answer, its companions asked
 
     _, record = finetune.learn_drawings(
-        build_drawnet(), settings, files, None, shared_data_dir, 500, 0, with_opinion
+        [build_drawnet(), build_drawnet()], settings, files, None, shared_data_dir, 500, 0, with_opinion
     )
     folds = sorted(np.unique(fold_names(np.load(shared_data_dir / "drawn_dev.npz")["institution"])))
-    assert len(trained_on) == len(folds) + 1, "one fine-tuning per fold, then one on everything"
-    for fold, (digit_folds, letter_folds) in zip(folds, trained_on):
+    assert len(trained_on) == 2 * (len(folds) + 1), "both networks: once per fold, then once on everything"
+    for fold, (digit_folds, letter_folds) in zip(folds, trained_on[::2]):
         assert fold not in set(digit_folds) | set(letter_folds)
+    assert first_batches[::2] == first_batches[1::2] and {epoch for _, epoch in first_batches} == {0}, (
+        "both networks of a fold learn from the same batches, from their first epoch"
+    )
     assert set(trained_on[-1][0]) == set(folds), "the shipped model learns from every institution"
     with np.load(files.folds) as saved:
         assert sorted(np.unique(saved[f"{DIGITS_SET}_fold"])) == folds

@@ -85,8 +85,8 @@ def test_ibm_writers_who_keep_their_corrections_are_read_better(ibm, tmp_path):
     readable = ~unreadable(ibm["sample_id"])
     before = (answers == ibm["labels"])[readable].mean()
     scores = kept_scores(model.likeness_features, ibm, answers, answers, *writers_in_order(ibm["sample_id"]))
-    # 97.45% alone; when measured, 97.98% keeping the corrections, 98.39% each digit once, 98.52% every one.
-    assert before == pytest.approx(0.9745, abs=0.001)
-    assert scores["corrections"]["readable_accuracy"] >= before + 0.004
-    assert scores["every drawing"]["readable_accuracy"] >= 0.984
-    assert scores["each digit once"]["readable_accuracy"] >= 0.98, "ibm's ones taught once"
+    # 98.12% alone; when measured, 98.39% keeping the corrections, 98.66% each digit once and every one.
+    assert before == pytest.approx(0.9812, abs=0.001)
+    assert scores["corrections"]["readable_accuracy"] >= before + 0.002
+    assert scores["every drawing"]["readable_accuracy"] >= 0.985
+    assert scores["each digit once"]["readable_accuracy"] >= 0.985, "ibm's ones taught once"

@@ -125,18 +125,22 @@ def test_training_shows_every_model_with_its_curves_and_recorded_architecture(mo
     assert at.dataframe[2].value["type"].tolist().count("Dense") == 6
 
 
-def test_training_shows_the_companion_the_default_asks_when_unsure(monkeypatch, tmp_path):
+def test_training_shows_the_companions_the_default_asks_when_unsure(monkeypatch, tmp_path):
     folder = committed(DEFAULT_MODEL, folder=tmp_path)
     record = json.loads(model_files(DEFAULT_MODEL, folder).training.read_text())
     at = app(monkeypatch, folder, "pages/training.py")
-    both = record["parameters"] + record["companion"]["parameters"]
-    assert at.dataframe[0].value["parameters"].tolist() == [both]
-    assert metric_values(at)["Parameters"] == f"{both:,}"
+    network, companion = record["parameters"], record["companion"]["parameters"]
+    drawn = record["companion"]["drawn_parameters"]
+    assert at.dataframe[0].value["parameters"].tolist() == [network + companion + drawn]
+    assert metric_values(at)["Parameters"] == f"{network + companion + drawn:,}"
     said = texts(at.caption)
     assert "trained 15 epochs on MNIST alone" in said and "less than 99% sure of its answer" in said
+    assert "its opinion on all eleven classes is pooled in at a weight of 20%" in said
     # The architecture table lists the network's layers only: its count must not read as the model's whole.
-    network, companion = record["parameters"], record["companion"]["parameters"]
-    assert f"{network:,} parameters in these layers, and {companion:,} in the companion" in said
+    assert (
+        f"{network:,} parameters in these layers, and {companion:,} in the companion and {drawn:,} in its "
+        "drawn copy" in said
+    )
 
 
 def test_training_never_loads_a_model_file(monkeypatch, tiny_models, tmp_path):

@@ -10,12 +10,21 @@ import pytest
 from conftest import ROOT
 
 from digitlib.artifacts import model_files, read_json, read_predictions
+from digitlib.classes import NOT_A_DIGIT, decide
 from digitlib.evaluate import evaluate_mnist
-from digitlib.models import build, build_cnn, build_companion, build_drawnet, build_mlp, eleven_class_model
+from digitlib.models import (
+    build,
+    build_cnn,
+    build_companion,
+    build_drawnet,
+    build_mlp,
+    eleven_class_model,
+    with_not_a_digit,
+)
 from digitlib.preprocess import center_of_mass
 from digitlib.registry import BEST_ON_MNIST, DEFAULT, MODEL_NAMES, MODELS, REFERENCE, spec
 from digitlib.serving import Predictor
-from digitlib.train import DigitBatches, fit_companion, train, with_companion
+from digitlib.train import DigitBatches, fit_companion, served_answers, train, with_companion
 
 
 def test_reference_architectures_are_the_classic_ones():
@@ -48,6 +57,8 @@ def test_the_registry_declares_each_model_once_with_its_role():
         assert network.name == model.name, "every model has its builder"
         if model.companion is not None:
             assert build_companion(model).output_shape == (None, 10), "a companion reads MNIST's ten digits"
+        if model.has_drawn_companion:
+            assert model.drawings is not None, "a drawn companion learns drawings with its model"
         # Training a "not a digit" class, or fine-tuning on letters, needs a network that has one.
         learns_letters = model.knows_letters or model.drawings is not None
         assert learns_letters == (eleven_class_model(network) is not None), model.name
@@ -72,6 +83,8 @@ def test_each_committed_model_was_trained_with_its_declared_recipe(name):
             companion.weight,
             companion.asked_below,
         )
+        assert record["companion"]["drawn_weight"] == companion.drawn_weight
+        assert ("drawn_parameters" in record["companion"]) == spec(name).has_drawn_companion
 
 
 def test_everything_that_lists_models_reads_the_registry():
@@ -124,6 +137,30 @@ def test_a_tiny_companion_learns_mnist_and_is_asked_where_its_model_is_unsure(mn
     answers = with_companion(companion, model_spec.companion, wrong, images)
     assert np.array_equal(answers[100:], wrong[100:])
     assert np.array_equal(answers[:100].argmax(axis=1), opinion[:100].argmax(axis=1))
+
+
+def test_a_companion_given_a_not_a_digit_class_keeps_its_digits_and_the_app_asks_it_last(mnist):
+    (_, _), (x_test, y_test) = mnist
+    model_spec = spec("inknet")
+    companion, _ = fit_companion(model_spec, mnist, 1, 2000, 0)
+    drawn = with_not_a_digit(companion, "drawn")
+    images = x_test[:500, ..., None].astype(np.float32) / 255.0
+    digits, eleven = companion.predict(images, verbose=0), drawn.predict(images, verbose=0)
+    assert drawn.output_shape == (None, 11) and eleven_class_model(drawn) is not None
+    # The new class starts at a logit of 0: the digits keep their ratios and their order.
+    np.testing.assert_allclose(eleven[:, :10] / eleven[:, :10].sum(axis=1, keepdims=True), digits, atol=1e-5)
+    assert np.array_equal(eleven[:, :10].argmax(axis=1), digits.argmax(axis=1))
+    # A model sure of the right digit on the first 400 images, unsure of the last 100; an opinion that
+    # says "not a digit" everywhere turns only those, and only through the drawn companion.
+    sure = np.full((500, 10), 0.0005, np.float32)
+    sure[np.arange(500), y_test[:500]] = 0.995
+    sure[400:] = 0.09
+    no_digit = np.zeros((500, 11), np.float32)
+    no_digit[:, 10] = 1.0
+    answers = served_answers(companion, model_spec.companion, [sure, no_digit], images)
+    assert np.array_equal(answers[:400], sure[:400])
+    assert (decide(answers[400:], 0.5) == NOT_A_DIGIT).all()
+    assert np.array_equal(served_answers(companion, model_spec.companion, [sure], images)[:400], sure[:400])
 
 
 def test_augmented_batches_are_reproducible_and_change_every_epoch(mnist):
