@@ -150,12 +150,17 @@ def _speed(bench: dict) -> list[str]:
         )
     for name, r in bench["models"].items():
         if "predict_asking_companion" in r:
+            both = (
+                " Where it is still unsure, it also asks its drawn copy: "
+                f"{r['predict_asking_both']['p50_ms']:.3f} ms."
+                if "predict_asking_both" in r
+                else ""
+            )
             lines += [
                 "",
                 f"{name} asks its companion where it is unsure ({r['companion_asked_rate']:.1%} of MNIST's "
-                "test digits), and its drawn copy, if it has one, where it is still unsure: predicting such "
-                f"an image takes {r['predict_asking_companion']['p50_ms']:.3f} ms. The stroke above is one "
-                "it is sure of.",
+                f"test digits): predicting such an image takes {r['predict_asking_companion']['p50_ms']:.3f} "
+                f"ms.{both} The stroke above is one it is sure of.",
             ]
     return lines
 

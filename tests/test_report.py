@@ -93,6 +93,23 @@ def test_the_results_page_shows_the_bench_timings(tmp_path):
         "the Draw page's work for it: draw the strokes on the 280x280 canvas, preprocess them and predict."
     ) in lines
     assert "| inknet | 0.400 ms | 0.250 ms | 1.234 ms | 1.500 ms | 80.0 ms | 1.00 s | 0.01 s |" in lines
+    assert not any("companion" in line for line in lines), "the bench timed no companion"
+
+
+def test_the_results_page_times_an_image_each_companion_is_asked_about(tmp_path):
+    unsure = {
+        "companion_asked_rate": 0.095,
+        "predict_asking_companion": {"p50_ms": 0.155},
+        "predict_asking_both": {"p50_ms": 0.2},
+    }
+    bench = {**BENCH, "models": {"inknet": {**BENCH["models"]["inknet"], **unsure}}}
+    write_json(tmp_path / "bench.json", bench)
+    lines = results_page(["inknet"], tmp_path, tmp_path / "bench.json").splitlines()
+    assert (
+        "inknet asks its companion where it is unsure (9.5% of MNIST's test digits): predicting such an "
+        "image takes 0.155 ms. Where it is still unsure, it also asks its drawn copy: 0.200 ms. The stroke "
+        "above is one it is sure of."
+    ) in lines
 
 
 def test_writing_the_readme_table_replaces_only_what_is_between_the_markers(tmp_path):
