@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -12,6 +13,7 @@ from conftest import ROOT
 from digitlib.artifacts import model_files, read_json, read_predictions
 from digitlib.classes import NOT_A_DIGIT, decide
 from digitlib.evaluate import evaluate_mnist
+from digitlib.export import load_keras_model
 from digitlib.models import (
     build,
     build_cnn,
@@ -120,6 +122,37 @@ def test_a_tiny_training_run_learns_and_writes_every_artifact(name, images, tmp_
     assert metrics["accuracy"] == pytest.approx((probabilities.argmax(1) == y_test).mean(), abs=2e-3)
     assert metrics["accuracy"] > 0.3, "far above chance (10%) on the 10,000 test images it never saw"
     assert json.loads(files.metrics.read_text())["n"] == 10000
+
+
+def test_a_tiny_inknet_run_writes_its_companions_and_serves_them_as_trained(
+    tmp_path, monkeypatch, mnist, shared_data_dir
+):
+    """The whole default recipe, cut to a few steps: every network saved, exported and served together."""
+    import digitlib.train
+
+    model_spec = spec("inknet")
+    quick = dataclasses.replace(model_spec.drawings, epochs=1, steps_per_epoch=2)
+    monkeypatch.setattr(digitlib.train, "spec", lambda name: dataclasses.replace(model_spec, drawings=quick))
+    files = train("inknet", epochs=1, directory=tmp_path, limit=1000, drawings=shared_data_dir, verbose=0)
+    record = read_json(files.training)
+    drawn = load_keras_model(files.drawn_companion)
+    assert record["companion"]["drawn_parameters"] == drawn.count_params() == 90_203
+    assert record["companion"]["drawn_weight"] == model_spec.companion.drawn_weight
+    assert set(record["drawings"]["fine_tuning_time_s"]) == {"ced", "gmd", "ibm", "others", "val", "all"}
+
+    # The app's answers are the Keras networks' as trained, each companion asked where still unsure.
+    (_, _), (x_test, _) = mnist
+    images = x_test[:300].astype(np.float32) / 255.0
+    inputs = images[..., None]
+    expected = served_answers(
+        load_keras_model(files.companion),
+        model_spec.companion,
+        [load_keras_model(files.model).predict(inputs, verbose=0), drawn.predict(inputs, verbose=0)],
+        inputs,
+    )
+    served = Predictor("inknet", tmp_path).predict(images)
+    assert (served.argmax(axis=1) == expected.argmax(axis=1)).mean() >= 0.99
+    np.testing.assert_allclose(served, expected, atol=0.03)
 
 
 def test_a_tiny_companion_learns_mnist_and_is_asked_where_its_model_is_unsure(mnist):
