@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from digitlib.registry import Companion
 
 NUM_CLASSES = 10
 NOT_SURE = -1
@@ -87,6 +91,25 @@ def with_second_opinion(
     answers = np.array(probabilities, ndmin=2)
     answers[asked] = pool(answers[asked], opinion(asked), weight)
     return answers
+
+
+def with_companions(
+    probabilities: np.ndarray,
+    settings: Companion,
+    companion: Callable[[list[int]], np.ndarray],
+    drawn: Callable[[list[int]], np.ndarray] | None = None,
+) -> np.ndarray:
+    """A model's probabilities as the app answers them, its companions asked in turn where it is unsure.
+
+    The companion is asked where the model is unsure, then the drawn companion (if given) where the answer
+    still is; each gives its probabilities of the rows it is asked about.
+    """
+    answers = with_second_opinion(probabilities, companion, settings.weight, settings.asked_below)
+    if drawn is None:
+        return answers
+    return with_second_opinion(
+        answers, drawn, settings.drawn_weight, settings.asked_below, pooled_with_not_a_digit
+    )
 
 
 def answered(confidence: np.ndarray, threshold: float) -> np.ndarray:

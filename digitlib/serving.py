@@ -22,7 +22,7 @@ from digitlib.artifacts import (
     model_files,
     read_json,
 )
-from digitlib.classes import Answer, pooled_with_not_a_digit, with_second_opinion
+from digitlib.classes import Answer, with_companions
 from digitlib.hints import MAX_PIECES, Hint, blocking_hint, drawing_hints
 from digitlib.kept import KeptDrawings, KeptMatch, unit_rows
 from digitlib.preprocess import FIELD, Stages, mnist_stages, to_model_input
@@ -110,20 +110,12 @@ class Predictor:
         probabilities = self._run(self._probabilities, images)
         if self._companion is None:
             return probabilities
-        probabilities = with_second_opinion(
+        drawn = self._drawn_companion
+        return with_companions(
             probabilities,
+            self.companion,
             partial(self._ask, self._companion, images),
-            self.companion.weight,
-            self.companion.asked_below,
-        )
-        if self._drawn_companion is None:
-            return probabilities
-        return with_second_opinion(
-            probabilities,
-            partial(self._ask, self._drawn_companion, images),
-            self.companion.drawn_weight,
-            self.companion.asked_below,
-            pooled_with_not_a_digit,
+            None if drawn is None else partial(self._ask, drawn, images),
         )
 
     def _ask(self, session: onnxruntime.InferenceSession, images: np.ndarray, rows: list[int]) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 
 from digitlib.artifacts import ModelFiles, machine_description, model_files, write_json
 from digitlib.augment import STYLE_MIXES, augment_batch, jitter_placement
-from digitlib.classes import NUM_CLASSES, pooled_with_not_a_digit, with_second_opinion
+from digitlib.classes import NUM_CLASSES, with_companions
 from digitlib.data import Split, load_mnist
 from digitlib.export import export_onnx
 from digitlib.finetune import learn_drawings
@@ -128,18 +128,6 @@ def fit_companion(
     }
 
 
-def with_companion(
-    companion: keras.Model, settings: Companion, probabilities: np.ndarray, images: np.ndarray
-) -> np.ndarray:
-    """A network's probabilities with its companion's opinion where it is unsure, as the app answers."""
-    return with_second_opinion(
-        probabilities,
-        lambda rows: companion.predict(images[rows], verbose=0),
-        settings.weight,
-        settings.asked_below,
-    )
-
-
 def served_answers(
     companion: keras.Model, settings: Companion, answers: list[np.ndarray], images: np.ndarray
 ) -> np.ndarray:
@@ -147,16 +135,12 @@ def served_answers(
 
     `answers` holds the network's probabilities, then its drawn companion's if it has one.
     """
-    probabilities = with_companion(companion, settings, answers[0], images)
-    if len(answers) == 1:
-        return probabilities
-    drawn = answers[1]
-    return with_second_opinion(
-        probabilities,
-        lambda rows: drawn[rows],
-        settings.drawn_weight,
-        settings.asked_below,
-        pooled_with_not_a_digit,
+    drawn = answers[1] if len(answers) > 1 else None
+    return with_companions(
+        answers[0],
+        settings,
+        lambda rows: companion.predict(images[rows], verbose=0),
+        None if drawn is None else lambda rows: drawn[rows],
     )
 
 

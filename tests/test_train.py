@@ -26,7 +26,7 @@ from digitlib.models import (
 from digitlib.preprocess import center_of_mass
 from digitlib.registry import BEST_ON_MNIST, DEFAULT, MODEL_NAMES, MODELS, REFERENCE, spec
 from digitlib.serving import Predictor
-from digitlib.train import DigitBatches, fit_companion, served_answers, train, with_companion
+from digitlib.train import DigitBatches, fit_companion, served_answers, train
 
 
 def test_reference_architectures_are_the_classic_ones():
@@ -167,7 +167,7 @@ def test_a_tiny_companion_learns_mnist_and_is_asked_where_its_model_is_unsure(mn
     wrong = np.full((500, 10), 0.001, np.float32)
     wrong[np.arange(500), (y_test[:500] + 1) % 10] = 0.991
     wrong[:100] = 0.1
-    answers = with_companion(companion, model_spec.companion, wrong, images)
+    answers = served_answers(companion, model_spec.companion, [wrong], images)
     assert np.array_equal(answers[100:], wrong[100:])
     assert np.array_equal(answers[:100].argmax(axis=1), opinion[:100].argmax(axis=1))
 
