@@ -75,7 +75,8 @@ def test_a_finger_teaches_each_digit_in_turn_on_a_clean_canvas(browser, server, 
     page.get_by_text("0 of 10 digits taught").wait_for(timeout=20_000)
     for digit in (0, 1):
         record = next(r for r in records if r["label"] == digit)
-        before = answer(page)
+        # Drawn on the settled page, as a person would: the end of the rerun can still move the canvas.
+        before = wait_for_answer(page)
         for stroke in record["canvas_strokes"]:
             touch_stroke(page, [tuple(point) for point in stroke])
         wait_for_answer(page, before)
