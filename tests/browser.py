@@ -167,13 +167,18 @@ def browser():
         chromium.close()
 
 
-def open_app(browser, url: str, phone: bool = False, path: str = ""):
-    """A page of the app in its own browser context (own session and storage), once the canvas is shown."""
+def new_page(browser, phone: bool = False):
+    """A blank page in its own browser context (own session and storage), on a phone or a desktop."""
     if phone:
         context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=3)
     else:
         context = browser.new_context(viewport=DESKTOP)
-    page = context.new_page()
+    return context.new_page()
+
+
+def open_app(browser, url: str, phone: bool = False, path: str = ""):
+    """A page of the app in its own browser context (own session and storage), once the canvas is shown."""
+    page = new_page(browser, phone)
     page.goto(f"{url}/{path}")
     if not path:
         page.locator("canvas.ink").wait_for(timeout=SERVER_START_S * 1000)

@@ -11,11 +11,13 @@ function setUp(parentElement) {
   canvas.setAttribute("aria-label", "Drawing canvas: draw with the mouse, a pen or a finger");
   parentElement.appendChild(canvas);
   const board = {
-    canvas, context: canvas.getContext("2d"), strokes: [], epoch: null, current: null, width: 18, count: 0,
+    canvas, context: canvas.getContext("2d"), strokes: [], epoch: null, current: null, box: null, width: 18,
+    count: 0,
   };
 
-  const point = (event) => {
-    const box = canvas.getBoundingClientRect();
+  // Measured from where the canvas was when the pen went down: should the page move the canvas during a
+  // stroke (a widget above it loading late), the stroke keeps the shape the hand drew.
+  const point = (event, box) => {
     const scale = canvas.width / box.width; // the canvas may be shown narrower than its pixels on a phone
     const round = (value) => Math.round(value * 10) / 10;
     return [round((event.clientX - box.left) * scale), round((event.clientY - box.top) * scale)];
@@ -26,7 +28,9 @@ function setUp(parentElement) {
     event.preventDefault();
     canvas.setPointerCapture(event.pointerId);
     board.count += 1;
-    board.current = { pointer: event.pointerId, n: board.count, width: board.width, points: [point(event)] };
+    board.box = canvas.getBoundingClientRect();
+    const points = [point(event, board.box)];
+    board.current = { pointer: event.pointerId, n: board.count, width: board.width, points };
     board.strokes.push(board.current);
     draw(board);
   });
@@ -34,7 +38,7 @@ function setUp(parentElement) {
     if (!board.current || board.current.pointer !== event.pointerId) return;
     event.preventDefault();
     const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
-    for (const each of events.length ? events : [event]) board.current.points.push(point(each));
+    for (const each of events.length ? events : [event]) board.current.points.push(point(each, board.box));
     draw(board);
   });
   const finish = (event) => {
