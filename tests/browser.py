@@ -38,11 +38,12 @@ CHROMIUM_ARGS = [
 ]
 SYSTEM_CHROMIUM = ("/usr/bin/chromium", "chromium", "chromium-browser")
 # The answer area of the Draw page as text: what the page says about the drawing, and its 28x28 input.
+# None while the script runs, or while an element whose code comes late still shows its placeholder.
 ANSWER_JS = """
 () => {
   const main = document.querySelector('[data-testid="stMain"]');
   if (!main || document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state")
-      !== "notRunning") return null;
+      !== "notRunning" || main.querySelector('[data-testid="stSkeleton"]')) return null;
   const input = [...main.querySelectorAll("figure.pic")]
     .find((f) => f.textContent.startsWith("What the model sees"));
   const said = [...main.querySelectorAll('[data-testid="stMetric"], [data-testid="stAlert"]')]
@@ -187,7 +188,7 @@ def open_app(browser, url: str, phone: bool = False, path: str = ""):
 
 
 def answer(page) -> str | None:
-    """What the page says about the drawing, with a fingerprint of its 28x28 input; None while it runs."""
+    """What the page says about the drawing, with a fingerprint of its 28x28 input; None until it is shown."""
     return page.evaluate(ANSWER_JS)
 
 

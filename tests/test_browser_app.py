@@ -203,6 +203,8 @@ def test_misclassified_shows_whole_button_labels_and_tiles_in_level_rows(browser
     page = open_app(browser, server.url, path="misclassified")
     tiles = page.locator(TILES)
     tiles.first.wait_for(timeout=60_000)
+    # Laid out once no element still waits for its code behind a placeholder.
+    page.locator('[data-testid="stMain"] [data-testid="stSkeleton"]').first.wait_for(state="detached")
     page.wait_for_timeout(1_000)
     cut = cut_short(
         page, '[data-testid="stMain"] [data-testid="stButton"] [data-testid="stMarkdownContainer"]'
