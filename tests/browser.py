@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -253,24 +254,36 @@ EDGE_STARTS = {
 }
 
 
-def mouse_stroke(page, points: list[tuple[float, float]], rest: bool = False) -> None:
-    """A mouse stroke through canvas-pixel points; `rest` lets the pointer rest before pressing."""
+def mouse_stroke(
+    page, points: list[tuple[float, float]], rest: bool = False, halfway: Callable[[], None] | None = None
+) -> None:
+    """A mouse stroke through canvas-pixel points; `rest` lets the pointer rest before pressing.
+
+    `halfway()` runs halfway along the stroke, the button still down; the points stay where the canvas was.
+    """
     (x0, y0), *rest_of_stroke = on_page(page, points)
     page.mouse.move(x0, y0)
     if rest:
         page.wait_for_timeout(300)
     page.mouse.down()
-    for x, y in rest_of_stroke:
+    for i, (x, y) in enumerate(rest_of_stroke, start=1):
+        if halfway is not None and i == len(points) // 2:
+            halfway()
         page.mouse.move(x, y)
     page.mouse.up()
 
 
-def touch_stroke(page, points: list[tuple[float, float]]) -> None:
-    """A stroke drawn with a finger (Chromium's touch events through the DevTools protocol)."""
+def touch_stroke(page, points: list[tuple[float, float]], halfway: Callable[[], None] | None = None) -> None:
+    """A stroke drawn with a finger (Chromium's touch events through the DevTools protocol).
+
+    `halfway()` runs halfway along the stroke, the finger still down; the points stay where the canvas was.
+    """
     session = page.context.new_cdp_session(page)
     at = [{"x": x, "y": y} for x, y in on_page(page, points)]
     session.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [at[0]]})
-    for point in at[1:]:
+    for i, point in enumerate(at[1:], start=1):
+        if halfway is not None and i == len(points) // 2:
+            halfway()
         session.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
     session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     session.detach()

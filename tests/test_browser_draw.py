@@ -258,37 +258,13 @@ def test_a_digit_is_read_beside_the_canvas_only_where_its_reading_has_room(brows
 LATE_CODE = re.compile(r"/(ButtonGroup|Checkbox)\.[^/]+\.js$")
 
 
-def stroke_with_a_pause(page, points: list[tuple[float, float]], finger: bool, pause) -> None:
-    """A mouse or finger stroke through page points, with `pause()` run halfway, the pen still down."""
-    half = len(points) // 2
-    if finger:
-        session = page.context.new_cdp_session(page)
-        touches = [{"x": x, "y": y} for x, y in points]
-        session.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": touches[:1]})
-        for i, touch in enumerate(touches[1:], start=1):
-            if i == half:
-                pause()
-            session.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [touch]})
-        session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-        session.detach()
-        return
-    page.mouse.move(*points[0])
-    page.mouse.down()
-    for x, y in points[1:half]:
-        page.mouse.move(x, y)
-    pause()
-    for x, y in points[half:]:
-        page.mouse.move(x, y)
-    page.mouse.up()
-
-
 @pytest.mark.parametrize("finger", [False, True], ids=["mouse", "finger"])
 def test_a_stroke_keeps_its_shape_when_the_page_moves_the_canvas_under_it(browser, server, finger):
     """Oracle: the same stroke drawn on a page that has finished loading."""
-    stroke = straight((40, 40), (240, 240), 20)
+    stroke, draw = straight((40, 40), (240, 240), 20), touch_stroke if finger else mouse_stroke
     loaded = open_app(browser, server.url, phone=finger)
     empty = answer(loaded)
-    (touch_stroke if finger else mouse_stroke)(loaded, stroke)
+    draw(loaded, stroke)
     expected = wait_for_answer(loaded, empty), inked_pixels(loaded)
     loaded.context.close()
 
@@ -312,7 +288,7 @@ def test_a_stroke_keeps_its_shape_when_the_page_moves_the_canvas_under_it(browse
     page.get_by_text("Draw a digit from 0 to 9").wait_for(timeout=60_000)
     assert sorted(LATE_CODE.search(route.request.url)[1] for route in held) == ["ButtonGroup", "Checkbox"]
     shown = canvas_box(page)
-    stroke_with_a_pause(page, on_page(page, stroke), finger, finish_loading)
+    draw(page, stroke, halfway=finish_loading)
     assert canvas_box(page)["y"] != shown["y"], "the canvas did not move: this test no longer tests anything"
     drawn = wait_for_answer(page, empty), inked_pixels(page)
     assert drawn == expected, "the stroke bent where the canvas moved"
