@@ -256,6 +256,10 @@ def test_a_digit_is_read_beside_the_canvas_only_where_its_reading_has_room(brows
 # The code of the choices above the canvas, which the browser loads only once the page shows them: until
 # then Streamlit shows placeholders of another height, so the canvas moves when it arrives.
 LATE_CODE = re.compile(r"/(ButtonGroup|Checkbox)\.[^/]+\.js$")
+ONLY_HELD_LOADING_JS = """() =>
+  document.querySelectorAll('[data-testid="stMain"] [data-testid="stSkeleton"]').length === 3
+  && document.querySelector('[data-testid="stApp"]').getAttribute("data-test-script-state") === "notRunning"
+"""
 
 
 @pytest.mark.parametrize("finger", [False, True], ids=["mouse", "finger"])
@@ -280,12 +284,15 @@ def test_a_stroke_keeps_its_shape_when_the_page_moves_the_canvas_under_it(browse
     def finish_loading() -> None:
         for route in held:
             route.continue_()
+        page.unroute("**/*.js", hold_late_code)  # nothing held from now on
         page.get_by_role("radio", name="A number", exact=True).wait_for()
         page.get_by_text("Teach it your handwriting").wait_for()
 
     page.route("**/*.js", hold_late_code)
     page.goto(server.url)
     page.get_by_text("Draw a digit from 0 to 9").wait_for(timeout=60_000)
+    # Drawn once nothing else is to load: only the held choices, two segmented controls and a toggle.
+    page.wait_for_function(ONLY_HELD_LOADING_JS, timeout=60_000)
     assert sorted(LATE_CODE.search(route.request.url)[1] for route in held) == ["ButtonGroup", "Checkbox"]
     shown = canvas_box(page)
     draw(page, stroke, halfway=finish_loading)
