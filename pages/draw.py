@@ -15,7 +15,7 @@ from digitlib.classes import Answer, answer_text, with_article
 from digitlib.collection import opened, save_drawing
 from digitlib.data import DataError
 from digitlib.hints import Hint
-from digitlib.kept import KeptMatch
+from digitlib.kept import KeptDrawings, KeptMatch
 from digitlib.numbers import NumberReading, read_number
 from digitlib.photo import picture_ink
 from digitlib.pictures import with_boxes
@@ -24,7 +24,7 @@ from digitlib.registry import label, spec
 from digitlib.serving import Predictor, Reading
 from digitlib.strokes import CANVAS_SIZE, PEN_WIDTH, PenStroke, draw_strokes
 from ui import canvas
-from ui.drawings import kept_digits, kept_drawings, owner
+from ui.drawings import Labels, kept_drawings, kept_labels, owner
 from ui.models import pick_model, predictor
 from ui.text import percent, plural
 from ui.views import neighbours_html, why_picture
@@ -115,9 +115,9 @@ def digit_to_teach(taught: set[int]) -> int | None:
     return next((digit for digit in range(10) if digit not in taught), None)
 
 
-def teaching_prompt() -> int | None:
+def teaching_prompt(labels: Labels) -> int | None:
     """Ask for the next digit to teach, or say that all ten are taught; return the digit asked for."""
-    taught = kept_digits()
+    taught = {digit for _, digit in labels}
     asked = digit_to_teach(taught)
     if asked is None:
         st.success(
@@ -401,10 +401,15 @@ def read_one_digit(
 
 
 def read_a_number(
-    model: Predictor, ink: np.ndarray | None, source: str, empty: str, strokes: Sequence[PenStroke] = ()
+    model: Predictor,
+    ink: np.ndarray | None,
+    kept: KeptDrawings | None,
+    source: str,
+    empty: str,
+    strokes: Sequence[PenStroke] = (),
 ) -> None:
-    """The number in some ink (drawn by `strokes`, where known), or what to do when there is none."""
-    reading = None if ink is None else read_number(model, ink, strokes, kept_drawings(model))
+    """The number in some ink (drawn by `strokes`, where known), read beside the `kept` drawings."""
+    reading = None if ink is None else read_number(model, ink, strokes, kept)
     if reading is None or not reading.digits:
         st.info(empty)
         return
@@ -431,7 +436,8 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
     width = NUMBER_CANVAS_WIDTH if number_mode else CANVAS_SIZE
     key = NUMBER_CANVAS if number_mode else DIGIT_CANVAS
     # Asked above the canvas, so that on a phone it is read before drawing.
-    asked = teaching_prompt() if not number_mode and st.session_state.get(TEACH) else None
+    labels = kept_labels()  # read once per stroke, for the teaching prompt and the reading
+    asked = teaching_prompt(labels) if not number_mode and st.session_state.get(TEACH) else None
     row = st.container(horizontal=True, gap="large", key=DRAWING_ROW)
     with row.container(width=width + 2):
         strokes = canvas.drawing_canvas(key, width, CANVAS_SIZE, st.session_state.get("brush", PEN_WIDTH))
@@ -454,6 +460,7 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
             read_a_number(
                 model,
                 draw_strokes(strokes, CANVAS_SIZE, width) if strokes else None,
+                kept_drawings(model, labels),
                 key,
                 "Write a number on the black canvas, digits side by side with a little space between them.",
                 strokes,
@@ -461,7 +468,7 @@ def drawing_area(model_name: str, number_mode: bool) -> None:
         else:
             read_one_digit(
                 model,
-                model.read_strokes(strokes, CANVAS_SIZE, width, kept_drawings(model)),
+                model.read_strokes(strokes, CANVAS_SIZE, width, kept_drawings(model, labels)),
                 key,
                 f"Draw {'a digit from 0 to 9' if asked is None else with_article(asked)} on the black canvas "
                 "with your mouse, finger or pen.",
@@ -492,10 +499,11 @@ def photo_area(model_name: str, number_mode: bool) -> None:
         return
     with ink_column:
         pictures([(ink, 240, "The ink found in it")])
+    kept = kept_drawings(model, kept_labels())
     if number_mode:
-        read_a_number(model, ink, "photo", "No digits found in the photo.")
+        read_a_number(model, ink, kept, "photo", "No digits found in the photo.")
     else:
-        reading = model.read_drawing(ink, kept=kept_drawings(model))
+        reading = model.read_drawing(ink, kept=kept)
         read_one_digit(model, reading, "photo", "No ink found in the photo.")
 
 

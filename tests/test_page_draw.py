@@ -28,6 +28,7 @@ from PIL import Image
 from digitlib.classes import NOT_A_DIGIT, NOT_SURE, Answer
 from digitlib.pictures import as_uint8
 from digitlib.serving import Predictor
+from ui import drawings
 from ui.text import percent
 
 
@@ -443,6 +444,10 @@ def test_teaching_asks_for_each_digit_in_turn_and_keeps_each_as_asked(
     assert at.session_state[f"{DIGIT_CANVAS}_strokes"]["strokes"] == [], "cleared for the next digit"
     assert "Draw a 1**" in texts(at.info) and "1 of 10 digits taught" in texts(at.info)
     assert "Draw a 1 on the black canvas" in texts(at.info), "not any digit from 0 to 9"
+    opens = []
+    monkeypatch.setattr(drawings, "opened", counted(drawings.opened, opens))
+    draw(at, strokes)
+    assert len(opens) == 1, "the visitor's kept drawings are looked up once per stroke"
     with opened(drawings_db_path) as connection:
         for digit in range(1, 10):
             save_drawing(connection, at.session_state["visitor_session"], *kept_as(kept, digit))

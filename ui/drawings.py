@@ -17,6 +17,7 @@ TOKEN_STATE, SESSION_STATE = f"{VISITOR}_token", f"{VISITOR}_session"  # where t
 TOKEN_KEY = "digit-studio-visitor"
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{32}")
 TOKEN_DAYS = 400  # the longest a browser keeps a cookie
+Labels = tuple[tuple[int, int], ...]  # (id, right digit) of each kept drawing, newest first
 
 # The token lives in a cookie, which the server reads as a session starts; the component makes it on a
 # first visit and sends it back once (a value sent while a component mounts can be lost, a cookie cannot).
@@ -66,27 +67,28 @@ def owner() -> str | None:
     return st.session_state.get(TOKEN_STATE) or st.session_state.setdefault(SESSION_STATE, uuid.uuid4().hex)
 
 
-def kept_digits() -> set[int]:
-    """The digits this visitor kept a drawing of; none where no collection can be read."""
+def kept_labels() -> Labels:
+    """The id and right digit of each drawing this visitor kept; none where no collection can be read."""
     try:
         with opened(create=False) as connection:
-            return {digit for _, digit in drawing_labels(connection, owner())}
+            return tuple(drawing_labels(connection, owner()))
     except CollectionError:
-        return set()
+        return ()
 
 
-def kept_drawings(model: Predictor) -> KeptDrawings | None:
-    """The drawings this visitor kept with their right digits, to read new ones beside; None if none."""
-    try:
-        with opened(create=False) as connection:
-            # Only their ids and digits on every stroke: the inputs and features when these change.
-            version = (id(model), tuple(drawing_labels(connection, owner())))
-            remembered = st.session_state.get(KEPT_STATE)
-            if version[1] and (remembered is None or remembered[0] != version):
-                saved = list_drawings(connection, owner())
-                kept = model.kept_drawings([d.input for d in saved], [d.label for d in saved])
-                read = (id(model), tuple((d.id, d.label) for d in saved))  # as read, if a save came between
-                remembered = st.session_state[KEPT_STATE] = (read, kept)
-    except CollectionError:  # no database yet, or one that cannot be read: nothing kept to use
+def kept_drawings(model: Predictor, labels: Labels) -> KeptDrawings | None:
+    """The drawings this visitor kept (`labels`, from kept_labels), to read new ones beside; None if none."""
+    if not labels:
         return None
-    return remembered[1] if version[1] else None
+    # The inputs and features are read again only when the kept drawings change, not on every stroke.
+    remembered = st.session_state.get(KEPT_STATE)
+    if remembered is None or remembered[0] != (id(model), labels):
+        try:
+            with opened(create=False) as connection:
+                saved = list_drawings(connection, owner())
+        except CollectionError:  # gone since, or unreadable: nothing kept to use
+            return None
+        kept = model.kept_drawings([d.input for d in saved], [d.label for d in saved])
+        read = (id(model), tuple((d.id, d.label) for d in saved))  # as read, if a save came between
+        remembered = st.session_state[KEPT_STATE] = (read, kept)
+    return remembered[1]
