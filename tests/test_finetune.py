@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
+import keras
 import numpy as np
 import pytest
 
 from digitlib import finetune
 from digitlib.artifacts import model_files
 from digitlib.data import DIGITS_SET, LETTERS_SET, fold_names, unreadable
-from digitlib.models import build_drawnet
+from digitlib.models import build, build_drawnet
 from digitlib.registry import spec
+from digitlib.train import fit_on_mnist
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +62,25 @@ def test_after_a_rewind_another_network_learns_from_the_same_batches_drawn_once(
     assert batches[0][0] is first[0] and batches[1][0] is first[1], "the first epoch's, not drawn again"
     batches.on_epoch_end()
     assert batches[0][0] is second
+
+
+def test_the_recipe_trains_the_same_network_to_the_last_bit_from_the_same_seed(drawn_sets, mnist):
+    """Both stages, cut to a few steps: the shipped model is what its command gives, not one draw of many."""
+    digits, letters = drawn_sets
+    model_spec = spec("inknet")
+    settings = dataclasses.replace(model_spec.drawings, epochs=1, steps_per_epoch=3)
+    (x_train, y_train), _ = mnist
+    recipe = dataclasses.replace(model_spec.recipe, epochs=1)
+    weights = []
+    for _ in range(2):
+        keras.utils.set_random_seed(recipe.seed)
+        network = build(model_spec)
+        initial = network.get_weights()
+        fit_on_mnist(network, recipe, mnist, 640, 0)
+        batches = finetune.MixedBatches(settings, (x_train[:500], y_train[:500]), digits, letters, "ibm")
+        weights.append(finetune.finetuned(network, settings, batches, 0).get_weights())
+        assert not np.array_equal(weights[-1][0], initial[0]), "it learnt"
+    assert all(np.array_equal(a, b) for a, b in zip(*weights)), "the same seed, the same network"
 
 
 def test_every_drawing_is_read_by_a_model_that_never_trained_on_its_institution(
