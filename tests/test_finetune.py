@@ -68,7 +68,7 @@ def test_the_recipe_trains_the_same_network_to_the_last_bit_from_the_same_seed(d
     """Both stages, cut to a few steps: the shipped model is what its command gives, not one draw of many."""
     digits, letters = drawn_sets
     model_spec = spec("inknet")
-    settings = dataclasses.replace(model_spec.drawings, epochs=1, steps_per_epoch=3)
+    settings = dataclasses.replace(model_spec.drawings, epochs=1, steps_per_epoch=2)
     (x_train, y_train), _ = mnist
     recipe = dataclasses.replace(model_spec.recipe, epochs=1)
     weights = []
@@ -76,7 +76,7 @@ def test_the_recipe_trains_the_same_network_to_the_last_bit_from_the_same_seed(d
         keras.utils.set_random_seed(recipe.seed)
         network = build(model_spec)
         initial = network.get_weights()
-        fit_on_mnist(network, recipe, mnist, 640, 0)
+        fit_on_mnist(network, recipe, mnist, 256, 0)
         batches = finetune.MixedBatches(settings, (x_train[:500], y_train[:500]), digits, letters, "ibm")
         weights.append(finetune.finetuned(network, settings, batches, 0).get_weights())
         assert not np.array_equal(weights[-1][0], initial[0]), "it learnt"
