@@ -217,16 +217,32 @@ def canvas_box(page) -> dict:
     return page.locator("canvas.ink").bounding_box()
 
 
+INKED_JS = """(canvas) => {
+  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let ink = 0;
+  for (let i = 0; i < pixels.length; i += 4) ink += pixels[i] > 127;
+  return ink;
+}"""
+
+
 def inked_pixels(page) -> int:
     """How many of the canvas's pixels the browser shows inked."""
-    return page.locator("canvas.ink").evaluate(
-        """(canvas) => {
-          const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-          let ink = 0;
-          for (let i = 0; i < pixels.length; i += 4) ink += pixels[i] > 127;
-          return ink;
-        }"""
-    )
+    return page.locator("canvas.ink").evaluate(INKED_JS)
+
+
+def wait_for_blank_canvas(page, timeout_s: float = 5) -> int:
+    """Wait up to `timeout_s` for the canvas to show no ink; the inked pixels it shows then."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    # The canvas draws what a rerun sent it a moment after the elements above it show theirs.
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(
+            f"(canvas) => ({INKED_JS})(canvas) === 0",
+            arg=page.locator("canvas.ink").element_handle(),
+            polling=100,
+            timeout=timeout_s * 1000,
+        )
+    return inked_pixels(page)
 
 
 def on_page(page, points: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -13,6 +13,7 @@ from browser import (
     straight,
     touch_stroke,
     wait_for_answer,
+    wait_for_blank_canvas,
 )
 
 from digitlib.collection import list_drawings, opened
@@ -83,7 +84,7 @@ def test_a_finger_teaches_each_digit_in_turn_on_a_clean_canvas(browser, server, 
         assert inked_pixels(page) > 0
         page.get_by_role("button", name=f"Keep it as a {digit}").click()
         page.get_by_text(f"{digit + 1} of 10 digits taught").wait_for(timeout=20_000)
-        assert inked_pixels(page) == 0, f"the canvas is cleared after the {digit} is kept"
+        assert wait_for_blank_canvas(page) == 0, f"the canvas is cleared after the {digit} is kept"
     with opened(server.log.parent / "drawings.sqlite3", create=False) as connection:
         assert sorted(drawing.label for drawing in list_drawings(connection, None)) == [0, 1]
     page.context.close()
